@@ -1,0 +1,263 @@
+//! How much work a cooperator does per frame: [`Budget`] and the clock it reads, [`CooperatorClock`].
+
+use alloc::{boxed::Box, sync::Arc};
+use bevy_ecs::resource::Resource;
+use bevy_platform::time::Instant;
+use core::{
+    fmt,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+/// A predicate polled after every step; `true` ends the tick.
+pub type Predicate = Box<dyn FnMut() -> bool + Send>;
+
+/// Builds a fresh [`Predicate`] at the start of every tick (Twisted's `terminationPredicateFactory`).
+#[derive(Clone)]
+pub struct PredicateFactory(Arc<dyn Fn() -> Predicate + Send + Sync>);
+
+impl PredicateFactory {
+    /// Wraps a factory.
+    pub fn new<P>(factory: impl Fn() -> P + Send + Sync + 'static) -> Self
+    where
+        P: FnMut() -> bool + Send + 'static,
+    {
+        PredicateFactory(Arc::new(move || Box::new(factory()) as Predicate))
+    }
+
+    pub(crate) fn build(&self) -> Predicate {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for PredicateFactory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PredicateFactory(..)")
+    }
+}
+
+/// How much work a [`Cooperator`](crate::Cooperator) may do in one frame.
+///
+/// Whatever the budget, a tick that starts with a runnable task runs **at least one step**
+/// (Twisted's rule): a zero budget makes slow progress, never none.
+#[derive(Clone, Debug)]
+pub enum Budget {
+    /// Step until this much time has passed on the [`CooperatorClock`]. The clock is read every
+    /// few steps, the interval adapted to the measured step cost so that the overshoot stays a small
+    /// fraction of the budget; one slow step resets the interval to one.
+    Time(Duration),
+    /// Run exactly this many steps (or fewer, when the work runs out).
+    Steps(u32),
+    /// A share of the last real frame time (`Time<Real>` delta), clamped to `[min, max]`:
+    /// `fraction: 0.25` gives a quarter of each frame.
+    FrameFraction {
+        /// Share of the frame delta, `0.0..=1.0`.
+        fraction: f32,
+        /// Lower bound (also used on the first frame, whose delta is zero).
+        min: Duration,
+        /// Upper bound.
+        max: Duration,
+    },
+    /// No limit: every runnable task runs until it finishes or waits.
+    /// **A task that never ends or waits hangs the frame.**
+    Unlimited,
+    /// Twisted's `terminationPredicateFactory`: the factory is called once per tick, and the
+    /// predicate it returns is polled after every step; `true` ends the tick.
+    Custom(PredicateFactory),
+}
+
+impl Default for Budget {
+    /// Two milliseconds per frame.
+    fn default() -> Self {
+        Budget::Time(Duration::from_millis(2))
+    }
+}
+
+impl Budget {
+    /// [`Budget::Time`] in milliseconds.
+    pub fn millis(ms: u64) -> Self {
+        Budget::Time(Duration::from_millis(ms))
+    }
+
+    /// [`Budget::FrameFraction`] with bounds of 0.1 ms and 8 ms.
+    pub fn frame_fraction(fraction: f32) -> Self {
+        Budget::FrameFraction {
+            fraction,
+            min: Duration::from_micros(100),
+            max: Duration::from_millis(8),
+        }
+    }
+
+    /// [`Budget::Custom`] from a predicate factory.
+    pub fn custom<P>(factory: impl Fn() -> P + Send + Sync + 'static) -> Self
+    where
+        P: FnMut() -> bool + Send + 'static,
+    {
+        Budget::Custom(PredicateFactory::new(factory))
+    }
+
+    /// Starts a tick: the limit this tick runs under.
+    pub(crate) fn begin(&self, clock: &CooperatorClock, real_delta: Duration) -> TickBudget {
+        match self {
+            Budget::Time(d) => TickBudget::deadline(clock, *d),
+            Budget::FrameFraction {
+                fraction,
+                min,
+                max,
+            } => {
+                let share = real_delta.mul_f64(f64::from(fraction.clamp(0.0, 1.0)));
+                TickBudget::deadline(clock, share.clamp(*min, (*max).max(*min)))
+            }
+            Budget::Steps(n) => TickBudget::Steps(*n),
+            Budget::Unlimited => TickBudget::Unlimited,
+            Budget::Custom(factory) => TickBudget::Custom(factory.build()),
+        }
+    }
+}
+
+/// The most steps between two clock reads of a time budget.
+const MAX_CHECK_INTERVAL: u32 = 256;
+
+/// One tick's limit.
+pub(crate) enum TickBudget {
+    Steps(u32),
+    Unlimited,
+    Custom(Predicate),
+    Deadline(Deadline),
+}
+
+pub(crate) struct Deadline {
+    clock: CooperatorClock,
+    start: Duration,
+    end: Duration,
+    budget: Duration,
+    /// Steps left before the next clock read.
+    countdown: u32,
+    /// Clock and step count at the last read.
+    last_read: Duration,
+    steps_since_read: u32,
+}
+
+impl TickBudget {
+    fn deadline(clock: &CooperatorClock, budget: Duration) -> Self {
+        let now = clock.now();
+        TickBudget::Deadline(Deadline {
+            clock: clock.clone(),
+            start: now,
+            end: now + budget,
+            budget,
+            countdown: 1,
+            last_read: now,
+            steps_since_read: 0,
+        })
+    }
+
+    /// Called after each step with the number of steps done this tick; `true` ends the tick.
+    #[inline]
+    pub(crate) fn exhausted(&mut self, steps: u32) -> bool {
+        match self {
+            TickBudget::Steps(n) => steps >= *n,
+            TickBudget::Unlimited => false,
+            TickBudget::Custom(p) => p(),
+            TickBudget::Deadline(d) => {
+                d.steps_since_read += 1;
+                d.countdown -= 1;
+                if d.countdown > 0 {
+                    return false;
+                }
+                d.read()
+            }
+        }
+    }
+
+    /// Time spent since the tick began, for time budgets (one clock read).
+    pub(crate) fn elapsed(&self) -> Option<Duration> {
+        match self {
+            TickBudget::Deadline(d) => Some(d.clock.now().saturating_sub(d.start)),
+            _ => None,
+        }
+    }
+}
+
+impl Deadline {
+    #[cold]
+    fn read(&mut self) -> bool {
+        let now = self.clock.now();
+        if now >= self.end {
+            return true;
+        }
+        // Average step cost since the last read; allow a batch of steps whose cost stays within
+        // 1/32 of the budget and half of what is left, so the overshoot is bounded.
+        let spent = now.saturating_sub(self.last_read).as_nanos() as u64;
+        let per_step = (spent / u64::from(self.steps_since_read.max(1))).max(1);
+        let left = (self.end - now).as_nanos() as u64;
+        let allowance = (self.budget.as_nanos() as u64 / 32).min(left / 2);
+        let batch = (allowance / per_step).clamp(1, u64::from(MAX_CHECK_INTERVAL));
+        self.countdown = batch as u32;
+        self.last_read = now;
+        self.steps_since_read = 0;
+        false
+    }
+}
+
+/// The clock time budgets are measured on. A resource; replace it to drive budgets by hand.
+///
+/// The default reads the monotonic system clock ([`bevy_platform::time::Instant`]). Tests use
+/// [`CooperatorClock::manual`] and advance it from inside steps to make time budgets
+/// deterministic.
+#[derive(Resource, Clone)]
+pub struct CooperatorClock(ClockSource);
+
+#[derive(Clone)]
+enum ClockSource {
+    System(Instant),
+    Manual(ManualClock),
+}
+
+impl Default for CooperatorClock {
+    fn default() -> Self {
+        CooperatorClock(ClockSource::System(Instant::now()))
+    }
+}
+
+impl fmt::Debug for CooperatorClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            ClockSource::System(_) => f.write_str("CooperatorClock(System)"),
+            ClockSource::Manual(m) => write!(f, "CooperatorClock(Manual({:?}))", m.now()),
+        }
+    }
+}
+
+impl CooperatorClock {
+    /// A clock that only moves when the returned [`ManualClock`] is advanced.
+    pub fn manual() -> (Self, ManualClock) {
+        let manual = ManualClock::default();
+        (CooperatorClock(ClockSource::Manual(manual.clone())), manual)
+    }
+
+    /// Time since the clock's origin.
+    #[inline]
+    pub fn now(&self) -> Duration {
+        match &self.0 {
+            ClockSource::System(origin) => origin.elapsed(),
+            ClockSource::Manual(m) => m.now(),
+        }
+    }
+}
+
+/// A hand-driven clock shared between a test and its [`CooperatorClock`].
+#[derive(Clone, Default, Debug)]
+pub struct ManualClock(Arc<AtomicU64>);
+
+impl ManualClock {
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// The clock's current reading.
+    pub fn now(&self) -> Duration {
+        Duration::from_nanos(self.0.load(Ordering::Relaxed))
+    }
+}

@@ -1,0 +1,66 @@
+//! Errors returned by the task and cooperator control API.
+
+use bevy_ecs::entity::Entity;
+use core::fmt;
+
+/// How a task that is already over finished, as reported by [`TaskError::AlreadyFinished`].
+///
+/// These are Twisted's `TaskDone`, `TaskFailed` and `TaskStopped`. A task finished because its
+/// cooperator stopped reports [`TaskError::SchedulerStopped`] instead, exactly as Twisted raises
+/// `SchedulerStopped`, which is not a `TaskFinished`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "bevy_reflect", derive(bevy_reflect::Reflect))]
+pub enum FinishKind {
+    /// The work ran to its end ([`Outcome::Done`](crate::Outcome::Done)).
+    Done,
+    /// The work, or something it waited for, failed ([`Outcome::Failed`](crate::Outcome::Failed)).
+    Failed,
+    /// The task was stopped ([`Outcome::Stopped`](crate::Outcome::Stopped)).
+    Stopped,
+}
+
+/// Why a task, cooperator or signal operation was refused.
+///
+/// Every refusal leaves the world as it was: nothing is lost or half-done.
+/// The [`World`](bevy_ecs::world::World) methods of [`CooperateWorldExt`](crate::CooperateWorldExt)
+/// return it directly; the [`Commands`](bevy_ecs::system::Commands) methods report it through
+/// Bevy's error handling with [`Severity::Warning`](bevy_ecs::error::Severity::Warning), so a stale
+/// handle logs a warning instead of crashing a game.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// `resume` was called on a task whose pause count is already zero (Twisted's `NotPaused`).
+    NotPaused,
+    /// The task is already over; the kind says how it ended.
+    AlreadyFinished(FinishKind),
+    /// The task was finished because its cooperator stopped or was despawned.
+    SchedulerStopped,
+    /// The entity does not exist or holds no [`CooperativeTask`](crate::CooperativeTask).
+    NoSuchTask(Entity),
+    /// The entity does not exist or holds no [`Cooperator`](crate::Cooperator).
+    NoSuchCooperator(Entity),
+    /// The entity does not exist or is not a [`Signal`](crate::Signal).
+    NoSuchSignal(Entity),
+    /// The signal was already fired or failed; a signal settles once.
+    SignalSettled(Entity),
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::NotPaused => f.write_str("the task is not paused"),
+            TaskError::AlreadyFinished(FinishKind::Done) => f.write_str("the task already finished"),
+            TaskError::AlreadyFinished(FinishKind::Failed) => f.write_str("the task already failed"),
+            TaskError::AlreadyFinished(FinishKind::Stopped) => {
+                f.write_str("the task was already stopped")
+            }
+            TaskError::SchedulerStopped => f.write_str("the task's cooperator was stopped"),
+            TaskError::NoSuchTask(e) => write!(f, "entity {e} is not a cooperative task"),
+            TaskError::NoSuchCooperator(e) => write!(f, "entity {e} is not a cooperator"),
+            TaskError::NoSuchSignal(e) => write!(f, "entity {e} is not a signal"),
+            TaskError::SignalSettled(e) => write!(f, "signal {e} was already fired or failed"),
+        }
+    }
+}
+
+impl core::error::Error for TaskError {}

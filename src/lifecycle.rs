@@ -1,0 +1,257 @@
+//! The state changes every path goes through: attach, pause, resume, wait, resolve, finish.
+//!
+//! Every wait kind, every control call and every despawn ends in these few functions, so the rules
+//! of the task lifecycle live in one place.
+
+use alloc::{boxed::Box, vec::Vec};
+use bevy_ecs::{entity::Entity, message::Messages, resource::Resource, world::World};
+
+use crate::{
+    Cooperator, CooperativeTask, Failure, Outcome, Paused, TaskError, TaskFinished, Wait, Work,
+    run_queue::NIL,
+};
+
+/// Tasks that finished since the last cleanup.
+#[derive(Resource, Default)]
+pub(crate) struct FinishedTasks(pub(crate) Vec<Entity>);
+
+/// Makes `entity` a task of `cooperator`. A live task already there is stopped first.
+/// On a stopped or missing cooperator the task is born finished with `SchedulerStopped`.
+pub(crate) fn attach(
+    world: &mut World,
+    entity: Entity,
+    cooperator: Entity,
+    work: Box<dyn Work>,
+    standalone: bool,
+) {
+    if world.get_entity(entity).is_err() {
+        return;
+    }
+    if world
+        .get::<CooperativeTask>(entity)
+        .is_some_and(CooperativeTask::is_alive)
+    {
+        finish(world, entity, Outcome::Stopped);
+    }
+    let mut task = CooperativeTask::new(work, cooperator, standalone);
+    let open = match world.get_mut::<Cooperator>(cooperator) {
+        Some(mut coop) if !coop.is_stopped() => {
+            let slot = coop.queue.insert(entity);
+            coop.queue.link_back(slot);
+            task.slot = slot;
+            true
+        }
+        _ => false,
+    };
+    world.entity_mut(entity).insert(task);
+    if !open {
+        finish(world, entity, Outcome::SchedulerStopped);
+    }
+}
+
+/// Inserts or removes [`Paused`] to match the pause count.
+pub(crate) fn sync_paused(world: &mut World, entity: Entity) {
+    let Ok(mut e) = world.get_entity_mut(entity) else {
+        return;
+    };
+    let Some(count) = e.get::<CooperativeTask>().map(|t| t.pause_count) else {
+        return;
+    };
+    let has = e.contains::<Paused>();
+    if count > 0 && !has {
+        e.insert(Paused);
+    } else if count == 0 && has {
+        e.remove::<Paused>();
+    }
+}
+
+fn with_queue(world: &mut World, cooperator: Entity, f: impl FnOnce(&mut Cooperator)) {
+    if let Some(mut coop) = world.get_mut::<Cooperator>(cooperator) {
+        f(&mut coop);
+    }
+}
+
+/// Adds one pause.
+pub(crate) fn pause(world: &mut World, entity: Entity) -> Result<(), TaskError> {
+    let mut task = world
+        .get_mut::<CooperativeTask>(entity)
+        .ok_or(TaskError::NoSuchTask(entity))?;
+    if let Some(outcome) = &task.outcome {
+        return Err(outcome.error());
+    }
+    task.pause_count += 1;
+    if task.pause_count == 1 {
+        let (coop, slot) = (task.cooperator, task.slot);
+        with_queue(world, coop, |c| {
+            if c.queue.holds(slot, entity) {
+                c.queue.unlink(slot);
+            }
+        });
+    }
+    sync_paused(world, entity);
+    Ok(())
+}
+
+/// Removes one pause; at zero a live task rejoins the back of the run queue.
+pub(crate) fn resume(world: &mut World, entity: Entity) -> Result<(), TaskError> {
+    let mut task = world
+        .get_mut::<CooperativeTask>(entity)
+        .ok_or(TaskError::NoSuchTask(entity))?;
+    // A pending wait's pause is not the user's to resume.
+    if task.pause_count == u32::from(task.wait.is_some()) {
+        return Err(TaskError::NotPaused);
+    }
+    task.pause_count -= 1;
+    if task.pause_count == 0 && task.is_alive() {
+        let (coop, slot) = (task.cooperator, task.slot);
+        with_queue(world, coop, |c| {
+            if c.queue.holds(slot, entity) {
+                c.queue.link_back(slot);
+            }
+        });
+    }
+    sync_paused(world, entity);
+    Ok(())
+}
+
+/// Stops a live task.
+pub(crate) fn stop(world: &mut World, entity: Entity) -> Result<(), TaskError> {
+    let task = world
+        .get::<CooperativeTask>(entity)
+        .ok_or(TaskError::NoSuchTask(entity))?;
+    if let Some(outcome) = &task.outcome {
+        return Err(outcome.error());
+    }
+    finish(world, entity, Outcome::Stopped);
+    Ok(())
+}
+
+/// Starts waiting: one more pause until the wait is resolved.
+pub(crate) fn begin_wait(world: &mut World, entity: Entity, wait: Wait) {
+    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
+        return;
+    };
+    if !task.is_alive() {
+        return;
+    }
+    let ticket = task.next_ticket;
+    task.next_ticket = task.next_ticket.wrapping_add(1);
+    task.wait = Some(ticket);
+    task.pause_count += 1;
+    if task.pause_count == 1 {
+        let (coop, slot) = (task.cooperator, task.slot);
+        with_queue(world, coop, |c| {
+            if c.queue.holds(slot, entity) {
+                c.queue.unlink(slot);
+            }
+        });
+    }
+    match wait.register(world, entity, ticket) {
+        Some(result) => resolve(world, entity, ticket, result),
+        None => sync_paused(world, entity),
+    }
+}
+
+/// Resolves the wait `ticket` of `entity`: success removes its pause, failure fails the task.
+/// A stale ticket (the task moved on, finished or is gone) is ignored.
+pub(crate) fn resolve(world: &mut World, entity: Entity, ticket: u32, result: Result<(), Failure>) {
+    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
+        return;
+    };
+    if task.wait != Some(ticket) {
+        return;
+    }
+    task.wait = None;
+    task.pause_count -= 1;
+    match result {
+        Ok(()) => {
+            if task.pause_count == 0 {
+                let (coop, slot) = (task.cooperator, task.slot);
+                with_queue(world, coop, |c| {
+                    if c.queue.holds(slot, entity) {
+                        c.queue.link_back(slot);
+                    }
+                });
+            }
+            sync_paused(world, entity);
+        }
+        Err(failure) => finish(world, entity, Outcome::Failed(failure)),
+    }
+}
+
+/// Ends a live task: leaves the run queue, drops its work, cancels its wait, then tells everyone.
+pub(crate) fn finish(world: &mut World, entity: Entity, outcome: Outcome) {
+    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
+        return;
+    };
+    if !task.is_alive() {
+        return;
+    }
+    task.outcome = Some(outcome.clone());
+    let work = task.work.take();
+    if task.wait.take().is_some() {
+        task.pause_count -= 1;
+    }
+    let slot = core::mem::replace(&mut task.slot, NIL);
+    let coop = task.cooperator;
+    let waiters = core::mem::take(&mut task.waiters);
+    with_queue(world, coop, |c| {
+        if slot != NIL && c.queue.holds(slot, entity) {
+            c.queue.remove(slot);
+        }
+        c.stats.finished += 1;
+    });
+    sync_paused(world, entity);
+    if let Some(mut finished) = world.get_resource_mut::<FinishedTasks>() {
+        finished.0.push(entity);
+    }
+    drop(work);
+    announce(world, entity, coop, outcome, waiters);
+}
+
+/// Fires [`TaskFinished`] (observers, then the message) and settles the waiting tasks in order.
+pub(crate) fn announce(
+    world: &mut World,
+    entity: Entity,
+    _cooperator: Entity,
+    outcome: Outcome,
+    waiters: Vec<(Entity, u32)>,
+) {
+    let event = TaskFinished {
+        entity,
+        outcome: outcome.clone(),
+    };
+    if let Some(mut messages) = world.get_resource_mut::<Messages<TaskFinished>>() {
+        messages.write(event.clone());
+    }
+    world.trigger(event);
+    if waiters.is_empty() {
+        return;
+    }
+    let result = outcome.as_wait_result();
+    for (waiter, ticket) in waiters {
+        resolve(world, waiter, ticket, result.clone());
+    }
+}
+
+/// Stops a cooperator: every task it holds, paused or not, finishes with `SchedulerStopped`.
+pub(crate) fn stop_cooperator(world: &mut World, cooperator: Entity) -> Result<(), TaskError> {
+    let mut coop = world
+        .get_mut::<Cooperator>(cooperator)
+        .ok_or(TaskError::NoSuchCooperator(cooperator))?;
+    coop.set_stopped();
+    let tasks = coop.queue.drain();
+    for task in tasks {
+        finish(world, task, Outcome::SchedulerStopped);
+    }
+    Ok(())
+}
+
+/// Starts (or re-opens) a cooperator.
+pub(crate) fn start_cooperator(world: &mut World, cooperator: Entity) -> Result<(), TaskError> {
+    let mut coop = world
+        .get_mut::<Cooperator>(cooperator)
+        .ok_or(TaskError::NoSuchCooperator(cooperator))?;
+    coop.set_started();
+    Ok(())
+}

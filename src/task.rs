@@ -1,0 +1,197 @@
+//! The task component, [`CooperativeTask`], and its markers [`Paused`] and [`RetainFinished`].
+
+use alloc::{boxed::Box, vec::Vec};
+use bevy_ecs::{
+    component::Component, entity::Entity, lifecycle::HookContext, world::DeferredWorld,
+};
+use bevy_platform::cell::SyncCell;
+
+use crate::{Cooperator, Outcome, Work, run_queue::NIL};
+
+/// A task: resumable work owned by a [`Cooperator`].
+///
+/// Made by `cooperate(work)` / `cooperate_on(cooperator, work)` (a new entity) or by attaching work
+/// to an existing entity (see [`CooperateEntityCommandsExt`](crate::CooperateEntityCommandsExt)).
+/// The component cannot be built by hand.
+///
+/// # Lifecycle
+/// runnable → (paused ↔ runnable)* → finished. A finished task fires [`TaskFinished`](crate::TaskFinished)
+/// once, then at the end of the frame ([`CooperatorSystems::Cleanup`](crate::CooperatorSystems))
+/// a standalone task entity is despawned and an attached task's component is removed, unless the
+/// entity holds [`RetainFinished`]. Despawning the entity, or removing this component, stops the
+/// task ([`Outcome::Stopped`]) and settles everything waiting for it.
+#[derive(Component)]
+#[component(on_remove = on_task_remove)]
+pub struct CooperativeTask {
+    pub(crate) work: Option<SyncCell<Box<dyn Work>>>,
+    pub(crate) cooperator: Entity,
+    pub(crate) slot: u32,
+    pub(crate) pause_count: u32,
+    pub(crate) outcome: Option<Outcome>,
+    /// Ticket of the pending wait, if the task is waiting.
+    pub(crate) wait: Option<u32>,
+    pub(crate) next_ticket: u32,
+    /// Tasks waiting for this one to finish, with their wait tickets, in registration order.
+    pub(crate) waiters: Vec<(Entity, u32)>,
+    pub(crate) standalone: bool,
+    pub(crate) steps: u64,
+}
+
+impl core::fmt::Debug for CooperativeTask {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CooperativeTask")
+            .field("cooperator", &self.cooperator)
+            .field("pause_count", &self.pause_count)
+            .field("waiting", &self.wait.is_some())
+            .field("outcome", &self.outcome)
+            .field("steps", &self.steps)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CooperativeTask {
+    pub(crate) fn new(work: Box<dyn Work>, cooperator: Entity, standalone: bool) -> Self {
+        CooperativeTask {
+            work: Some(SyncCell::new(work)),
+            cooperator,
+            slot: NIL,
+            pause_count: 0,
+            outcome: None,
+            wait: None,
+            next_ticket: 0,
+            waiters: Vec::new(),
+            standalone,
+            steps: 0,
+        }
+    }
+
+    /// The cooperator that owns it.
+    pub fn cooperator(&self) -> Entity {
+        self.cooperator
+    }
+
+    /// How it ended, once it has.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    /// Whether it has ended.
+    pub fn is_finished(&self) -> bool {
+        self.outcome.is_some()
+    }
+
+    /// User pauses plus one while waiting. [`Paused`] is present exactly while this is above zero.
+    pub fn pause_count(&self) -> u32 {
+        self.pause_count
+    }
+
+    /// Whether it waits for a [`Wait`](crate::Wait) to be resolved.
+    pub fn is_waiting(&self) -> bool {
+        self.wait.is_some()
+    }
+
+    /// Work units run so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Whether the task entity was spawned for it (and is despawned when it ends).
+    pub fn is_standalone(&self) -> bool {
+        self.standalone
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.outcome.is_none()
+    }
+}
+
+/// Present on a task exactly while its pause count is above zero (user pauses and pending waits).
+/// A paused task costs nothing per frame.
+///
+/// Prefer [`pause_task`](crate::CooperateWorldExt::pause_task) and
+/// [`resume_task`](crate::CooperateWorldExt::resume_task). Inserting the marker by hand counts as
+/// one pause; removing it by hand clears every user pause (a pending wait stays pending and the
+/// marker comes back). The count is never corrupted either way.
+#[derive(Component, Debug, Default, Clone, Copy)]
+#[component(on_insert = on_paused_insert, on_remove = on_paused_remove)]
+pub struct Paused;
+
+/// Keeps a finished task (its entity and [`CooperativeTask`]) instead of cleaning it up at the end
+/// of the frame, so its outcome can be read later with [`CooperativeTask::outcome`].
+/// Despawn it yourself when done.
+#[derive(Component, Debug, Default, Clone, Copy)]
+pub struct RetainFinished;
+
+/// Removing the component or despawning the entity stops a live task.
+fn on_task_remove(mut world: DeferredWorld, ctx: HookContext) {
+    let entity = ctx.entity;
+    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
+        return;
+    };
+    if !task.is_alive() {
+        return;
+    }
+    let coop = task.cooperator;
+    let slot = core::mem::replace(&mut task.slot, NIL);
+    let waiters = core::mem::take(&mut task.waiters);
+    task.outcome = Some(Outcome::Stopped);
+    task.wait = None;
+    let work = task.work.take();
+    drop(work);
+    if slot != NIL
+        && let Some(mut c) = world.get_mut::<Cooperator>(coop)
+        && c.queue.holds(slot, entity)
+    {
+        c.queue.remove(slot);
+    }
+    world
+        .commands()
+        .queue(move |world: &mut bevy_ecs::world::World| {
+            crate::lifecycle::announce(world, entity, coop, Outcome::Stopped, waiters);
+        });
+}
+
+/// A hand-inserted [`Paused`] counts as one pause.
+fn on_paused_insert(mut world: DeferredWorld, ctx: HookContext) {
+    let entity = ctx.entity;
+    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
+        return;
+    };
+    if task.pause_count > 0 || !task.is_alive() {
+        return;
+    }
+    task.pause_count = 1;
+    let (coop, slot) = (task.cooperator, task.slot);
+    if let Some(mut c) = world.get_mut::<Cooperator>(coop)
+        && c.queue.holds(slot, entity)
+    {
+        c.queue.unlink(slot);
+    }
+}
+
+/// A hand-removed [`Paused`] clears the user pauses.
+fn on_paused_remove(mut world: DeferredWorld, ctx: HookContext) {
+    let entity = ctx.entity;
+    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
+        return;
+    };
+    if task.pause_count == 0 {
+        return;
+    }
+    let waiting = task.wait.is_some();
+    task.pause_count = u32::from(waiting);
+    if waiting {
+        // Still waiting: the marker must come back.
+        world.commands().entity(entity).try_insert(Paused);
+        return;
+    }
+    if !task.is_alive() {
+        return;
+    }
+    let (coop, slot) = (task.cooperator, task.slot);
+    if let Some(mut c) = world.get_mut::<Cooperator>(coop)
+        && c.queue.holds(slot, entity)
+    {
+        c.queue.link_back(slot);
+    }
+}

@@ -1,0 +1,202 @@
+//! What a task runs: [`Work`], [`Step`], [`StepContext`] and the conversions of [`IntoWork`].
+
+use alloc::boxed::Box;
+use bevy_ecs::{entity::Entity, error::BevyError, system::Commands, world::World};
+
+use crate::Wait;
+
+/// What one work unit asks of the scheduler next.
+#[derive(Debug)]
+pub enum Step {
+    /// Run again on a later turn.
+    Continue,
+    /// Pause until the [`Wait`] is resolved, then continue at the back of the run queue.
+    Wait(Wait),
+    /// The work is over: the task finishes with [`Outcome::Done`](crate::Outcome::Done).
+    Done,
+    /// The work failed: the task finishes with [`Outcome::Failed`](crate::Outcome::Failed).
+    Fail(BevyError),
+}
+
+impl From<()> for Step {
+    /// `()` continues, as a Twisted iterator yielding any non-Deferred value.
+    fn from((): ()) -> Self {
+        Step::Continue
+    }
+}
+
+impl From<Wait> for Step {
+    fn from(wait: Wait) -> Self {
+        Step::Wait(wait)
+    }
+}
+
+impl<T: Into<Step>, E: Into<BevyError>> From<Result<T, E>> for Step {
+    /// `Ok(x)` acts as `x`; `Err(e)` fails the task with `e`.
+    fn from(result: Result<T, E>) -> Self {
+        match result {
+            Ok(step) => step.into(),
+            Err(e) => Step::Fail(e.into()),
+        }
+    }
+}
+
+/// What a work unit may touch while it runs: the whole [`World`], and its own task and cooperator.
+pub struct StepContext<'w> {
+    world: &'w mut World,
+    task: Entity,
+    cooperator: Entity,
+    touched: bool,
+}
+
+impl<'w> StepContext<'w> {
+    pub(crate) fn new(world: &'w mut World, task: Entity, cooperator: Entity) -> Self {
+        StepContext {
+            world,
+            task,
+            cooperator,
+            touched: false,
+        }
+    }
+
+    /// The world, for any read or change. Commands queued on it are applied right after the step.
+    pub fn world(&mut self) -> &mut World {
+        self.touched = true;
+        self.world
+    }
+
+    /// Commands applied right after this step (not at the end of the frame).
+    pub fn commands(&mut self) -> Commands<'_, '_> {
+        self.touched = true;
+        self.world.commands()
+    }
+
+    /// The entity of the task being stepped.
+    pub fn task(&self) -> Entity {
+        self.task
+    }
+
+    /// The entity of the cooperator stepping it.
+    pub fn cooperator(&self) -> Entity {
+        self.cooperator
+    }
+
+    /// Whether the step used the world (then the scheduler flushes queued commands).
+    pub(crate) fn touched(&self) -> bool {
+        self.touched
+    }
+}
+
+/// Resumable work: each call of [`Work::step`] is one work unit.
+///
+/// Implement it for a state machine, or build one from an iterator or a closure through
+/// [`IntoWork`] and [`from_fn`].
+pub trait Work: Send + 'static {
+    /// Runs one unit of work and says what comes next.
+    fn step(&mut self, cx: &mut StepContext) -> Step;
+}
+
+/// Marker for [`IntoWork`] on iterators.
+#[doc(hidden)]
+pub struct IteratorMarker;
+
+/// Marker for [`IntoWork`] on [`Work`] types.
+#[doc(hidden)]
+pub struct WorkMarker;
+
+/// Anything that can be turned into a task body.
+///
+/// - any `Iterator` whose items convert into a [`Step`]: `()` continues, a [`Wait`] waits, a
+///   `Result` fails on `Err`, a [`Step`] does what it says; the end of the iterator is
+///   [`Step::Done`] (Twisted's cooperative iterator);
+/// - any [`Work`], including closures wrapped with [`from_fn`].
+pub trait IntoWork<Marker>: Send + 'static {
+    /// The work type.
+    type Work: Work;
+    /// Converts into work.
+    fn into_work(self) -> Self::Work;
+
+    /// The boxed form the task component stores.
+    #[doc(hidden)]
+    fn into_boxed_work(self) -> Box<dyn Work>
+    where
+        Self: Sized,
+    {
+        Box::new(self.into_work())
+    }
+}
+
+/// Iterator work (see [`IntoWork`]).
+pub struct IterWork<I>(I);
+
+impl<I> Work for IterWork<I>
+where
+    I: Iterator + Send + 'static,
+    I::Item: Into<Step>,
+{
+    #[inline]
+    fn step(&mut self, _cx: &mut StepContext) -> Step {
+        match self.0.next() {
+            Some(item) => item.into(),
+            None => Step::Done,
+        }
+    }
+}
+
+impl<I> IntoWork<IteratorMarker> for I
+where
+    I: Iterator + Send + 'static,
+    I::Item: Into<Step>,
+{
+    type Work = IterWork<I>;
+    fn into_work(self) -> IterWork<I> {
+        IterWork(self)
+    }
+}
+
+impl<W: Work> IntoWork<WorkMarker> for W {
+    type Work = W;
+    fn into_work(self) -> W {
+        self
+    }
+}
+
+/// Closure work, made by [`from_fn`].
+pub struct FnWork<F>(F);
+
+impl<F, S> Work for FnWork<F>
+where
+    F: FnMut(&mut StepContext) -> S + Send + 'static,
+    S: Into<Step>,
+{
+    #[inline]
+    fn step(&mut self, cx: &mut StepContext) -> Step {
+        (self.0)(cx).into()
+    }
+}
+
+/// Work from a closure called once per step with a [`StepContext`] (and so `&mut World`).
+///
+/// The closure returns anything that converts into a [`Step`]: return [`Step::Done`] to finish.
+///
+/// ```
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// #[derive(Resource, Default)]
+/// struct Loaded(u32);
+///
+/// let mut chunks = 0;
+/// let work = from_fn(move |cx: &mut StepContext| {
+///     cx.world().resource_mut::<Loaded>().0 += 1;
+///     chunks += 1;
+///     if chunks == 3 { Step::Done } else { Step::Continue }
+/// });
+/// # let _ = work;
+/// ```
+pub fn from_fn<F, S>(f: F) -> FnWork<F>
+where
+    F: FnMut(&mut StepContext) -> S + Send + 'static,
+    S: Into<Step>,
+{
+    FnWork(f)
+}

@@ -100,11 +100,7 @@ impl Budget {
     pub(crate) fn begin(&self, clock: &CooperatorClock, real_delta: Duration) -> TickBudget {
         match self {
             Budget::Time(d) => TickBudget::deadline(clock, *d),
-            Budget::FrameFraction {
-                fraction,
-                min,
-                max,
-            } => {
+            Budget::FrameFraction { fraction, min, max } => {
                 let share = real_delta.mul_f64(f64::from(fraction.clamp(0.0, 1.0)));
                 TickBudget::deadline(clock, share.clamp(*min, (*max).max(*min)))
             }

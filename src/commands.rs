@@ -239,7 +239,11 @@ impl CooperateCommandsExt for Commands<'_, '_> {
         work: impl IntoWork<M>,
     ) -> EntityCommands<'_> {
         let mut entity = self.spawn_empty();
-        entity.queue(attach_command(Some(cooperator), work.into_boxed_work(), true));
+        entity.queue(attach_command(
+            Some(cooperator),
+            work.into_boxed_work(),
+            true,
+        ));
         entity
     }
 

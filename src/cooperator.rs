@@ -141,9 +141,11 @@ fn on_cooperator_remove(mut world: DeferredWorld, ctx: HookContext) {
     if tasks.is_empty() {
         return;
     }
-    world.commands().queue(move |world: &mut bevy_ecs::world::World| {
-        for task in tasks {
-            crate::lifecycle::finish(world, task, Outcome::SchedulerStopped);
-        }
-    });
+    world
+        .commands()
+        .queue(move |world: &mut bevy_ecs::world::World| {
+            for task in tasks {
+                crate::lifecycle::finish(world, task, Outcome::SchedulerStopped);
+            }
+        });
 }

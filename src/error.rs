@@ -49,8 +49,12 @@ impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TaskError::NotPaused => f.write_str("the task is not paused"),
-            TaskError::AlreadyFinished(FinishKind::Done) => f.write_str("the task already finished"),
-            TaskError::AlreadyFinished(FinishKind::Failed) => f.write_str("the task already failed"),
+            TaskError::AlreadyFinished(FinishKind::Done) => {
+                f.write_str("the task already finished")
+            }
+            TaskError::AlreadyFinished(FinishKind::Failed) => {
+                f.write_str("the task already failed")
+            }
             TaskError::AlreadyFinished(FinishKind::Stopped) => {
                 f.write_str("the task was already stopped")
             }

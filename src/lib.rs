@@ -42,8 +42,8 @@ pub mod prelude {
     #[doc(hidden)]
     pub use crate::{
         Budget, CooperateCommandsExt, CooperateEntityCommandsExt, CooperateEntityWorldExt,
-        CooperateWorldExt, Cooperator, CooperatorClock, CooperatorPlugin, CooperatorSystems,
-        CooperativeTask, Failure, FinishKind, GlobalCooperator, IntoWork, Outcome, Paused,
+        CooperateWorldExt, CooperativeTask, Cooperator, CooperatorClock, CooperatorPlugin,
+        CooperatorSystems, Failure, FinishKind, GlobalCooperator, IntoWork, Outcome, Paused,
         RetainFinished, Signal, Step, StepContext, TaskError, TaskFinished, Wait, Work, from_fn,
     };
 }

@@ -7,7 +7,7 @@ use alloc::{boxed::Box, vec::Vec};
 use bevy_ecs::{entity::Entity, message::Messages, resource::Resource, world::World};
 
 use crate::{
-    Cooperator, CooperativeTask, Failure, Outcome, Paused, TaskError, TaskFinished, Wait, Work,
+    CooperativeTask, Cooperator, Failure, Outcome, Paused, TaskError, TaskFinished, Wait, Work,
     run_queue::NIL,
 };
 

@@ -1,18 +1,13 @@
 //! The systems: wake, step (the budgeted round-robin loop) and cleanup.
 
 use alloc::{boxed::Box, string::String, vec::Vec};
-use bevy_ecs::{
-    entity::Entity,
-    query::QueryState,
-    system::Local,
-    world::World,
-};
+use bevy_ecs::{entity::Entity, query::QueryState, system::Local, world::World};
 use bevy_time::{Real, Time};
 use core::time::Duration;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::{
-    Cooperator, CooperatorClock, CooperativeTask, Failure, Outcome, RetainFinished, Step,
+    CooperativeTask, Cooperator, CooperatorClock, Failure, Outcome, RetainFinished, Step,
     StepContext, lifecycle, lifecycle::FinishedTasks, wait,
 };
 
@@ -54,10 +49,7 @@ pub(crate) fn step_system(
         };
         let mut budget = coop.budget.begin(&clock, real_delta);
         let mut steps: u32 = 0;
-        loop {
-            let Ok(mut coop) = coop_query.get_mut(world, coop_entity) else {
-                break;
-            };
+        while let Ok(mut coop) = coop_query.get_mut(world, coop_entity) {
             if !coop.running() {
                 break;
             }

@@ -97,7 +97,11 @@ pub(crate) fn wake_frames(world: &mut World) {
     let mut timers = world.resource_mut::<WaitTimers>();
     timers.frame += 1;
     let now = timers.frame;
-    if timers.frames.peek().is_none_or(|Reverse((due, ..))| *due > now) {
+    if timers
+        .frames
+        .peek()
+        .is_none_or(|Reverse((due, ..))| *due > now)
+    {
         return;
     }
     let mut due = alloc::vec::Vec::new();

@@ -18,7 +18,9 @@ struct Node {
 ///
 /// Fairness: the cursor moves to the next task *before* a task is stepped, so removing the task
 /// being stepped (or any other) never makes its successor skip a turn. New and resumed tasks join
-/// at the back, after every task already queued, and are reached in the current pass.
+/// at the back, after every task already queued, and are reached in the current pass — also when
+/// the pass has just stepped its last task (as Twisted's live list iterator does), unless a task
+/// left the queue since.
 #[derive(Debug, Default)]
 pub(crate) struct RunQueue {
     nodes: Vec<Node>,
@@ -29,6 +31,9 @@ pub(crate) struct RunQueue {
     cursor: u32,
     runnable: u32,
     members: u32,
+    /// The last step was the back of the queue and nothing left since: a task joining now is
+    /// still part of the current pass.
+    at_pass_end: bool,
 }
 
 impl RunQueue {
@@ -109,6 +114,9 @@ impl RunQueue {
         }
         self.nodes[tail as usize].next = slot;
         self.nodes[head as usize].prev = slot;
+        if self.at_pass_end && self.cursor == head {
+            self.cursor = slot;
+        }
     }
 
     /// Takes a member off the runnable list (it stays a member).
@@ -120,6 +128,7 @@ impl RunQueue {
             return;
         }
         self.runnable -= 1;
+        self.at_pass_end = false;
         self.nodes[slot as usize].linked = false;
         if next == slot {
             self.head = NIL;
@@ -145,6 +154,7 @@ impl RunQueue {
         }
         let node = self.nodes[slot as usize];
         self.cursor = node.next;
+        self.at_pass_end = node.next == self.head;
         Some((slot, node.entity))
     }
 
@@ -223,5 +233,35 @@ mod tests {
         assert!(q.advance().is_none());
         assert_eq!(q.members(), 3);
         assert_eq!(q.drain(), vec![e(1), e(2), e(3)]);
+    }
+
+    #[test]
+    fn a_task_joining_right_after_the_last_one_ran_is_in_the_same_pass() {
+        let mut q = RunQueue::new();
+        let a = q.insert(e(1));
+        let b = q.insert(e(2));
+        q.link_back(a);
+        q.link_back(b);
+        assert_eq!(q.advance().unwrap().1, e(1));
+        assert_eq!(q.advance().unwrap().1, e(2));
+        let c = q.insert(e(3));
+        q.link_back(c);
+        assert_eq!(q.advance().unwrap().1, e(3));
+        assert_eq!(q.advance().unwrap().1, e(1));
+    }
+
+    #[test]
+    fn after_a_removal_at_the_end_of_a_pass_a_new_pass_starts_at_the_front() {
+        let mut q = RunQueue::new();
+        let a = q.insert(e(1));
+        let b = q.insert(e(2));
+        q.link_back(a);
+        q.link_back(b);
+        q.advance();
+        q.advance();
+        q.unlink(a);
+        q.link_back(a);
+        assert_eq!(q.advance().unwrap().1, e(2));
+        assert_eq!(q.advance().unwrap().1, e(1));
     }
 }

@@ -1,5 +1,8 @@
 //! Shared test support: a headless app with manual time and a step-count budget.
-#![allow(dead_code, reason = "each test file uses a different part of the support code")]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the support code"
+)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -82,7 +85,11 @@ pub fn frames(app: &mut App, n: usize) {
 }
 
 /// An iterator that logs `tag{i}` for each i in 0..n, one per step.
-pub fn logging(log: &Log<String>, tag: &'static str, n: usize) -> impl Iterator<Item = ()> + Send + 'static {
+pub fn logging(
+    log: &Log<String>,
+    tag: &'static str,
+    n: usize,
+) -> impl Iterator<Item = ()> + Send + 'static {
     let log = log.clone();
     (0..n).map(move |i| log.push(format!("{tag}{i}")))
 }
@@ -90,7 +97,92 @@ pub fn logging(log: &Log<String>, tag: &'static str, n: usize) -> impl Iterator<
 /// Entities that are neither resources nor observers, for leak checks.
 pub fn plain_entity_count(world: &mut World) -> usize {
     world
-        .query_filtered::<Entity, (Without<bevy_ecs::resource::IsResource>, Without<bevy_ecs::observer::Observer>)>()
+        .query_filtered::<Entity, (
+            Without<bevy_ecs::resource::IsResource>,
+            Without<bevy_ecs::observer::Observer>,
+        )>()
         .iter(world)
         .count()
+}
+
+/// What Twisted's `RunStateTests` worker recorded: a number, or a signal it waited on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Item {
+    N(u32),
+    D(Signal),
+}
+
+/// The controls and record of the Twisted `RunStateTests` worker.
+#[derive(Default)]
+pub struct WorkerState {
+    pub defer_next: bool,
+    pub stop_next: bool,
+    pub die_next: bool,
+    pub i: u32,
+    pub work: Vec<Item>,
+}
+
+#[derive(Clone, Default)]
+pub struct Worker(pub Arc<Mutex<WorkerState>>);
+
+impl Worker {
+    pub fn set(&self, f: impl FnOnce(&mut WorkerState)) {
+        f(&mut self.0.lock().unwrap());
+    }
+    pub fn work(&self) -> Vec<Item> {
+        self.0.lock().unwrap().work.clone()
+    }
+    pub fn numbers(&self) -> Vec<u32> {
+        self.work()
+            .into_iter()
+            .filter_map(|i| match i {
+                Item::N(n) => Some(n),
+                Item::D(_) => None,
+            })
+            .collect()
+    }
+    pub fn last_signal(&self) -> Signal {
+        self.work()
+            .into_iter()
+            .rev()
+            .find_map(|i| match i {
+                Item::D(s) => Some(s),
+                Item::N(_) => None,
+            })
+            .expect("the worker waited on no signal")
+    }
+
+    /// The task body: each step counts, then waits on a fresh signal ("defer next"), ends
+    /// ("stop next"), fails ("die next"), or records the count.
+    pub fn body(&self) -> impl Work {
+        let state = self.0.clone();
+        from_fn(move |cx: &mut StepContext| {
+            let mut s = state.lock().unwrap();
+            s.i += 1;
+            if std::mem::take(&mut s.defer_next) {
+                let signal = cx.world().spawn_signal();
+                s.work.push(Item::D(signal));
+                return Step::Wait(Wait::signal(signal));
+            }
+            if s.stop_next {
+                return Step::Done;
+            }
+            if s.die_next {
+                return Step::Fail("UnhandledException".into());
+            }
+            let i = s.i;
+            s.work.push(Item::N(i));
+            Step::Continue
+        })
+    }
+}
+
+/// The Twisted `RunStateTests` fixture: one worker task on a one-step-per-frame global cooperator,
+/// retained after it finishes so its outcome can still be asked for.
+pub fn run_state() -> (App, Worker, Entity) {
+    let mut app = app();
+    let worker = Worker::default();
+    let task = app.world_mut().cooperate(worker.body());
+    app.world_mut().entity_mut(task).insert(RetainFinished);
+    (app, worker, task)
 }

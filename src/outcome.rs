@@ -42,13 +42,15 @@ impl Failure {
 
 impl fmt::Debug for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Failure({})", self.0)
+        write!(f, "Failure({self})")
     }
 }
 
 impl fmt::Display for Failure {
+    /// The error's message (its first line: Bevy appends backtrace details after it).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        let text = alloc::format!("{}", self.0);
+        f.write_str(text.lines().next().unwrap_or_default())
     }
 }
 

@@ -198,19 +198,26 @@ pub trait CooperateCommandsExt {
     fn fail_signal(&mut self, signal: Signal, error: impl Into<BevyError>);
 }
 
+/// Attaches work to `entity` when applied. A plain [`Command`](bevy_ecs::system::Command) (not an
+/// entity command) so the error keeps its severity.
 fn attach_command(
+    entity: Entity,
     cooperator: Option<Entity>,
     work: alloc::boxed::Box<dyn crate::Work>,
     standalone: bool,
-) -> impl FnOnce(EntityWorldMut) -> Result<(), BevyError> + Send + 'static {
-    move |entity: EntityWorldMut| {
-        let id = entity.id();
-        let world = entity.into_world_mut();
+) -> impl FnOnce(&mut World) -> Result<(), BevyError> + Send + 'static {
+    move |world: &mut World| {
+        if world.get_entity(entity).is_err() {
+            return Err(BevyError::new(
+                Severity::Warning,
+                TaskError::NoSuchTask(entity),
+            ));
+        }
         let coop = cooperator.or_else(|| global(world));
         let exists = coop.is_some_and(|c| world.get::<crate::Cooperator>(c).is_some());
         lifecycle::attach(
             world,
-            id,
+            entity,
             coop.unwrap_or(Entity::PLACEHOLDER),
             work,
             standalone,
@@ -228,9 +235,9 @@ fn attach_command(
 
 impl CooperateCommandsExt for Commands<'_, '_> {
     fn cooperate<M>(&mut self, work: impl IntoWork<M>) -> EntityCommands<'_> {
-        let mut entity = self.spawn_empty();
-        entity.queue(attach_command(None, work.into_boxed_work(), true));
-        entity
+        let entity = self.spawn_empty().id();
+        self.queue(attach_command(entity, None, work.into_boxed_work(), true));
+        self.entity(entity)
     }
 
     fn cooperate_on<M>(
@@ -238,13 +245,14 @@ impl CooperateCommandsExt for Commands<'_, '_> {
         cooperator: Entity,
         work: impl IntoWork<M>,
     ) -> EntityCommands<'_> {
-        let mut entity = self.spawn_empty();
-        entity.queue(attach_command(
+        let entity = self.spawn_empty().id();
+        self.queue(attach_command(
+            entity,
             Some(cooperator),
             work.into_boxed_work(),
             true,
         ));
-        entity
+        self.entity(entity)
     }
 
     fn pause_task(&mut self, task: Entity) {
@@ -293,15 +301,21 @@ pub trait CooperateEntityCommandsExt {
 
 impl CooperateEntityCommandsExt for EntityCommands<'_> {
     fn cooperate<M>(&mut self, work: impl IntoWork<M>) -> &mut Self {
-        self.queue(attach_command(None, work.into_boxed_work(), false))
+        let entity = self.id();
+        self.commands()
+            .queue(attach_command(entity, None, work.into_boxed_work(), false));
+        self
     }
 
     fn cooperate_on<M>(&mut self, cooperator: Entity, work: impl IntoWork<M>) -> &mut Self {
-        self.queue(attach_command(
+        let entity = self.id();
+        self.commands().queue(attach_command(
+            entity,
             Some(cooperator),
             work.into_boxed_work(),
             false,
-        ))
+        ));
+        self
     }
 }
 

@@ -71,7 +71,10 @@ fn stale_handles_through_commands_only_warn() {
     app.world_mut().flush();
     frames(&mut app, 2);
     let got = finished.get();
-    assert!(got.iter().any(|(e, o)| *e == orphan && matches!(o, Outcome::SchedulerStopped)));
+    assert!(
+        got.iter()
+            .any(|(e, o)| *e == orphan && matches!(o, Outcome::SchedulerStopped))
+    );
 }
 
 #[test]
@@ -89,12 +92,15 @@ fn resuming_an_unpaused_task_is_not_paused() {
 fn resuming_a_wait_by_hand_is_refused() {
     let mut app = app();
     let s = app.world_mut().spawn_signal();
-    let task = app
-        .world_mut()
-        .cooperate(std::iter::once(Wait::signal(s)));
+    let task = app.world_mut().cooperate(std::iter::once(Wait::signal(s)));
     app.update();
     assert_eq!(app.world_mut().resume_task(task), Err(TaskError::NotPaused));
-    assert!(app.world().get::<CooperativeTask>(task).unwrap().is_waiting());
+    assert!(
+        app.world()
+            .get::<CooperativeTask>(task)
+            .unwrap()
+            .is_waiting()
+    );
 }
 
 #[test]
@@ -135,7 +141,10 @@ fn signals_settle_once() {
     let s = app.world_mut().spawn_signal();
     let world = app.world_mut();
     assert_eq!(world.fire_signal(s), Ok(()));
-    assert_eq!(world.fire_signal(s), Err(TaskError::SignalSettled(s.entity())));
+    assert_eq!(
+        world.fire_signal(s),
+        Err(TaskError::SignalSettled(s.entity()))
+    );
     assert_eq!(
         world.fail_signal(s, "late"),
         Err(TaskError::SignalSettled(s.entity()))
@@ -184,8 +193,7 @@ fn despawning_a_pending_signal_fails_its_waiters() {
     let mut app = app();
     let finished = record_finished(&mut app);
     let s = app.world_mut().spawn_signal();
-    app.world_mut()
-        .cooperate(std::iter::once(Wait::signal(s)));
+    app.world_mut().cooperate(std::iter::once(Wait::signal(s)));
     app.update();
     app.world_mut().despawn(s.entity());
     app.world_mut().flush();

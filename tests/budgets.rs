@@ -68,7 +68,8 @@ fn the_predicate_factory_is_called_once_per_tick() {
     assert_eq!(log.len(), 12);
 }
 
-// An idle cooperator (no runnable task) does not tick at all: not even its factory runs.
+// X13 (not applicable: no external scheduler): an idle cooperator (no runnable task) does not
+// tick at all, not even its factory runs, so it costs nothing.
 #[test]
 fn an_idle_cooperator_does_not_tick() {
     let calls = Arc::new(AtomicU32::new(0));

@@ -173,10 +173,7 @@ fn a_task_can_wait_a_number_of_frames() {
     app.world_mut().cooperate(
         [Wait::frames(2), Wait::frames(0), Wait::next_frame()]
             .into_iter()
-            .map(move |w| {
-                l.push("step".to_string());
-                w
-            }),
+            .inspect(move |_| l.push("step".to_string())),
     );
     frames(&mut app, 6);
     assert_eq!(

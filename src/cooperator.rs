@@ -114,6 +114,7 @@ impl Cooperator {
 
 /// Figures a [`Cooperator`] keeps about its work.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "bevy_reflect", derive(bevy_reflect::Reflect))]
 pub struct CooperatorStats {
     /// Ticks run (frames in which it had a runnable task).
     pub ticks: u64,

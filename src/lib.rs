@@ -117,6 +117,9 @@ impl Plugin for CooperatorPlugin {
                     scheduler::cleanup_system.in_set(CooperatorSystems::Cleanup),
                 ),
             );
+        #[cfg(feature = "bevy_reflect")]
+        app.register_type::<FinishKind>()
+            .register_type::<CooperatorStats>();
         let global = app
             .world_mut()
             .spawn(Cooperator::new(self.budget.clone()))

@@ -30,7 +30,7 @@ use crate::{Budget, Outcome, run_queue::RunQueue};
 /// assert!(!world.get::<Cooperator>(loader).unwrap().running());
 /// ```
 #[derive(Component, Debug)]
-#[component(on_remove = on_cooperator_remove)]
+#[component(on_discard = on_cooperator_discard)]
 pub struct Cooperator {
     /// How much work it may do per frame. May be changed at any time; read at the start of a tick.
     pub budget: Budget,
@@ -133,8 +133,8 @@ pub struct CooperatorStats {
 #[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GlobalCooperator(pub Entity);
 
-/// A despawned or removed cooperator finishes all its tasks at once.
-fn on_cooperator_remove(mut world: DeferredWorld, ctx: HookContext) {
+/// A despawned, removed or replaced cooperator finishes all its tasks at once.
+fn on_cooperator_discard(mut world: DeferredWorld, ctx: HookContext) {
     let Some(mut coop) = world.get_mut::<Cooperator>(ctx.entity) else {
         return;
     };

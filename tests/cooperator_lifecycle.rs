@@ -275,3 +275,29 @@ fn a_step_may_despawn_its_own_cooperator() {
     frames(&mut app, 2);
     assert_eq!(kinds(&finished), ["scheduler-stopped"; 2]);
 }
+
+// Replacing a cooperator component is like despawning it: its tasks do not hang.
+#[test]
+fn replacing_a_cooperator_component_finishes_its_tasks() {
+    let mut app = app();
+    let finished = record_finished(&mut app);
+    let coop = app
+        .world_mut()
+        .spawn(Cooperator::new(Budget::Steps(1)))
+        .id();
+    app.world_mut()
+        .cooperate_on(coop, std::iter::repeat(()))
+        .unwrap();
+    app.update();
+    app.world_mut()
+        .entity_mut(coop)
+        .insert(Cooperator::new(Budget::Steps(5)));
+    app.world_mut().flush();
+    assert_eq!(kinds(&finished), ["scheduler-stopped"]);
+    let log = Log::new();
+    app.world_mut()
+        .cooperate_on(coop, logging(&log, "new", 3))
+        .unwrap();
+    app.update();
+    assert_eq!(log.len(), 3, "the new cooperator works");
+}

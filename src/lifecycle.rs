@@ -44,6 +44,8 @@ pub(crate) fn attach(
         _ => false,
     };
     world.entity_mut(entity).insert(task);
+    // A user pause of the task it replaces must not leave `Paused` on the new one.
+    sync_paused(world, entity);
     if !open {
         finish(world, entity, Outcome::SchedulerStopped);
     }

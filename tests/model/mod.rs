@@ -1,0 +1,634 @@
+//! A reference model of the scheduler: a plain, slow restatement of the lifecycle rules (run queue,
+//! pause counts, waits, completion, cooperator stop/start, budgets) that the property test runs
+//! side by side with the real plugin.
+//!
+//! Entities are the real ones (the harness passes in what the world allocated), so traces compare
+//! directly. Everything else is recomputed here from the rules alone.
+#![allow(dead_code, reason = "each test file uses a different part of the support code")]
+
+pub mod harness;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bevy_platform::collections::{HashMap, HashSet};
+
+use bevy_cooperator::{FinishKind, Signal, TaskError};
+use bevy_ecs::entity::Entity;
+
+/// The message a deliberately panicking step panics with (silenced by the test's panic hook).
+pub const PANIC_MARKER: &str = "model: deliberate panic";
+
+/// One action of a scripted task, run by one step. When the script runs out the task is done.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Act {
+    /// `Step::Continue`.
+    Continue,
+    /// `Step::Fail` with a message naming the task.
+    Fail,
+    /// A panic with [`PANIC_MARKER`].
+    Panic,
+    /// `Step::Wait(Wait::signal(..))`.
+    WaitSignal(Signal),
+    /// `Step::Wait(Wait::task(..))`.
+    WaitTask(Entity),
+    /// Despawns its own entity, then continues.
+    DespawnSelf,
+    /// Stops itself with `stop_task`, then returns `Done`.
+    StopSelf,
+    /// Stops its own cooperator, then continues.
+    StopCooperator,
+    /// Despawns its own cooperator, then continues.
+    DespawnCooperator,
+}
+
+/// How a task ended, with failures compared by their message.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Out {
+    Done,
+    Failed(String),
+    Stopped,
+    SchedulerStopped,
+}
+
+impl Out {
+    pub fn error(&self) -> TaskError {
+        match self {
+            Out::Done => TaskError::AlreadyFinished(FinishKind::Done),
+            Out::Failed(_) => TaskError::AlreadyFinished(FinishKind::Failed),
+            Out::Stopped => TaskError::AlreadyFinished(FinishKind::Stopped),
+            Out::SchedulerStopped => TaskError::SchedulerStopped,
+        }
+    }
+
+    /// What a task waiting on a task that ended this way receives.
+    fn wait_result(&self) -> Result<(), String> {
+        match self {
+            Out::Done => Ok(()),
+            Out::Failed(m) => Err(m.clone()),
+            other => Err(other.error().to_string()),
+        }
+    }
+}
+
+/// Something a user can observe, in the order it happened.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Ev {
+    /// A task was stepped.
+    Step(Entity),
+    /// `TaskFinished` fired.
+    Finished(Entity, Out),
+    /// A rule was broken inside a step (only the real side records these).
+    Violation(String),
+}
+
+/// The message `Act::Fail` fails with.
+pub fn fail_message(task: Entity) -> String {
+    format!("model: step of {task} failed")
+}
+
+/// The message a panicking step fails with.
+pub fn panic_message() -> String {
+    format!("task panicked: {PANIC_MARKER}")
+}
+
+/// A cooperator's run queue: member slots (reused last-freed first, as the real slab does, since
+/// the order in which a stop finishes tasks is slot order) and the runnable ring, kept from its
+/// head, with a cursor that persists across frames.
+#[derive(Debug, Default)]
+pub struct Queue {
+    slots: Vec<Option<Entity>>,
+    free: Vec<usize>,
+    members: usize,
+    /// Runnable slots from the head; the back of the queue is the end of the vector.
+    ring: Vec<usize>,
+    /// Index in `ring` of the next task to step.
+    cursor: usize,
+}
+
+impl Queue {
+    fn insert(&mut self, e: Entity) -> usize {
+        self.members += 1;
+        if let Some(s) = self.free.pop() {
+            self.slots[s] = Some(e);
+            s
+        } else {
+            self.slots.push(Some(e));
+            self.slots.len() - 1
+        }
+    }
+
+    fn holds(&self, slot: usize, e: Entity) -> bool {
+        self.slots.get(slot).copied().flatten() == Some(e)
+    }
+
+    fn remove(&mut self, slot: usize) {
+        self.unlink(slot);
+        self.slots[slot] = None;
+        self.free.push(slot);
+        self.members -= 1;
+        if self.members == 0 {
+            self.slots.clear();
+            self.free.clear();
+        }
+    }
+
+    fn link_back(&mut self, slot: usize) {
+        if !self.ring.contains(&slot) {
+            if self.ring.is_empty() {
+                self.cursor = 0;
+            }
+            self.ring.push(slot);
+        }
+    }
+
+    fn unlink(&mut self, slot: usize) {
+        let Some(i) = self.ring.iter().position(|&s| s == slot) else {
+            return;
+        };
+        self.ring.remove(i);
+        if self.cursor > i {
+            self.cursor -= 1;
+        }
+        if self.cursor >= self.ring.len() {
+            self.cursor = 0;
+        }
+    }
+
+    fn advance(&mut self) -> Option<(usize, Entity)> {
+        let slot = *self.ring.get(self.cursor)?;
+        self.cursor = (self.cursor + 1) % self.ring.len();
+        Some((slot, self.slots[slot].unwrap()))
+    }
+
+    fn drain(&mut self) -> Vec<Entity> {
+        let out = self.slots.iter().flatten().copied().collect();
+        *self = Queue::default();
+        out
+    }
+
+    pub fn run_order(&self) -> Vec<Entity> {
+        let n = self.ring.len();
+        (0..n)
+            .map(|i| self.slots[self.ring[(self.cursor + i) % n]].unwrap())
+            .collect()
+    }
+
+    pub fn members(&self) -> usize {
+        self.members
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct MCoop {
+    pub started: bool,
+    pub stopped: bool,
+    pub queue: Queue,
+}
+
+impl MCoop {
+    pub fn running(&self) -> bool {
+        self.started && !self.stopped
+    }
+}
+
+/// What a waiting task waits for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum WaitOn {
+    Signal(Entity),
+    Task(Entity),
+}
+
+#[derive(Debug)]
+pub struct MTask {
+    pub coop: Entity,
+    slot: Option<usize>,
+    /// User pauses plus one while waiting.
+    pub pause: u32,
+    pub wait: Option<(u64, WaitOn)>,
+    pub outcome: Option<Out>,
+    script: VecDeque<Act>,
+    waiters: Vec<(Entity, u64)>,
+    pub standalone: bool,
+}
+
+impl MTask {
+    pub fn alive(&self) -> bool {
+        self.outcome.is_none()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum MSignal {
+    Pending(Vec<(Entity, u64)>),
+    Fired,
+    Failed(String),
+}
+
+/// The whole model world.
+#[derive(Debug, Default)]
+pub struct Model {
+    /// Every entity that should exist.
+    pub entities: HashSet<Entity>,
+    /// Live cooperators, in the (stable) order the step system visits them.
+    pub coops: BTreeMap<Entity, MCoop>,
+    /// Entities holding a task component.
+    pub tasks: HashMap<Entity, MTask>,
+    pub signals: HashMap<Entity, MSignal>,
+    /// Tasks finished since the last cleanup.
+    finished: Vec<Entity>,
+    /// Wait tickets are unique: a stale registration never matches a later wait.
+    next_ticket: u64,
+    pub trace: Vec<Ev>,
+}
+
+impl Model {
+    pub fn new(global: Entity) -> Self {
+        let mut m = Model::default();
+        m.add_coop(global, true);
+        m
+    }
+
+    pub fn add_coop(&mut self, e: Entity, started: bool) {
+        self.entities.insert(e);
+        self.coops.insert(
+            e,
+            MCoop {
+                started,
+                ..MCoop::default()
+            },
+        );
+    }
+
+    pub fn add_signal(&mut self, e: Entity) {
+        self.entities.insert(e);
+        self.signals.insert(e, MSignal::Pending(Vec::new()));
+    }
+
+    pub fn add_entity(&mut self, e: Entity) {
+        self.entities.insert(e);
+    }
+
+    pub fn paused(&self, e: Entity) -> bool {
+        self.tasks.get(&e).is_some_and(|t| t.pause > 0)
+    }
+
+    // ---- control API ---------------------------------------------------------------------------
+
+    /// `cooperate_on`: the harness passes the entity the world spawned.
+    pub fn cooperate_on(&mut self, coop: Entity, e: Option<Entity>, script: Vec<Act>) -> Result<(), TaskError> {
+        if !self.coops.contains_key(&coop) {
+            return Err(TaskError::NoSuchCooperator(coop));
+        }
+        let e = e.expect("the real world spawned a task");
+        self.entities.insert(e);
+        self.attach(e, coop, script, true);
+        Ok(())
+    }
+
+    /// Makes `e` a task of `coop`; a live task there is stopped first; a stopped or missing
+    /// cooperator gives a task born finished.
+    pub fn attach(&mut self, e: Entity, coop: Entity, script: Vec<Act>, standalone: bool) {
+        if self.tasks.get(&e).is_some_and(MTask::alive) {
+            self.finish(e, Out::Stopped);
+        }
+        let mut task = MTask {
+            coop,
+            slot: None,
+            pause: 0,
+            wait: None,
+            outcome: None,
+            script: script.into(),
+            waiters: Vec::new(),
+            standalone,
+        };
+        let open = match self.coops.get_mut(&coop) {
+            Some(c) if !c.stopped => {
+                let slot = c.queue.insert(e);
+                c.queue.link_back(slot);
+                task.slot = Some(slot);
+                true
+            }
+            _ => false,
+        };
+        self.tasks.insert(e, task);
+        if !open {
+            self.finish(e, Out::SchedulerStopped);
+        }
+    }
+
+    fn with_queue(&mut self, coop: Entity, f: impl FnOnce(&mut Queue)) {
+        if let Some(c) = self.coops.get_mut(&coop) {
+            f(&mut c.queue);
+        }
+    }
+
+    fn unlink(&mut self, e: Entity) {
+        let t = &self.tasks[&e];
+        let (coop, slot) = (t.coop, t.slot);
+        self.with_queue(coop, |q| {
+            if let Some(s) = slot.filter(|&s| q.holds(s, e)) {
+                q.unlink(s);
+            }
+        });
+    }
+
+    fn link_back(&mut self, e: Entity) {
+        let t = &self.tasks[&e];
+        let (coop, slot) = (t.coop, t.slot);
+        self.with_queue(coop, |q| {
+            if let Some(s) = slot.filter(|&s| q.holds(s, e)) {
+                q.link_back(s);
+            }
+        });
+    }
+
+    pub fn pause(&mut self, e: Entity) -> Result<(), TaskError> {
+        let t = self.tasks.get_mut(&e).ok_or(TaskError::NoSuchTask(e))?;
+        if let Some(o) = &t.outcome {
+            return Err(o.error());
+        }
+        t.pause += 1;
+        if t.pause == 1 {
+            self.unlink(e);
+        }
+        Ok(())
+    }
+
+    pub fn resume(&mut self, e: Entity) -> Result<(), TaskError> {
+        let t = self.tasks.get_mut(&e).ok_or(TaskError::NoSuchTask(e))?;
+        // The pending wait's pause is not the user's.
+        if t.pause == u32::from(t.wait.is_some()) {
+            return Err(TaskError::NotPaused);
+        }
+        t.pause -= 1;
+        if t.pause == 0 && t.alive() {
+            self.link_back(e);
+        }
+        Ok(())
+    }
+
+    pub fn stop(&mut self, e: Entity) -> Result<(), TaskError> {
+        let t = self.tasks.get(&e).ok_or(TaskError::NoSuchTask(e))?;
+        if let Some(o) = &t.outcome {
+            return Err(o.error());
+        }
+        self.finish(e, Out::Stopped);
+        Ok(())
+    }
+
+    pub fn stop_cooperator(&mut self, c: Entity) -> Result<(), TaskError> {
+        let coop = self.coops.get_mut(&c).ok_or(TaskError::NoSuchCooperator(c))?;
+        coop.stopped = true;
+        for t in coop.queue.drain() {
+            self.finish(t, Out::SchedulerStopped);
+        }
+        Ok(())
+    }
+
+    pub fn start_cooperator(&mut self, c: Entity) -> Result<(), TaskError> {
+        let coop = self.coops.get_mut(&c).ok_or(TaskError::NoSuchCooperator(c))?;
+        coop.started = true;
+        coop.stopped = false;
+        Ok(())
+    }
+
+    pub fn settle(&mut self, s: Entity, result: Result<(), String>) -> Result<(), TaskError> {
+        let state = self.signals.get_mut(&s).ok_or(TaskError::NoSuchSignal(s))?;
+        let MSignal::Pending(waiters) = state else {
+            return Err(TaskError::SignalSettled(s));
+        };
+        let waiters = std::mem::take(waiters);
+        *state = match &result {
+            Ok(()) => MSignal::Fired,
+            Err(m) => MSignal::Failed(m.clone()),
+        };
+        for (w, ticket) in waiters {
+            self.resolve(w, ticket, result.clone());
+        }
+        Ok(())
+    }
+
+    /// `World::despawn`: whatever the entity is (task, cooperator, signal) goes with it.
+    pub fn despawn(&mut self, e: Entity) {
+        if !self.entities.remove(&e) {
+            return;
+        }
+        if let Some(coop) = self.coops.remove(&e) {
+            let mut coop = coop;
+            for t in coop.queue.drain() {
+                self.finish(t, Out::SchedulerStopped);
+            }
+        }
+        if let Some(MSignal::Pending(waiters)) = self.signals.remove(&e) {
+            let failure = TaskError::NoSuchSignal(e).to_string();
+            for (w, ticket) in waiters {
+                self.resolve(w, ticket, Err(failure.clone()));
+            }
+        }
+        if let Some(mut t) = self.tasks.remove(&e)
+            && t.alive()
+        {
+            // Despawning a live task stops it; it is gone, so there is nothing to clean up.
+            if let Some(s) = t.slot.take() {
+                self.with_queue(t.coop, |q| {
+                    if q.holds(s, e) {
+                        q.remove(s);
+                    }
+                });
+            }
+            self.announce(e, Out::Stopped, std::mem::take(&mut t.waiters));
+        }
+    }
+
+    // ---- lifecycle -------------------------------------------------------------------------------
+
+    fn begin_wait(&mut self, e: Entity, on: WaitOn) {
+        let Some(t) = self.tasks.get_mut(&e).filter(|t| t.alive()) else {
+            return;
+        };
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        t.wait = Some((ticket, on));
+        t.pause += 1;
+        if t.pause == 1 {
+            self.unlink(e);
+        }
+        let now = match on {
+            WaitOn::Signal(s) => match self.signals.get_mut(&s) {
+                None => Some(Err(TaskError::NoSuchSignal(s).to_string())),
+                Some(MSignal::Pending(w)) => {
+                    w.push((e, ticket));
+                    None
+                }
+                Some(MSignal::Fired) => Some(Ok(())),
+                Some(MSignal::Failed(m)) => Some(Err(m.clone())),
+            },
+            WaitOn::Task(o) if o == e => Some(Err("a task cannot wait for itself".into())),
+            WaitOn::Task(o) => match self.tasks.get_mut(&o) {
+                None => Some(Err(TaskError::NoSuchTask(o).to_string())),
+                Some(target) => match &target.outcome {
+                    Some(out) => Some(out.wait_result()),
+                    None => {
+                        target.waiters.push((e, ticket));
+                        None
+                    }
+                },
+            },
+        };
+        if let Some(result) = now {
+            self.resolve(e, ticket, result);
+        }
+    }
+
+    fn resolve(&mut self, e: Entity, ticket: u64, result: Result<(), String>) {
+        let Some(t) = self.tasks.get_mut(&e) else {
+            return;
+        };
+        if t.wait.map(|w| w.0) != Some(ticket) {
+            return;
+        }
+        t.wait = None;
+        t.pause -= 1;
+        match result {
+            Ok(()) => {
+                if t.pause == 0 {
+                    self.link_back(e);
+                }
+            }
+            Err(m) => self.finish(e, Out::Failed(m)),
+        }
+    }
+
+    fn finish(&mut self, e: Entity, out: Out) {
+        let Some(t) = self.tasks.get_mut(&e).filter(|t| t.alive()) else {
+            return;
+        };
+        t.outcome = Some(out.clone());
+        t.script.clear();
+        if t.wait.take().is_some() {
+            t.pause -= 1;
+        }
+        let slot = t.slot.take();
+        let coop = t.coop;
+        let waiters = std::mem::take(&mut t.waiters);
+        self.with_queue(coop, |q| {
+            if let Some(s) = slot.filter(|&s| q.holds(s, e)) {
+                q.remove(s);
+            }
+        });
+        self.finished.push(e);
+        self.announce(e, out, waiters);
+    }
+
+    /// `TaskFinished` first, then the waiters in registration order.
+    fn announce(&mut self, e: Entity, out: Out, waiters: Vec<(Entity, u64)>) {
+        self.trace.push(Ev::Finished(e, out.clone()));
+        let result = out.wait_result();
+        for (w, ticket) in waiters {
+            self.resolve(w, ticket, result.clone());
+        }
+    }
+
+    // ---- one frame -------------------------------------------------------------------------------
+
+    /// One frame: every running cooperator with a runnable task, in entity order, steps round-robin
+    /// from its cursor with a budget of `budget` steps (at least one), then finished tasks are
+    /// cleaned up.
+    pub fn frame(&mut self, budget: u32) {
+        let order: Vec<Entity> = self
+            .coops
+            .iter()
+            .filter(|(_, c)| c.running() && !c.queue.ring.is_empty())
+            .map(|(&e, _)| e)
+            .collect();
+        for c in order {
+            let mut steps = 0;
+            loop {
+                let Some(coop) = self.coops.get_mut(&c) else {
+                    break;
+                };
+                if !coop.running() {
+                    break;
+                }
+                let Some((slot, e)) = coop.queue.advance() else {
+                    break;
+                };
+                if !self.step(c, slot, e) {
+                    continue;
+                }
+                steps += 1;
+                if steps >= budget {
+                    break;
+                }
+            }
+        }
+        self.cleanup();
+    }
+
+    fn step(&mut self, c: Entity, slot: usize, e: Entity) -> bool {
+        let act = match self.tasks.get_mut(&e) {
+            Some(t) if t.slot == Some(slot) && t.alive() => t.script.pop_front(),
+            _ => {
+                self.with_queue(c, |q| {
+                    if q.holds(slot, e) {
+                        q.remove(slot);
+                    }
+                });
+                return false;
+            }
+        };
+        self.trace.push(Ev::Step(e));
+        enum Next {
+            Continue,
+            Wait(WaitOn),
+            Done,
+            Fail(String),
+        }
+        let next = match act {
+            None => Next::Done,
+            Some(Act::Continue) => Next::Continue,
+            Some(Act::Fail) => Next::Fail(fail_message(e)),
+            Some(Act::Panic) => Next::Fail(panic_message()),
+            Some(Act::WaitSignal(s)) => Next::Wait(WaitOn::Signal(s.entity())),
+            Some(Act::WaitTask(t)) => Next::Wait(WaitOn::Task(t)),
+            Some(Act::DespawnSelf) => {
+                self.despawn(e);
+                Next::Continue
+            }
+            Some(Act::StopSelf) => {
+                let _ = self.stop(e);
+                Next::Done
+            }
+            Some(Act::StopCooperator) => {
+                let _ = self.stop_cooperator(c);
+                Next::Continue
+            }
+            Some(Act::DespawnCooperator) => {
+                self.despawn(c);
+                Next::Continue
+            }
+        };
+        if self.tasks.get(&e).is_some_and(MTask::alive) {
+            match next {
+                Next::Continue => {}
+                Next::Wait(on) => self.begin_wait(e, on),
+                Next::Done => self.finish(e, Out::Done),
+                Next::Fail(m) => self.finish(e, Out::Failed(m)),
+            }
+        }
+        true
+    }
+
+    fn cleanup(&mut self) {
+        for e in std::mem::take(&mut self.finished) {
+            if !self.entities.contains(&e) || self.tasks.get(&e).is_none_or(MTask::alive) {
+                continue;
+            }
+            if self.tasks[&e].standalone {
+                self.despawn(e);
+            } else {
+                self.tasks.remove(&e);
+            }
+        }
+    }
+}

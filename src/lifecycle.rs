@@ -3,13 +3,25 @@
 //! Every wait kind, every control call and every despawn ends in these few functions, so the rules
 //! of the task lifecycle live in one place.
 
-use alloc::{boxed::Box, vec::Vec};
-use bevy_ecs::{entity::Entity, message::Messages, resource::Resource, world::World};
+use alloc::{boxed::Box, string::String, vec::Vec};
+use bevy_ecs::{
+    entity::Entity,
+    error::{BevyError, ErrorContext, Severity},
+    message::Messages,
+    resource::Resource,
+    utils::prelude::DebugName,
+    world::World,
+};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::{
-    CooperativeTask, Cooperator, Failure, Outcome, Paused, TaskError, TaskFinished, Wait, Work,
-    run_queue::NIL,
+    CooperativeTask, Cooperator, Failure, Outcome, Paused, TaskError, TaskFinished, TaskPanicked,
+    Wait, Work, run_queue::NIL,
 };
+
+/// Wait tickets, handed out once each.
+static NEXT_TICKET: AtomicU32 = AtomicU32::new(0);
 
 /// Tasks that finished since the last cleanup.
 #[derive(Resource, Default)]
@@ -136,8 +148,9 @@ pub(crate) fn begin_wait(world: &mut World, entity: Entity, wait: Wait) {
     if !task.is_alive() {
         return;
     }
-    let ticket = task.next_ticket;
-    task.next_ticket = task.next_ticket.wrapping_add(1);
+    // Unique across tasks: a registration left behind by an earlier task on the same entity (a
+    // signal or task it waited on) must never resolve this wait.
+    let ticket = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
     task.wait = Some(ticket);
     task.pause_count += 1;
     if task.pause_count == 1 {
@@ -226,7 +239,11 @@ pub(crate) fn announce(
     if let Some(mut messages) = world.get_resource_mut::<Messages<TaskFinished>>() {
         messages.write(event.clone());
     }
-    world.trigger(event);
+    // A panicking observer must not leave the waiters hanging or unwind through the scheduler:
+    // it is reported through the world's error handler, like a failing observer.
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| world.trigger(event))) {
+        report_observer_panic(world, payload);
+    }
     if waiters.is_empty() {
         return;
     }
@@ -234,6 +251,20 @@ pub(crate) fn announce(
     for (waiter, ticket) in waiters {
         resolve(world, waiter, ticket, result.clone());
     }
+}
+
+fn report_observer_panic(world: &mut World, payload: Box<dyn core::any::Any + Send>) {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| String::from(*s))
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| String::from("<non-string panic payload>"));
+    let error = BevyError::new(Severity::Error, TaskPanicked(message));
+    let context = ErrorContext::Observer {
+        name: DebugName::borrowed("TaskFinished observer"),
+        last_run: world.change_tick(),
+    };
+    (world.fallback_error_handler())(error, context);
 }
 
 /// Stops a cooperator: every task it holds, paused or not, finishes with `SchedulerStopped`.

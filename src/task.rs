@@ -30,7 +30,6 @@ pub struct CooperativeTask {
     pub(crate) outcome: Option<Outcome>,
     /// Ticket of the pending wait, if the task is waiting.
     pub(crate) wait: Option<u32>,
-    pub(crate) next_ticket: u32,
     /// Tasks waiting for this one to finish, with their wait tickets, in registration order.
     pub(crate) waiters: Vec<(Entity, u32)>,
     pub(crate) standalone: bool,
@@ -58,7 +57,6 @@ impl CooperativeTask {
             pause_count: 0,
             outcome: None,
             wait: None,
-            next_ticket: 0,
             waiters: Vec::new(),
             standalone,
             steps: 0,

@@ -108,3 +108,39 @@ fn attach_over_paused_task_clears_paused() {
         Op::Frame(1),
     ]);
 }
+
+/// Wait tickets restarted at zero for each task component, so the signal registration of a task
+/// that an attach replaced resolved the new task's wait on another signal.
+#[test]
+fn stale_signal_registration_of_a_replaced_task_is_ignored() {
+    Harness::run(&[
+        Op::SpawnActor,
+        Op::SpawnSignal,
+        Op::SpawnSignal,
+        Op::Attach { target: 0, coop: 0, script: vec![ActGen::WaitSignal(0)] },
+        Op::Frame(1),
+        Op::Attach { target: 0, coop: 0, script: vec![ActGen::WaitSignal(1)] },
+        Op::Frame(1),
+        Op::FireSignal(0),
+        Op::Frame(1),
+    ]);
+}
+
+/// The same through cleanup: the finished attached task's component is removed at the end of the
+/// frame, and the next task attached to the entity must not inherit its old registrations.
+#[test]
+fn stale_signal_registration_after_cleanup_is_ignored() {
+    Harness::run(&[
+        Op::SpawnActor,
+        Op::SpawnSignal,
+        Op::SpawnSignal,
+        Op::Attach { target: 0, coop: 0, script: vec![ActGen::WaitSignal(0)] },
+        Op::Frame(1),
+        Op::Stop(0),
+        Op::Frame(1),
+        Op::Attach { target: 0, coop: 0, script: vec![ActGen::WaitSignal(1)] },
+        Op::Frame(1),
+        Op::FailSignal(0),
+        Op::Frame(1),
+    ]);
+}

@@ -12,8 +12,8 @@ use bevy_ecs::{
     utils::prelude::DebugName,
     world::World,
 };
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use core::sync::atomic::{AtomicU32, Ordering};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::{
     CooperativeTask, Cooperator, Failure, Outcome, Paused, TaskError, TaskFinished, TaskPanicked,

@@ -32,7 +32,11 @@ fn quiet_panics() {
 }
 
 /// A task that logs its tag on each of `n` steps.
-fn counter(log: &Log<String>, tag: &'static str, n: usize) -> impl Iterator<Item = ()> + Send + 'static {
+fn counter(
+    log: &Log<String>,
+    tag: &'static str,
+    n: usize,
+) -> impl Iterator<Item = ()> + Send + 'static {
     logging(log, tag, n)
 }
 
@@ -97,10 +101,19 @@ fn a_step_that_despawns_its_own_entity_stops_it_once() {
     let other = world.cooperate(counter(&log, "o", 3));
     frames(&mut app, 2);
     let got = finished.get();
-    assert_eq!(kind(&got.iter().find(|(e, _)| *e == waiter_target).unwrap().1), "stopped");
+    assert_eq!(
+        kind(&got.iter().find(|(e, _)| *e == waiter_target).unwrap().1),
+        "stopped"
+    );
     // Whoever waited on it learns it was stopped, and fails.
-    assert_eq!(kind(&got.iter().find(|(e, _)| *e == waiter).unwrap().1), "failed");
-    assert_eq!(kind(&got.iter().find(|(e, _)| *e == other).unwrap().1), "done");
+    assert_eq!(
+        kind(&got.iter().find(|(e, _)| *e == waiter).unwrap().1),
+        "failed"
+    );
+    assert_eq!(
+        kind(&got.iter().find(|(e, _)| *e == other).unwrap().1),
+        "done"
+    );
     assert_eq!(got.len(), 3);
     assert_once(&finished);
     assert_clean(&mut app, baseline);
@@ -159,7 +172,10 @@ fn a_step_that_stops_its_cooperator_and_then_finishes_ends_once() {
     let other = world.cooperate_on(coop, counter(&log, "o", 5)).unwrap();
     frames(&mut app, 2);
     assert!(log.get().is_empty());
-    assert_eq!(kinds(&finished), vec!["scheduler-stopped", "scheduler-stopped"]);
+    assert_eq!(
+        kinds(&finished),
+        vec!["scheduler-stopped", "scheduler-stopped"]
+    );
     assert_eq!(finished.get()[0].0, stopper);
     assert_eq!(finished.get()[1].0, other);
     // Restarted, it runs new tasks only (X15).
@@ -220,14 +236,22 @@ fn an_observer_that_panics_does_not_break_the_scheduler() {
     let got = finished.get();
     assert_eq!(got.len(), 3);
     for t in [first, waiter, other] {
-        assert!(got.iter().any(|(e, o)| *e == t && o.is_done()), "{t} did not finish Done");
+        assert!(
+            got.iter().any(|(e, o)| *e == t && o.is_done()),
+            "{t} did not finish Done"
+        );
     }
     assert_eq!(log.len(), 5);
     assert_once(&finished);
     // The scheduler still works afterwards.
     let late = app.world_mut().cooperate(counter(&log, "l", 1));
     frames(&mut app, 2);
-    assert!(finished.get().iter().any(|(e, o)| *e == late && o.is_done()));
+    assert!(
+        finished
+            .get()
+            .iter()
+            .any(|(e, o)| *e == late && o.is_done())
+    );
     assert_clean(&mut app, baseline);
 }
 
@@ -261,6 +285,12 @@ fn a_step_that_spawns_ten_thousand_tasks() {
     assert_eq!(got[0].0, spawner);
     assert!(got.iter().all(|(_, o)| o.is_done()));
     assert_once(&finished);
-    assert_eq!(app.world().get::<Cooperator>(global(&app)).unwrap().task_count(), 0);
+    assert_eq!(
+        app.world()
+            .get::<Cooperator>(global(&app))
+            .unwrap()
+            .task_count(),
+        0
+    );
     assert_clean(&mut app, baseline);
 }

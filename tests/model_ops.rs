@@ -90,9 +90,16 @@ fn model_matches_plugin() {
         panic!("{e}");
     }
     let cases = u64::from(cases());
-    println!("model_matches_plugin: {} operations in {cases} cases", total.get());
+    println!(
+        "model_matches_plugin: {} operations in {cases} cases",
+        total.get()
+    );
     if cases >= MIN_TOTAL_OPS / OPS as u64 {
-        assert!(total.get() >= MIN_TOTAL_OPS, "only {} operations ran", total.get());
+        assert!(
+            total.get() >= MIN_TOTAL_OPS,
+            "only {} operations ran",
+            total.get()
+        );
     }
 }
 
@@ -102,9 +109,16 @@ fn model_matches_plugin() {
 #[test]
 fn attach_over_paused_task_clears_paused() {
     Harness::run(&[
-        Op::Spawn { coop: 0, script: vec![] },
+        Op::Spawn {
+            coop: 0,
+            script: vec![],
+        },
         Op::Pause(0),
-        Op::Attach { target: 0, coop: 0, script: vec![] },
+        Op::Attach {
+            target: 0,
+            coop: 0,
+            script: vec![],
+        },
         Op::Frame(1),
     ]);
 }
@@ -117,9 +131,17 @@ fn stale_signal_registration_of_a_replaced_task_is_ignored() {
         Op::SpawnActor,
         Op::SpawnSignal,
         Op::SpawnSignal,
-        Op::Attach { target: 0, coop: 0, script: vec![ActGen::WaitSignal(0)] },
+        Op::Attach {
+            target: 0,
+            coop: 0,
+            script: vec![ActGen::WaitSignal(0)],
+        },
         Op::Frame(1),
-        Op::Attach { target: 0, coop: 0, script: vec![ActGen::WaitSignal(1)] },
+        Op::Attach {
+            target: 0,
+            coop: 0,
+            script: vec![ActGen::WaitSignal(1)],
+        },
         Op::Frame(1),
         Op::FireSignal(0),
         Op::Frame(1),
@@ -134,11 +156,19 @@ fn stale_signal_registration_after_cleanup_is_ignored() {
         Op::SpawnActor,
         Op::SpawnSignal,
         Op::SpawnSignal,
-        Op::Attach { target: 0, coop: 0, script: vec![ActGen::WaitSignal(0)] },
+        Op::Attach {
+            target: 0,
+            coop: 0,
+            script: vec![ActGen::WaitSignal(0)],
+        },
         Op::Frame(1),
         Op::Stop(0),
         Op::Frame(1),
-        Op::Attach { target: 0, coop: 0, script: vec![ActGen::WaitSignal(1)] },
+        Op::Attach {
+            target: 0,
+            coop: 0,
+            script: vec![ActGen::WaitSignal(1)],
+        },
         Op::Frame(1),
         Op::FailSignal(0),
         Op::Frame(1),

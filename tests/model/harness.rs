@@ -17,9 +17,16 @@ use super::{Act, Ev, MSignal, Model, Out, PANIC_MARKER, WaitOn, fail_message};
 #[derive(Clone, Debug)]
 pub enum Op {
     /// `cooperate_on(cooperators[coop], script)`.
-    Spawn { coop: u8, script: Vec<ActGen> },
+    Spawn {
+        coop: u8,
+        script: Vec<ActGen>,
+    },
     /// Attach a task to an existing actor or task entity (`EntityWorldMut::cooperate_on`).
-    Attach { target: u8, coop: u8, script: Vec<ActGen> },
+    Attach {
+        target: u8,
+        coop: u8,
+        script: Vec<ActGen>,
+    },
     Pause(u8),
     Resume(u8),
     Stop(u8),
@@ -29,7 +36,9 @@ pub enum Op {
     FireSignal(u8),
     FailSignal(u8),
     DespawnSignal(u8),
-    SpawnCooperator { started: bool },
+    SpawnCooperator {
+        started: bool,
+    },
     StopCooperator(u8),
     StartCooperator(u8),
     DespawnCooperator(u8),
@@ -100,12 +109,17 @@ fn work(log: Log, script: Vec<Act>) -> impl Work {
         let (me, coop) = (cx.task(), cx.cooperator());
         let world = cx.world();
         let task = world.get::<CooperativeTask>(me);
-        let ok = task.is_some_and(|t| !t.is_finished() && t.pause_count() == 0 && t.cooperator() == coop)
+        let ok = task
+            .is_some_and(|t| !t.is_finished() && t.pause_count() == 0 && t.cooperator() == coop)
             && world.get::<Paused>(me).is_none()
-            && world.get::<Cooperator>(coop).is_some_and(Cooperator::running);
+            && world
+                .get::<Cooperator>(coop)
+                .is_some_and(Cooperator::running);
         let mut log = log.lock().unwrap();
         if !ok {
-            log.push(Ev::Violation(format!("{me} stepped while paused, finished or stopped")));
+            log.push(Ev::Violation(format!(
+                "{me} stepped while paused, finished or stopped"
+            )));
         }
         log.push(Ev::Step(me));
         drop(log);
@@ -138,10 +152,7 @@ fn work(log: Log, script: Vec<Act>) -> impl Work {
 
 fn plain_entity_count(world: &mut World) -> usize {
     world
-        .query_filtered::<Entity, (
-            Without<IsResource>,
-            Without<Observer>,
-        )>()
+        .query_filtered::<Entity, (Without<IsResource>, Without<Observer>)>()
         .iter(world)
         .count()
 }
@@ -232,8 +243,12 @@ impl Harness {
                 ActGen::Continue => Act::Continue,
                 ActGen::Fail => Act::Fail,
                 ActGen::Panic => Act::Panic,
-                ActGen::WaitSignal(i) => Self::pick(&self.signals, i).map_or(Act::Continue, Act::WaitSignal),
-                ActGen::WaitTask(i) => Self::pick(&self.tasks, i).map_or(Act::Continue, Act::WaitTask),
+                ActGen::WaitSignal(i) => {
+                    Self::pick(&self.signals, i).map_or(Act::Continue, Act::WaitSignal)
+                }
+                ActGen::WaitTask(i) => {
+                    Self::pick(&self.tasks, i).map_or(Act::Continue, Act::WaitTask)
+                }
                 ActGen::DespawnSelf => Act::DespawnSelf,
                 ActGen::StopSelf => Act::StopSelf,
                 ActGen::StopCooperator => Act::StopCooperator,
@@ -259,7 +274,11 @@ impl Harness {
                 let model = self.model.cooperate_on(coop, real.ok(), script);
                 assert_eq!(real.map(|_| ()), model, "{op:?}");
             }
-            Op::Attach { target, coop, script } => {
+            Op::Attach {
+                target,
+                coop,
+                script,
+            } => {
                 let targets: Vec<Entity> = self
                     .actors
                     .iter()
@@ -283,19 +302,27 @@ impl Harness {
                 }
             }
             Op::Pause(i) => {
-                let Some(e) = Self::pick(&self.tasks, *i) else { return };
+                let Some(e) = Self::pick(&self.tasks, *i) else {
+                    return;
+                };
                 assert_eq!(world.pause_task(e), self.model.pause(e), "{op:?} on {e}");
             }
             Op::Resume(i) => {
-                let Some(e) = Self::pick(&self.tasks, *i) else { return };
+                let Some(e) = Self::pick(&self.tasks, *i) else {
+                    return;
+                };
                 assert_eq!(world.resume_task(e), self.model.resume(e), "{op:?} on {e}");
             }
             Op::Stop(i) => {
-                let Some(e) = Self::pick(&self.tasks, *i) else { return };
+                let Some(e) = Self::pick(&self.tasks, *i) else {
+                    return;
+                };
                 assert_eq!(world.stop_task(e), self.model.stop(e), "{op:?} on {e}");
             }
             Op::DespawnTask(i) => {
-                let Some(e) = Self::pick(&self.tasks, *i) else { return };
+                let Some(e) = Self::pick(&self.tasks, *i) else {
+                    return;
+                };
                 let expected = self.model.entities.contains(&e);
                 assert_eq!(world.despawn(e), expected, "{op:?} on {e}");
                 self.model.despawn(e);
@@ -306,11 +333,19 @@ impl Harness {
                 self.model.add_signal(s.entity());
             }
             Op::FireSignal(i) => {
-                let Some(s) = Self::pick(&self.signals, *i) else { return };
-                assert_eq!(world.fire_signal(s), self.model.settle(s.entity(), Ok(())), "{op:?}");
+                let Some(s) = Self::pick(&self.signals, *i) else {
+                    return;
+                };
+                assert_eq!(
+                    world.fire_signal(s),
+                    self.model.settle(s.entity(), Ok(())),
+                    "{op:?}"
+                );
             }
             Op::FailSignal(i) => {
-                let Some(s) = Self::pick(&self.signals, *i) else { return };
+                let Some(s) = Self::pick(&self.signals, *i) else {
+                    return;
+                };
                 let msg = format!("model: signal {} failed", s.entity());
                 assert_eq!(
                     world.fail_signal(s, msg.clone()),
@@ -319,7 +354,9 @@ impl Harness {
                 );
             }
             Op::DespawnSignal(i) => {
-                let Some(s) = Self::pick(&self.signals, *i) else { return };
+                let Some(s) = Self::pick(&self.signals, *i) else {
+                    return;
+                };
                 let expected = self.model.entities.contains(&s.entity());
                 assert_eq!(world.despawn(s.entity()), expected, "{op:?}");
                 self.model.despawn(s.entity());
@@ -333,11 +370,19 @@ impl Harness {
             }
             Op::StopCooperator(i) => {
                 let c = Self::pick(&self.coops, *i).unwrap();
-                assert_eq!(world.stop_cooperator(c), self.model.stop_cooperator(c), "{op:?}");
+                assert_eq!(
+                    world.stop_cooperator(c),
+                    self.model.stop_cooperator(c),
+                    "{op:?}"
+                );
             }
             Op::StartCooperator(i) => {
                 let c = Self::pick(&self.coops, *i).unwrap();
-                assert_eq!(world.start_cooperator(c), self.model.start_cooperator(c), "{op:?}");
+                assert_eq!(
+                    world.start_cooperator(c),
+                    self.model.start_cooperator(c),
+                    "{op:?}"
+                );
             }
             Op::DespawnCooperator(i) => {
                 let c = Self::pick(&self.coops, *i).unwrap();
@@ -391,15 +436,27 @@ impl Harness {
         all.extend(self.live.difference(&self.model.entities));
         self.live.clone_from(&self.model.entities);
         let count = self.entities.iter(self.app.world()).count();
-        assert_eq!(count, self.base_entities + self.model.entities.len(), "entity count, after {op:?}");
+        assert_eq!(
+            count,
+            self.base_entities + self.model.entities.len(),
+            "entity count, after {op:?}"
+        );
         let world = self.app.world();
         for e in all {
             let m = &self.model;
             let real = self.state.get(world, e).ok();
-            assert_eq!(real.is_some(), m.entities.contains(&e), "{e} exists, after {op:?}");
+            assert_eq!(
+                real.is_some(),
+                m.entities.contains(&e),
+                "{e} exists, after {op:?}"
+            );
             let (task, paused, coop, sig) = real.unwrap_or_default();
             let mtask = m.tasks.get(&e);
-            assert_eq!(task.is_some(), mtask.is_some(), "{e} holds a task, after {op:?}");
+            assert_eq!(
+                task.is_some(),
+                mtask.is_some(),
+                "{e} holds a task, after {op:?}"
+            );
             if let (Some(t), Some(mt)) = (task, mtask) {
                 let got = (
                     t.outcome().map(out_of),
@@ -408,17 +465,46 @@ impl Harness {
                     t.cooperator(),
                     t.is_standalone(),
                 );
-                let want = (mt.outcome.clone(), mt.pause, mt.wait.is_some(), mt.coop, mt.standalone);
-                assert_eq!(got, want, "task {e} (outcome, pauses, waiting, cooperator, standalone), after {op:?}");
+                let want = (
+                    mt.outcome.clone(),
+                    mt.pause,
+                    mt.wait.is_some(),
+                    mt.coop,
+                    mt.standalone,
+                );
+                assert_eq!(
+                    got, want,
+                    "task {e} (outcome, pauses, waiting, cooperator, standalone), after {op:?}"
+                );
             }
             assert_eq!(paused, m.paused(e), "Paused on {e}, after {op:?}");
-            assert_eq!(coop.is_some(), m.coops.contains_key(&e), "{e} is a cooperator, after {op:?}");
+            assert_eq!(
+                coop.is_some(),
+                m.coops.contains_key(&e),
+                "{e} is a cooperator, after {op:?}"
+            );
             if let (Some(c), Some(mc)) = (coop, m.coops.get(&e)) {
-                assert_eq!(c.run_order(), mc.queue.run_order(), "run order of {e}, after {op:?}");
-                assert_eq!(c.task_count() as usize, mc.queue.members(), "members of {e}, after {op:?}");
-                assert_eq!((c.running(), c.is_stopped()), (mc.running(), mc.stopped), "{e} running/stopped");
+                assert_eq!(
+                    c.run_order(),
+                    mc.queue.run_order(),
+                    "run order of {e}, after {op:?}"
+                );
+                assert_eq!(
+                    c.task_count() as usize,
+                    mc.queue.members(),
+                    "members of {e}, after {op:?}"
+                );
+                assert_eq!(
+                    (c.running(), c.is_stopped()),
+                    (mc.running(), mc.stopped),
+                    "{e} running/stopped"
+                );
             }
-            assert_eq!(sig.is_some(), m.signals.contains_key(&e), "{e} is a signal, after {op:?}");
+            assert_eq!(
+                sig.is_some(),
+                m.signals.contains_key(&e),
+                "{e} is a signal, after {op:?}"
+            );
             if let (Some(s), Some(ms)) = (sig, m.signals.get(&e)) {
                 let same = match (s.status(), ms) {
                     (SignalStatus::Pending, MSignal::Pending(w)) => s.waiting() == w.len(),
@@ -460,7 +546,10 @@ impl Harness {
             self.compare(&Op::DespawnCooperator(0));
         }
         self.frame(1);
-        assert!(self.model.tasks.is_empty(), "the model keeps tasks after teardown");
+        assert!(
+            self.model.tasks.is_empty(),
+            "the model keeps tasks after teardown"
+        );
         let rest: Vec<Entity> = self.model.entities.iter().copied().collect();
         for e in rest {
             self.app.world_mut().despawn(e);
@@ -468,12 +557,20 @@ impl Harness {
         }
         self.compare(&Op::Frame(0));
         let world = self.app.world_mut();
-        assert_eq!(plain_entity_count(world), self.base_entities, "entities leaked");
+        assert_eq!(
+            plain_entity_count(world),
+            self.base_entities,
+            "entities leaked"
+        );
         assert_eq!(world.query::<&CooperativeTask>().iter(world).count(), 0);
         assert_eq!(world.query::<&Paused>().iter(world).count(), 0);
         assert_eq!(world.query::<&SignalState>().iter(world).count(), 0);
         for (e, n) in &self.created {
-            assert_eq!(self.finished.get(e), Some(n), "{e}: tasks started vs finished");
+            assert_eq!(
+                self.finished.get(e),
+                Some(n),
+                "{e}: tasks started vs finished"
+            );
         }
     }
 

@@ -4,7 +4,10 @@
 //!
 //! Entities are the real ones (the harness passes in what the world allocated), so traces compare
 //! directly. Everything else is recomputed here from the rules alone.
-#![allow(dead_code, reason = "each test file uses a different part of the support code")]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the support code"
+)]
 
 pub mod harness;
 
@@ -103,6 +106,9 @@ pub struct Queue {
     ring: Vec<usize>,
     /// Index in `ring` of the next task to step.
     cursor: usize,
+    /// The last step was the back of the queue and nothing left since: a task joining now still
+    /// belongs to the current pass (Twisted's live list iterator) and runs next.
+    at_pass_end: bool,
 }
 
 impl Queue {
@@ -133,11 +139,14 @@ impl Queue {
     }
 
     fn link_back(&mut self, slot: usize) {
-        if !self.ring.contains(&slot) {
-            if self.ring.is_empty() {
-                self.cursor = 0;
-            }
-            self.ring.push(slot);
+        if self.ring.contains(&slot) {
+            return;
+        }
+        self.ring.push(slot);
+        if self.ring.len() == 1 {
+            self.cursor = 0;
+        } else if self.at_pass_end && self.cursor == 0 {
+            self.cursor = self.ring.len() - 1;
         }
     }
 
@@ -146,6 +155,7 @@ impl Queue {
             return;
         };
         self.ring.remove(i);
+        self.at_pass_end = false;
         if self.cursor > i {
             self.cursor -= 1;
         }
@@ -157,6 +167,7 @@ impl Queue {
     fn advance(&mut self) -> Option<(usize, Entity)> {
         let slot = *self.ring.get(self.cursor)?;
         self.cursor = (self.cursor + 1) % self.ring.len();
+        self.at_pass_end = self.cursor == 0;
         Some((slot, self.slots[slot].unwrap()))
     }
 
@@ -275,7 +286,12 @@ impl Model {
     // ---- control API ---------------------------------------------------------------------------
 
     /// `cooperate_on`: the harness passes the entity the world spawned.
-    pub fn cooperate_on(&mut self, coop: Entity, e: Option<Entity>, script: Vec<Act>) -> Result<(), TaskError> {
+    pub fn cooperate_on(
+        &mut self,
+        coop: Entity,
+        e: Option<Entity>,
+        script: Vec<Act>,
+    ) -> Result<(), TaskError> {
         if !self.coops.contains_key(&coop) {
             return Err(TaskError::NoSuchCooperator(coop));
         }
@@ -377,7 +393,10 @@ impl Model {
     }
 
     pub fn stop_cooperator(&mut self, c: Entity) -> Result<(), TaskError> {
-        let coop = self.coops.get_mut(&c).ok_or(TaskError::NoSuchCooperator(c))?;
+        let coop = self
+            .coops
+            .get_mut(&c)
+            .ok_or(TaskError::NoSuchCooperator(c))?;
         coop.stopped = true;
         for t in coop.queue.drain() {
             self.finish(t, Out::SchedulerStopped);
@@ -386,7 +405,10 @@ impl Model {
     }
 
     pub fn start_cooperator(&mut self, c: Entity) -> Result<(), TaskError> {
-        let coop = self.coops.get_mut(&c).ok_or(TaskError::NoSuchCooperator(c))?;
+        let coop = self
+            .coops
+            .get_mut(&c)
+            .ok_or(TaskError::NoSuchCooperator(c))?;
         coop.started = true;
         coop.stopped = false;
         Ok(())
@@ -543,10 +565,7 @@ impl Model {
             .collect();
         for c in order {
             let mut steps = 0;
-            loop {
-                let Some(coop) = self.coops.get_mut(&c) else {
-                    break;
-                };
+            while let Some(coop) = self.coops.get_mut(&c) {
                 if !coop.running() {
                     break;
                 }

@@ -138,6 +138,9 @@ impl PartialEq for Outcome {
 /// outcome later, keep the task with [`RetainFinished`](crate::RetainFinished) and read
 /// [`CooperativeTask::outcome`](crate::CooperativeTask::outcome), or read the message.
 ///
+/// An observer that panics is reported through the world's fallback error handler (logged as an
+/// error by default); the scheduler and whoever waits for the task carry on.
+///
 /// When the task entity itself was despawned the event still fires (global observers see it)
 /// with [`Outcome::Stopped`].
 #[derive(EntityEvent, Message, Clone, Debug)]

@@ -30,6 +30,10 @@ pub enum Op {
     Pause(u8),
     Resume(u8),
     Stop(u8),
+    /// `Paused` inserted by hand on a live task.
+    InsertPaused(u8),
+    /// `Paused` removed by hand from a task entity.
+    RemovePaused(u8),
     /// `World::despawn` of a task entity.
     DespawnTask(u8),
     SpawnSignal,
@@ -318,6 +322,27 @@ impl Harness {
                     return;
                 };
                 assert_eq!(world.stop_task(e), self.model.stop(e), "{op:?} on {e}");
+            }
+            Op::InsertPaused(i) => {
+                let Some(e) = Self::pick(&self.tasks, *i) else {
+                    return;
+                };
+                // Only on live tasks: on anything else the marker is the user's own business.
+                if !self.model.tasks.get(&e).is_some_and(|t| t.alive()) {
+                    return;
+                }
+                world.entity_mut(e).insert(Paused);
+                self.model.insert_paused(e);
+            }
+            Op::RemovePaused(i) => {
+                let Some(e) = Self::pick(&self.tasks, *i) else {
+                    return;
+                };
+                if !self.model.entities.contains(&e) {
+                    return;
+                }
+                world.entity_mut(e).remove::<Paused>();
+                self.model.remove_paused(e);
             }
             Op::DespawnTask(i) => {
                 let Some(e) = Self::pick(&self.tasks, *i) else {

@@ -383,6 +383,28 @@ impl Model {
         Ok(())
     }
 
+    /// `Paused` inserted by hand on a live task: one pause, unless it is paused already.
+    pub fn insert_paused(&mut self, e: Entity) {
+        let Some(t) = self.tasks.get_mut(&e) else {
+            return;
+        };
+        if t.pause == 0 && t.alive() {
+            t.pause = 1;
+            self.unlink(e);
+        }
+    }
+
+    /// `Paused` removed by hand: every user pause goes; a pending wait keeps its own.
+    pub fn remove_paused(&mut self, e: Entity) {
+        let Some(t) = self.tasks.get_mut(&e).filter(|t| t.pause > 0) else {
+            return;
+        };
+        t.pause = u32::from(t.wait.is_some());
+        if t.pause == 0 && t.alive() {
+            self.link_back(e);
+        }
+    }
+
     pub fn stop(&mut self, e: Entity) -> Result<(), TaskError> {
         let t = self.tasks.get(&e).ok_or(TaskError::NoSuchTask(e))?;
         if let Some(o) = &t.outcome {

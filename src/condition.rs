@@ -20,6 +20,12 @@ struct Entry {
 #[derive(Resource, Default)]
 pub(crate) struct ConditionWaits(Vec<Entry>);
 
+impl ConditionWaits {
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 fn poll(world: &mut World, system: &mut Condition) -> Result<bool, Failure> {
     system
         .run((), world)

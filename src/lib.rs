@@ -52,8 +52,8 @@ pub mod prelude {
         Budget, CooperateCommandsExt, CooperateEntityCommandsExt, CooperateEntityWorldExt,
         CooperateWorldExt, CooperativeTask, Cooperator, CooperatorClock, CooperatorPlugin,
         CooperatorSystems, Failure, FinishKind, GlobalCooperator, IntoWork, Outcome, Paused,
-        RetainFinished, ScriptContext, Signal, Step, StepContext, TaskError, TaskFinished,
-        TaskResult, Wait, WaitTimedOut, Work, from_fn, script,
+        PendingWaits, RetainFinished, ScriptContext, Signal, Step, StepContext, TaskError,
+        TaskFinished, TaskResult, Wait, WaitTimedOut, Work, from_fn, script,
     };
 }
 

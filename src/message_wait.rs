@@ -34,7 +34,11 @@ struct MessageWaits<M: Message> {
 
 /// Wake functions of the message types with waiters. Empty when no task waits on a message.
 #[derive(Resource, Default)]
-pub(crate) struct ActiveMessageWaits(Vec<fn(&mut World) -> bool>);
+pub(crate) struct ActiveMessageWaits {
+    wakes: Vec<fn(&mut World) -> bool>,
+    /// Pending message waits of every type.
+    pub(crate) waiters: usize,
+}
 
 pub(crate) fn register<M: Message>(
     world: &mut World,
@@ -79,20 +83,25 @@ pub(crate) fn register<M: Message>(
             true
         }
     };
+    let mut active = world.get_resource_or_init::<ActiveMessageWaits>();
+    active.waiters += 1;
     if activate {
-        world
-            .get_resource_or_init::<ActiveMessageWaits>()
-            .0
-            .push(wake::<M>);
+        active.wakes.push(wake::<M>);
     }
     Registered::Pending(Registration::Remove(remove::<M>, ticket))
 }
 
 fn remove<M: Message>(world: &mut World, task: Entity, ticket: u32) {
-    if let Some(mut waits) = world.get_resource_mut::<MessageWaits<M>>() {
-        waits
-            .waiters
-            .retain(|w| !(w.task == task && w.ticket == ticket));
+    let Some(mut waits) = world.get_resource_mut::<MessageWaits<M>>() else {
+        return;
+    };
+    let before = waits.waiters.len();
+    waits
+        .waiters
+        .retain(|w| !(w.task == task && w.ticket == ticket));
+    let removed = before - waits.waiters.len();
+    if removed > 0 {
+        world.resource_mut::<ActiveMessageWaits>().waiters -= removed;
     }
 }
 
@@ -129,6 +138,9 @@ fn wake<M: Message>(world: &mut World) -> bool {
             }
         },
     );
+    if !hits.is_empty() {
+        world.resource_mut::<ActiveMessageWaits>().waiters -= hits.len();
+    }
     for (task, ticket) in hits {
         lifecycle::resolve(world, task, ticket, Ok(()));
     }
@@ -141,10 +153,10 @@ pub(crate) fn wake_messages(world: &mut World) {
     let Some(mut active) = world.get_resource_mut::<ActiveMessageWaits>() else {
         return;
     };
-    if active.0.is_empty() {
+    if active.wakes.is_empty() {
         return;
     }
-    let wakes = core::mem::take(&mut active.0);
+    let wakes = core::mem::take(&mut active.wakes);
     let mut kept = Vec::with_capacity(wakes.len());
     for wake in wakes {
         if wake(world) {
@@ -152,6 +164,6 @@ pub(crate) fn wake_messages(world: &mut World) {
         }
     }
     let mut active = world.resource_mut::<ActiveMessageWaits>();
-    kept.append(&mut active.0);
-    active.0 = kept;
+    kept.append(&mut active.wakes);
+    active.wakes = kept;
 }

@@ -143,9 +143,10 @@ impl Wait {
         Wait::new(WaitKind::Time(Clock::Virtual, duration))
     }
 
-    /// [`Wait::duration`] in seconds.
+    /// [`Wait::duration`] in seconds, rounded to the microsecond (so `0.05` is exactly 50 ms).
     pub fn seconds(seconds: f32) -> Self {
-        Wait::duration(Duration::from_secs_f32(seconds.max(0.0)))
+        let micros = (f64::from(seconds.max(0.0)) * 1e6).round();
+        Wait::duration(Duration::from_micros(micros as u64))
     }
 
     /// For `duration` of `Time<Real>`: wall-clock time, not frozen by pausing virtual time.
@@ -279,7 +280,7 @@ impl Wait {
         match self.kind {
             WaitKind::Signal(s) => match signal::register(world, s, task, ticket) {
                 Some(result) => Registered::Now(result),
-                None => Registered::Pending(Registration::None),
+                None => Registered::Pending(Registration::Signal(s)),
             },
             WaitKind::Task(other) => register_task(world, task, ticket, other),
             WaitKind::Take(other, take) => match register_task(world, task, ticket, other) {
@@ -317,7 +318,7 @@ fn register_task(world: &mut World, task: Entity, ticket: u32, other: Entity) ->
         Some(outcome) => Registered::Now(outcome.as_wait_result()),
         None => {
             target.waiters.push((task, ticket));
-            Registered::Pending(Registration::None)
+            Registered::Pending(Registration::Task(other))
         }
     }
 }
@@ -334,9 +335,13 @@ pub(crate) enum Registered {
 /// way (the task finished, a race was lost, a timeout fired).
 #[derive(Default)]
 pub(crate) enum Registration {
-    /// Nothing to cancel (signal and task waiters: a stale ticket is ignored when they settle).
+    /// Nothing to cancel.
     #[default]
     None,
+    /// A waiter entry in a signal.
+    Signal(Signal),
+    /// A waiter entry in another task.
+    Task(Entity),
     /// A task wait whose typed result moves to the waiter on success.
     Take(Entity, fn(&mut World, Entity, Entity)),
     /// A frame or time timer.
@@ -552,7 +557,13 @@ pub(crate) fn cancel(
     stop_losers: bool,
 ) {
     match registration {
-        Registration::None | Registration::Take(..) | Registration::Waker => {}
+        Registration::None | Registration::Waker => {}
+        Registration::Signal(s) => signal::unregister(world, s, task),
+        Registration::Task(other) | Registration::Take(other, ..) => {
+            if let Some(mut target) = world.get_mut::<CooperativeTask>(other) {
+                target.waiters.retain(|&(t, _)| t != task);
+            }
+        }
         Registration::Timer(key) => timers::cancel(world, key),
         Registration::Remove(remove, ticket) => remove(world, task, ticket),
         Registration::Observer(observer) => {
@@ -599,4 +610,35 @@ pub(crate) fn wake(world: &mut World) {
     timers::wake_timers(world);
     message_wait::wake_messages(world);
     condition::wake_conditions(world);
+}
+
+/// How many waits are pending at their sources: a snapshot for diagnostics and leak checks.
+///
+/// Signal and task waits are not counted: they live in the signal or task they wait on. Event
+/// waits are observer entities (one per pending wait).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PendingWaits {
+    /// Frame and time timers.
+    pub timers: usize,
+    /// Message waits, all types together.
+    pub messages: usize,
+    /// Condition waits.
+    pub conditions: usize,
+}
+
+impl PendingWaits {
+    /// The pending waits of `world`.
+    pub fn of(world: &World) -> Self {
+        PendingWaits {
+            timers: world
+                .get_resource::<timers::WaitTimers>()
+                .map_or(0, timers::WaitTimers::len),
+            messages: world
+                .get_resource::<message_wait::ActiveMessageWaits>()
+                .map_or(0, |a| a.waiters),
+            conditions: world
+                .get_resource::<condition::ConditionWaits>()
+                .map_or(0, condition::ConditionWaits::len),
+        }
+    }
 }

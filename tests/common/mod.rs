@@ -1,5 +1,8 @@
 //! Shared test support: a headless app with manual time and a step-count budget.
-#![allow(dead_code, reason = "each test file uses a different part of the support code")]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the support code"
+)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -82,7 +85,11 @@ pub fn frames(app: &mut App, n: usize) {
 }
 
 /// An iterator that logs `tag{i}` for each i in 0..n, one per step.
-pub fn logging(log: &Log<String>, tag: &'static str, n: usize) -> impl Iterator<Item = ()> + Send + 'static {
+pub fn logging(
+    log: &Log<String>,
+    tag: &'static str,
+    n: usize,
+) -> impl Iterator<Item = ()> + Send + 'static {
     let log = log.clone();
     (0..n).map(move |i| log.push(format!("{tag}{i}")))
 }
@@ -90,7 +97,37 @@ pub fn logging(log: &Log<String>, tag: &'static str, n: usize) -> impl Iterator<
 /// Entities that are neither resources nor observers, for leak checks.
 pub fn plain_entity_count(world: &mut World) -> usize {
     world
-        .query_filtered::<Entity, (Without<bevy_ecs::resource::IsResource>, Without<bevy_ecs::observer::Observer>)>()
+        .query_filtered::<Entity, (
+            Without<bevy_ecs::resource::IsResource>,
+            Without<bevy_ecs::observer::Observer>,
+        )>()
+        .iter(world)
+        .count()
+}
+
+/// Virtual elapsed time in whole milliseconds.
+pub fn elapsed_ms(world: &World) -> u128 {
+    world.resource::<bevy_time::Time>().elapsed().as_millis()
+}
+
+/// A task body that first yields `wait`, then logs the virtual elapsed milliseconds at which it
+/// resumed and finishes.
+pub fn wait_then_log(wait: Wait, log: &Log<u128>) -> impl Work {
+    let log = log.clone();
+    let mut wait = Some(wait);
+    from_fn(move |cx: &mut StepContext| match wait.take() {
+        Some(w) => Step::Wait(w),
+        None => {
+            log.push(elapsed_ms(cx.world()));
+            Step::Done
+        }
+    })
+}
+
+/// Observer entities, for leak checks.
+pub fn observer_count(world: &mut World) -> usize {
+    world
+        .query_filtered::<Entity, With<bevy_ecs::observer::Observer>>()
         .iter(world)
         .count()
 }

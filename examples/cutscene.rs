@@ -49,7 +49,11 @@ struct Advance;
 struct HasKey(bool);
 
 fn say(world: &World, text: impl AsRef<str>) {
-    println!("[frame {:3}] {}", world.resource::<Frame>().0, text.as_ref());
+    println!(
+        "[frame {:3}] {}",
+        world.resource::<Frame>().0,
+        text.as_ref()
+    );
 }
 
 fn count_frames(mut frame: ResMut<Frame>) {
@@ -57,7 +61,11 @@ fn count_frames(mut frame: ResMut<Frame>) {
 }
 
 /// Simulated input: the player reads each line for 6 frames, then presses "advance".
-fn simulated_player(frame: Res<Frame>, dialogue: Res<Dialogue>, mut advance: MessageWriter<Advance>) {
+fn simulated_player(
+    frame: Res<Frame>,
+    dialogue: Res<Dialogue>,
+    mut advance: MessageWriter<Advance>,
+) {
     if dialogue.shown_at.is_some_and(|at| frame.0 == at + 6) {
         advance.write(Advance);
     }
@@ -107,8 +115,13 @@ async fn camera_pan(cx: ScriptContext) -> Result<(), Failure> {
         cx.with_world(|w| w.resource_mut::<Camera>().x += 5.0 / 24.0)
             .await;
     }
-    cx.with_world(|w| say(w, format!("camera pan ends at x = {:.1}", w.resource::<Camera>().x)))
-        .await;
+    cx.with_world(|w| {
+        say(
+            w,
+            format!("camera pan ends at x = {:.1}", w.resource::<Camera>().x),
+        )
+    })
+    .await;
     Ok(())
 }
 
@@ -126,8 +139,16 @@ async fn cutscene(cx: ScriptContext, actor: Entity) -> Result<&'static str, Bevy
     cx.with_world(|w| say(w, "cutscene starts: the hero walks to the gate"))
         .await;
     walk(&cx, actor, Duration::from_secs(2)).await?;
-    cx.with_world(move |w| say(w, format!("hero arrives at x = {:.1}", w.get::<Actor>(actor).unwrap().x)))
-        .await;
+    cx.with_world(move |w| {
+        say(
+            w,
+            format!(
+                "hero arrives at x = {:.1}",
+                w.get::<Actor>(actor).unwrap().x
+            ),
+        )
+    })
+    .await;
 
     line(&cx, "The gate... it's sealed.").await?;
     line(&cx, "Something is coming.").await?;
@@ -135,7 +156,8 @@ async fn cutscene(cx: ScriptContext, actor: Entity) -> Result<&'static str, Bevy
     // Camera pan and sound cue in parallel, joined.
     let pan = cx.start(script(camera_pan)).await;
     let sound = cx.start(script(sound_cue)).await;
-    cx.wait(Wait::all([Wait::task(pan), Wait::task(sound)])).await?;
+    cx.wait(Wait::all([Wait::task(pan), Wait::task(sound)]))
+        .await?;
     cx.with_world(|w| say(w, "pan and sound both done")).await;
 
     // Branch on a condition.
@@ -185,17 +207,17 @@ fn run(title: &str, skip_at: Option<u32>) {
         TimePlugin,
         CooperatorPlugin::default().with_budget(Budget::Steps(16)),
     ))
-        .insert_resource(TimeUpdateStrategy::ManualDuration(FRAME))
-        .init_resource::<Frame>()
-        .init_resource::<Camera>()
-        .init_resource::<Dialogue>()
-        .insert_resource(HasKey(true))
-        .add_message::<Advance>()
-        .add_systems(First, count_frames)
-        .add_systems(
-            bevy_app::Update,
-            simulated_player.before(CooperatorSystems::Wake),
-        );
+    .insert_resource(TimeUpdateStrategy::ManualDuration(FRAME))
+    .init_resource::<Frame>()
+    .init_resource::<Camera>()
+    .init_resource::<Dialogue>()
+    .insert_resource(HasKey(true))
+    .add_message::<Advance>()
+    .add_systems(First, count_frames)
+    .add_systems(
+        bevy_app::Update,
+        simulated_player.before(CooperatorSystems::Wake),
+    );
     let actor = app.world_mut().spawn(Actor { x: 0.0 }).id();
     app.update();
     let before = (entities(app.world_mut()), observers(app.world_mut()));
@@ -204,12 +226,14 @@ fn run(title: &str, skip_at: Option<u32>) {
         .world_mut()
         .commands()
         .cooperate(script(move |cx| cutscene(cx, actor)))
-        .observe(|done: On<TaskFinished>, ending: Query<&TaskResult<&'static str>>| {
-            match ending.get(done.entity) {
+        .observe(
+            |done: On<TaskFinished>, ending: Query<&TaskResult<&'static str>>| match ending
+                .get(done.entity)
+            {
                 Ok(ending) => println!("   -> finished with ending \"{}\"", ending.0),
                 Err(_) => println!("   -> finished: {:?}", done.outcome),
-            }
-        })
+            },
+        )
         .id();
     app.world_mut().flush();
 

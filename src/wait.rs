@@ -47,6 +47,9 @@ pub struct Wait {
     pub(crate) deliver: bool,
 }
 
+/// Type-specific registration of a wait (messages, events, conditions).
+pub(crate) type RegisterFn = Box<dyn FnOnce(&mut World, Entity, u32) -> Registered + Send + Sync>;
+
 pub(crate) enum WaitKind {
     Signal(Signal),
     Task(Entity),
@@ -55,10 +58,7 @@ pub(crate) enum WaitKind {
     Frames(u32),
     Time(Clock, Duration),
     /// Registration done by type-specific code (messages, events, conditions).
-    Custom(
-        &'static str,
-        Box<dyn FnOnce(&mut World, Entity, u32) -> Registered + Send + Sync>,
-    ),
+    Custom(&'static str, RegisterFn),
     /// A script's foreign waker.
     Waker,
     Join(JoinMode, Vec<Wait>),

@@ -69,7 +69,7 @@ fn a_timed_out_task_wait_stops_the_task() {
     let finished = record_finished(&mut app);
     let slow = app
         .world_mut()
-        .cooperate(std::iter::repeat_with(|| Wait::next_frame()).take(100));
+        .cooperate(std::iter::repeat_with(Wait::next_frame).take(100));
     app.world_mut().cooperate(wait_then_log(
         Wait::task(slow).timeout(T).settled(),
         &Log::new(),

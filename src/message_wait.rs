@@ -1,6 +1,6 @@
 //! Message waits: per message type, a waiter list and one shared cursor, registered lazily.
 
-use alloc::{boxed::Box, vec::Vec};
+use alloc::{sync::Arc, vec::Vec};
 use bevy_ecs::{
     entity::Entity,
     message::{Message, MessageCursor, Messages},
@@ -13,7 +13,7 @@ use crate::{
     wait::{Registered, Registration},
 };
 
-type Filter<M> = Box<dyn Fn(&M) -> bool + Send + Sync>;
+pub(crate) type Filter<M> = Arc<dyn Fn(&M) -> bool + Send + Sync>;
 
 struct Waiter<M> {
     task: Entity,

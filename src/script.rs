@@ -262,7 +262,10 @@ impl<T: Send + Sync + 'static, E: Into<BevyError> + Send + 'static> ScriptOutput
     fn finish(self, cx: &mut StepContext) -> Step {
         match self {
             Ok(value) => {
-                cx.set_result(value);
+                // `Ok(())` carries nothing: no component for it.
+                if core::any::TypeId::of::<T>() != core::any::TypeId::of::<()>() {
+                    cx.set_result(value);
+                }
                 Step::Done
             }
             Err(e) => Step::Fail(e.into()),

@@ -38,6 +38,10 @@ pub(crate) struct WaitTimers {
     frames: BTreeMap<(u64, u64), Entry>,
     virtual_time: BTreeMap<(Duration, u64), Entry>,
     real_time: BTreeMap<(Duration, u64), Entry>,
+    /// Deadlines up to these were popped by the last wake: cancelling one is a no-op, so a
+    /// resolved timer's cancellation skips the map search.
+    popped_virtual: Duration,
+    popped_real: Duration,
 }
 
 impl WaitTimers {
@@ -71,6 +75,9 @@ pub(crate) fn register_time(
             "time waits need a Time resource: add TimePlugin",
         )));
     };
+    if duration.is_zero() {
+        return Registered::Now(Ok(()));
+    }
     let due = now.saturating_add(duration);
     let mut timers = world.get_resource_or_init::<WaitTimers>();
     timers.seq += 1;
@@ -92,10 +99,13 @@ pub(crate) fn cancel(world: &mut World, key: TimerKey) {
     let Some(mut timers) = world.get_resource_mut::<WaitTimers>() else {
         return;
     };
+    // Every deadline is later than the last wake's clock when registered, so one at or before
+    // it was popped already.
     match key {
-        TimerKey::Frame(a, b) => timers.frames.remove(&(a, b)),
-        TimerKey::Virtual(a, b) => timers.virtual_time.remove(&(a, b)),
-        TimerKey::Real(a, b) => timers.real_time.remove(&(a, b)),
+        TimerKey::Frame(a, b) if a > timers.frame => timers.frames.remove(&(a, b)),
+        TimerKey::Virtual(a, b) if a > timers.popped_virtual => timers.virtual_time.remove(&(a, b)),
+        TimerKey::Real(a, b) if a > timers.popped_real => timers.real_time.remove(&(a, b)),
+        _ => None,
     };
 }
 
@@ -123,9 +133,11 @@ pub(crate) fn wake_timers(world: &mut World) {
     pop_due(&mut timers.frames, now, &mut due);
     if let Some(now) = virtual_now {
         pop_due(&mut timers.virtual_time, now, &mut due);
+        timers.popped_virtual = now;
     }
     if let Some(now) = real_now {
         pop_due(&mut timers.real_time, now, &mut due);
+        timers.popped_real = now;
     }
     for (task, ticket) in due {
         lifecycle::resolve(world, task, ticket, Ok(()));

@@ -1,12 +1,8 @@
 //! What a paused task waits for: [`Wait`], and the combinators that join and race waits.
 
-use alloc::{boxed::Box, vec::Vec};
+use alloc::{boxed::Box, sync::Arc, vec::Vec};
 use bevy_ecs::{
-    entity::Entity,
-    event::EntityEvent,
-    message::Message,
-    system::{IntoSystem, System},
-    world::World,
+    entity::Entity, event::EntityEvent, message::Message, system::IntoSystem, world::World,
 };
 use core::{fmt, time::Duration};
 
@@ -41,6 +37,7 @@ use crate::{
 /// | [`race`](Wait::race) | the first wait resolved; losing tasks are stopped |
 /// | [`timeout`](Wait::timeout) | the wait resolved, or fails with [`WaitTimedOut`] |
 /// | [`settled`](Wait::settled) | the wait resolved or failed: never fails |
+#[derive(Clone)]
 pub struct Wait {
     pub(crate) kind: WaitKind,
     /// Deliver a failure to the waiting task instead of failing it (scripts).
@@ -48,8 +45,9 @@ pub struct Wait {
 }
 
 /// Type-specific registration of a wait (messages, events, conditions).
-pub(crate) type RegisterFn = Box<dyn FnOnce(&mut World, Entity, u32) -> Registered + Send + Sync>;
+pub(crate) type RegisterFn = Arc<dyn Fn(&mut World, Entity, u32) -> Registered + Send + Sync>;
 
+#[derive(Clone)]
 pub(crate) enum WaitKind {
     Signal(Signal),
     Task(Entity),
@@ -162,7 +160,7 @@ impl Wait {
     pub fn message<M: Message>() -> Self {
         Wait::new(WaitKind::Custom(
             "Message",
-            Box::new(|world: &mut World, task: Entity, ticket: u32| {
+            Arc::new(|world: &mut World, task: Entity, ticket: u32| {
                 message_wait::register::<M>(world, task, ticket, None)
             }),
         ))
@@ -170,10 +168,11 @@ impl Wait {
 
     /// Until a message of type `M`, written after the wait began, for which `filter` is true.
     pub fn message_where<M: Message>(filter: impl Fn(&M) -> bool + Send + Sync + 'static) -> Self {
+        let filter: message_wait::Filter<M> = Arc::new(filter);
         Wait::new(WaitKind::Custom(
             "MessageWhere",
-            Box::new(move |world: &mut World, task: Entity, ticket: u32| {
-                message_wait::register::<M>(world, task, ticket, Some(Box::new(filter)))
+            Arc::new(move |world: &mut World, task: Entity, ticket: u32| {
+                message_wait::register::<M>(world, task, ticket, Some(filter.clone()))
             }),
         ))
     }
@@ -186,7 +185,7 @@ impl Wait {
     pub fn event<E: EntityEvent>() -> Self {
         Wait::new(WaitKind::Custom(
             "Event",
-            Box::new(|world: &mut World, task: Entity, ticket: u32| {
+            Arc::new(|world: &mut World, task: Entity, ticket: u32| {
                 event_wait::register::<E>(world, task, ticket, None)
             }),
         ))
@@ -196,7 +195,7 @@ impl Wait {
     pub fn event_on<E: EntityEvent>(entity: Entity) -> Self {
         Wait::new(WaitKind::Custom(
             "EventOn",
-            Box::new(move |world: &mut World, task: Entity, ticket: u32| {
+            Arc::new(move |world: &mut World, task: Entity, ticket: u32| {
                 event_wait::register::<E>(world, task, ticket, Some(entity))
             }),
         ))
@@ -208,12 +207,11 @@ impl Wait {
     /// in [`Wake`](crate::CooperatorSystems::Wake) while the task waits. Tasks not waiting on a
     /// condition cost nothing. A system that cannot run (missing resource) fails the wait.
     pub fn until<M>(condition: impl IntoSystem<(), bool, M>) -> Self {
-        let system: Box<dyn System<In = (), Out = bool>> =
-            Box::new(IntoSystem::into_system(condition));
+        let home = condition::home(Box::new(IntoSystem::into_system(condition)));
         Wait::new(WaitKind::Custom(
             "Until",
-            Box::new(move |world: &mut World, task: Entity, ticket: u32| {
-                condition::register(world, task, ticket, system)
+            Arc::new(move |world: &mut World, task: Entity, ticket: u32| {
+                condition::register(world, task, ticket, &home)
             }),
         ))
     }

@@ -138,9 +138,11 @@ impl Plugin for CooperatorPlugin {
 /// (`Update` by default).
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CooperatorSystems {
-    /// Resolves waits that came due (frame counts) and counts the frame. Resolved tasks rejoin the
-    /// back of their run queue. Signals, task completions and control calls take effect at once,
-    /// wherever they happen.
+    /// Resolves waits whose event happened — fired script wakers, frame counts, `Time` and
+    /// `Time<Real>` deadlines, messages written since the wait began, conditions now true (polled
+    /// here once per frame) — and counts the frame. Resolved tasks rejoin the back of their run
+    /// queue. Signals, task completions and control calls take effect at once, wherever they
+    /// happen; observer events at the next command flush after the trigger.
     Wake,
     /// Every running cooperator steps its runnable tasks round-robin within its budget
     /// (one exclusive system). Commands queued by a step are applied right after it.

@@ -208,16 +208,22 @@ pub(crate) fn resolve(world: &mut World, entity: Entity, ticket: u32, result: Re
         }
         other => other,
     };
+    let stop_losers = matches!(&registration, Registration::Join(j) if j.mode() == JoinMode::Race);
     match result {
         Ok(()) => {
-            if let Registration::Take(from, take) = registration {
+            let requeue = if let Registration::Take(from, take) = registration {
+                // A joined task's typed result moves to the waiter before it runs again.
                 take(world, from, entity);
-            }
-            let Some(task) = world.get::<CooperativeTask>(entity) else {
-                return;
+                world
+                    .get::<CooperativeTask>(entity)
+                    .filter(|t| t.pause_count == 0 && t.is_alive())
+                    .map(|t| (t.cooperator, t.slot))
+            } else if task.pause_count == 0 {
+                Some((task.cooperator, task.slot))
+            } else {
+                None
             };
-            if task.pause_count == 0 && task.is_alive() {
-                let (coop, slot) = (task.cooperator, task.slot);
+            if let Some((coop, slot)) = requeue {
                 with_queue(world, coop, |c| {
                     if c.queue.holds(slot, entity) {
                         c.queue.link_back(slot);
@@ -225,13 +231,11 @@ pub(crate) fn resolve(world: &mut World, entity: Entity, ticket: u32, result: Re
                 });
             }
             sync_paused(world, entity);
-            let stop_losers =
-                matches!(&registration, Registration::Join(j) if j.mode() == JoinMode::Race);
-            wait::cancel(world, entity, registration, stop_losers);
+            if !matches!(registration, Registration::Take(..)) {
+                wait::cancel(world, entity, registration, stop_losers);
+            }
         }
         Err(failure) => {
-            let stop_losers =
-                matches!(&registration, Registration::Join(j) if j.mode() == JoinMode::Race);
             wait::cancel(world, entity, registration, stop_losers);
             finish(world, entity, Outcome::Failed(failure));
         }

@@ -9,7 +9,7 @@ use bevy_ecs::{
 };
 
 use crate::{
-    lifecycle,
+    Failure, lifecycle,
     wait::{Registered, Registration},
 };
 
@@ -22,6 +22,11 @@ pub(crate) fn register<E: EntityEvent>(
     target: Option<Entity>,
 ) -> Registered {
     let target = target.unwrap_or(task);
+    if world.get_entity(target).is_err() {
+        return Registered::Now(Err(Failure::msg(alloc::format!(
+            "cannot wait for an event on entity {target}: it does not exist"
+        ))));
+    }
     let observer = Observer::new(move |_: On<E>, mut commands: Commands| {
         commands.queue(move |world: &mut World| {
             lifecycle::resolve(world, task, ticket, Ok(()));

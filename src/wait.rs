@@ -191,7 +191,9 @@ impl Wait {
         ))
     }
 
-    /// Until the observer event `E` is triggered on `entity`.
+    /// Until the observer event `E` is triggered on `entity`. Waiting on a missing entity fails;
+    /// if `entity` is despawned while the task waits, no event can come: add a
+    /// [`timeout`](Wait::timeout) where that may happen.
     pub fn event_on<E: EntityEvent>(entity: Entity) -> Self {
         Wait::new(WaitKind::Custom(
             "EventOn",

@@ -51,3 +51,30 @@ fn event_on_watches_another_entity() {
     frames(&mut app, 1);
     assert_eq!(log.len(), 1);
 }
+
+#[test]
+fn waiting_on_a_missing_entity_fails() {
+    let mut app = app();
+    let finished = record_finished(&mut app);
+    let gone = app.world_mut().spawn_empty().id();
+    app.world_mut().despawn(gone);
+    app.world_mut()
+        .cooperate(wait_then_log(Wait::event_on::<Poke>(gone), &Log::new()));
+    frames(&mut app, 1);
+    assert_eq!(kinds(&finished), vec!["failed"]);
+}
+
+#[test]
+fn despawning_the_watched_entity_leaves_no_observer() {
+    let mut app = app();
+    let observers = observer_count(app.world_mut());
+    let door = app.world_mut().spawn_empty().id();
+    let task = app
+        .world_mut()
+        .cooperate(wait_then_log(Wait::event_on::<Poke>(door), &Log::new()));
+    frames(&mut app, 1);
+    app.world_mut().despawn(door);
+    app.world_mut().stop_task(task).unwrap();
+    frames(&mut app, 1);
+    assert_eq!(observer_count(app.world_mut()), observers);
+}

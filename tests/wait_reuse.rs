@@ -14,7 +14,7 @@ fn repeated_frame_waits() {
     let mut app = app();
     let finished = record_finished(&mut app);
     app.world_mut()
-        .cooperate(std::iter::repeat(Wait::next_frame()).take(3));
+        .cooperate(std::iter::repeat_n(Wait::next_frame(), 3));
     frames(&mut app, 3);
     assert!(finished.get().is_empty());
     frames(&mut app, 1);
@@ -30,10 +30,10 @@ fn a_repeated_condition_reuses_its_system() {
     let every_third = |mut n: Local<u32>, mut ticks: ResMut<Ticks>| {
         *n += 1;
         ticks.0 = *n;
-        *n % 3 == 0
+        n.is_multiple_of(3)
     };
     app.world_mut()
-        .cooperate(std::iter::repeat(Wait::until(every_third)).take(2));
+        .cooperate(std::iter::repeat_n(Wait::until(every_third), 2));
     frames(&mut app, 10);
     assert_eq!(kinds(&finished), vec!["done"]);
     assert_eq!(app.world().resource::<Ticks>().0, 6);

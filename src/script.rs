@@ -146,6 +146,27 @@ impl ScriptContext {
         self.wait(Wait::until(condition))
     }
 
+    /// [`Wait::race`]: until the first of `waits` is resolved; returns its index. Losing task
+    /// waits stop their tasks.
+    pub async fn race(&self, waits: impl IntoIterator<Item = Wait>) -> Result<usize, Failure> {
+        self.wait(Wait::race(waits)).await?;
+        let me = self.task();
+        let winner = self
+            .with_world(move |world| {
+                world
+                    .get::<CooperativeTask>(me)
+                    .and_then(CooperativeTask::race_winner)
+            })
+            .await;
+        // A race of nothing resumes at once, with no winner.
+        Ok(winner.unwrap_or(0))
+    }
+
+    /// [`Wait::all`]: until every one of `waits` is resolved.
+    pub fn all(&self, waits: impl IntoIterator<Item = Wait>) -> WaitFuture {
+        self.wait(Wait::all(waits))
+    }
+
     /// Starts `work` as a child task this script owns (see [`StepContext::cooperate`]): stopping
     /// or finishing the script stops it.
     pub async fn start<M>(&self, work: impl IntoWork<M>) -> Entity {

@@ -156,8 +156,7 @@ async fn cutscene(cx: ScriptContext, actor: Entity) -> Result<&'static str, Bevy
     // Camera pan and sound cue in parallel, joined.
     let pan = cx.start(script(camera_pan)).await;
     let sound = cx.start(script(sound_cue)).await;
-    cx.wait(Wait::all([Wait::task(pan), Wait::task(sound)]))
-        .await?;
+    cx.all([Wait::task(pan), Wait::task(sound)]).await?;
     cx.with_world(|w| say(w, "pan and sound both done")).await;
 
     // Branch on a condition.

@@ -7,14 +7,20 @@ extern crate alloc;
 
 mod budget;
 mod commands;
+mod condition;
 mod cooperator;
 mod error;
+mod event_wait;
 mod lifecycle;
+mod message_wait;
 mod outcome;
 mod run_queue;
 mod scheduler;
+mod script;
 mod signal;
 mod task;
+mod task_result;
+mod timers;
 mod wait;
 mod work;
 
@@ -24,8 +30,10 @@ pub use cooperator::*;
 pub use error::*;
 pub use outcome::*;
 pub use scheduler::TaskPanicked;
+pub use script::*;
 pub use signal::*;
 pub use task::*;
+pub use task_result::TaskResult;
 pub use wait::*;
 pub use work::*;
 
@@ -44,7 +52,8 @@ pub mod prelude {
         Budget, CooperateCommandsExt, CooperateEntityCommandsExt, CooperateEntityWorldExt,
         CooperateWorldExt, CooperativeTask, Cooperator, CooperatorClock, CooperatorPlugin,
         CooperatorSystems, Failure, FinishKind, GlobalCooperator, IntoWork, Outcome, Paused,
-        RetainFinished, Signal, Step, StepContext, TaskError, TaskFinished, Wait, Work, from_fn,
+        PendingWaits, RetainFinished, ScriptContext, Signal, Step, StepContext, TaskError,
+        TaskFinished, TaskResult, Wait, WaitTimedOut, Work, from_fn, script,
     };
 }
 
@@ -98,7 +107,7 @@ impl Plugin for CooperatorPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<CooperatorClock>()
             .init_resource::<lifecycle::FinishedTasks>()
-            .init_resource::<wait::WaitTimers>()
+            .init_resource::<timers::WaitTimers>()
             .add_message::<TaskFinished>()
             .configure_sets(
                 self.schedule,
@@ -132,9 +141,11 @@ impl Plugin for CooperatorPlugin {
 /// (`Update` by default).
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CooperatorSystems {
-    /// Resolves waits that came due (frame counts) and counts the frame. Resolved tasks rejoin the
-    /// back of their run queue. Signals, task completions and control calls take effect at once,
-    /// wherever they happen.
+    /// Resolves waits whose event happened — fired script wakers, frame counts, `Time` and
+    /// `Time<Real>` deadlines, messages written since the wait began, conditions now true (polled
+    /// here once per frame) — and counts the frame. Resolved tasks rejoin the back of their run
+    /// queue. Signals, task completions and control calls take effect at once, wherever they
+    /// happen; observer events at the next command flush after the trigger.
     Wake,
     /// Every running cooperator steps its runnable tasks round-robin within its budget
     /// (one exclusive system). Commands queued by a step are applied right after it.

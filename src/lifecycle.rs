@@ -17,11 +17,19 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::{
     CooperativeTask, Cooperator, Failure, Outcome, Paused, TaskError, TaskFinished, TaskPanicked,
-    Wait, Work, run_queue::NIL,
+    Wait, Work,
+    run_queue::NIL,
+    wait::{self, JoinMode, Offer, Registered, Registration},
 };
 
 /// Wait tickets, handed out once each.
 static NEXT_TICKET: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh wait ticket, unique across tasks: a registration left behind by an earlier task on the
+/// same entity (a signal or task it waited on) must never resolve a later wait.
+pub(crate) fn new_ticket() -> u32 {
+    NEXT_TICKET.fetch_add(1, Ordering::Relaxed)
+}
 
 /// Tasks that finished since the last cleanup.
 #[derive(Resource, Default)]
@@ -148,10 +156,9 @@ pub(crate) fn begin_wait(world: &mut World, entity: Entity, wait: Wait) {
     if !task.is_alive() {
         return;
     }
-    // Unique across tasks: a registration left behind by an earlier task on the same entity (a
-    // signal or task it waited on) must never resolve this wait.
-    let ticket = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
+    let ticket = new_ticket();
     task.wait = Some(ticket);
+    task.waiting.deliver = wait.deliver;
     task.pause_count += 1;
     if task.pause_count == 1 {
         let (coop, slot) = (task.cooperator, task.slot);
@@ -162,26 +169,81 @@ pub(crate) fn begin_wait(world: &mut World, entity: Entity, wait: Wait) {
         });
     }
     match wait.register(world, entity, ticket) {
-        Some(result) => resolve(world, entity, ticket, result),
-        None => sync_paused(world, entity),
+        Registered::Now(result) => resolve(world, entity, ticket, result),
+        Registered::Pending(registration) => {
+            match world.get_mut::<CooperativeTask>(entity) {
+                Some(mut task) if task.wait == Some(ticket) => {
+                    task.waiting.registration = registration;
+                }
+                // Finished (or moved on) while registering: undo the registration.
+                _ => wait::cancel(world, entity, registration, false),
+            }
+            sync_paused(world, entity);
+        }
     }
 }
 
-/// Resolves the wait `ticket` of `entity`: success removes its pause, failure fails the task.
-/// A stale ticket (the task moved on, finished or is gone) is ignored.
+/// Resolves the wait `ticket` of `entity`: success removes its pause, failure fails the task
+/// (or, for a task that asked for failures to be delivered, is kept for its next step and
+/// removes the pause like a success). A stale ticket (the task moved on, finished or is gone) is
+/// ignored. A ticket of a sub-wait of a join is offered to the join, which resolves the task's
+/// wait through this same function once it settles.
 pub(crate) fn resolve(world: &mut World, entity: Entity, ticket: u32, result: Result<(), Failure>) {
     let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
         return;
     };
-    if task.wait != Some(ticket) {
+    let Some(main) = task.wait else {
+        return;
+    };
+    if main != ticket {
+        let Registration::Join(join) = &mut task.waiting.registration else {
+            return;
+        };
+        let mut result = Some(result);
+        let mut ended = Vec::new();
+        let settled = match join.offer(ticket, &mut result, &mut ended) {
+            Offer::Settled(result, winner) => {
+                if winner.is_some() {
+                    task.waiting.winner = winner;
+                }
+                Some(result)
+            }
+            Offer::NotMine | Offer::Absorbed => None,
+        };
+        for (registration, stop_losers) in ended {
+            wait::cancel(world, entity, registration, stop_losers);
+        }
+        if let Some(result) = settled {
+            resolve(world, entity, main, result);
+        }
         return;
     }
     task.wait = None;
     task.pause_count -= 1;
+    let registration = core::mem::take(&mut task.waiting.registration);
+    let result = match result {
+        Err(failure) if task.waiting.deliver => {
+            task.waiting.caught = Some(failure);
+            Ok(())
+        }
+        other => other,
+    };
+    let stop_losers = matches!(&registration, Registration::Join(j) if j.mode() == JoinMode::Race);
     match result {
         Ok(()) => {
-            if task.pause_count == 0 {
-                let (coop, slot) = (task.cooperator, task.slot);
+            let requeue = if let Registration::Take(from, take) = registration {
+                // A joined task's typed result moves to the waiter before it runs again.
+                take(world, from, entity);
+                world
+                    .get::<CooperativeTask>(entity)
+                    .filter(|t| t.pause_count == 0 && t.is_alive())
+                    .map(|t| (t.cooperator, t.slot))
+            } else if task.pause_count == 0 {
+                Some((task.cooperator, task.slot))
+            } else {
+                None
+            };
+            if let Some((coop, slot)) = requeue {
                 with_queue(world, coop, |c| {
                     if c.queue.holds(slot, entity) {
                         c.queue.link_back(slot);
@@ -189,8 +251,14 @@ pub(crate) fn resolve(world: &mut World, entity: Entity, ticket: u32, result: Re
                 });
             }
             sync_paused(world, entity);
+            if !matches!(registration, Registration::Take(..)) {
+                wait::cancel(world, entity, registration, stop_losers);
+            }
         }
-        Err(failure) => finish(world, entity, Outcome::Failed(failure)),
+        Err(failure) => {
+            wait::cancel(world, entity, registration, stop_losers);
+            finish(world, entity, Outcome::Failed(failure));
+        }
     }
 }
 
@@ -207,6 +275,9 @@ pub(crate) fn finish(world: &mut World, entity: Entity, outcome: Outcome) {
     if task.wait.take().is_some() {
         task.pause_count -= 1;
     }
+    let registration = core::mem::take(&mut task.waiting.registration);
+    let children = core::mem::take(&mut task.children);
+    let parent = task.parent;
     let slot = core::mem::replace(&mut task.slot, NIL);
     let coop = task.cooperator;
     let waiters = core::mem::take(&mut task.waiters);
@@ -220,8 +291,63 @@ pub(crate) fn finish(world: &mut World, entity: Entity, outcome: Outcome) {
     if let Some(mut finished) = world.get_resource_mut::<FinishedTasks>() {
         finished.0.push(entity);
     }
+    // Cleanup first: the script's state goes, its pending wait is cancelled at its source, the
+    // tasks it owns are stopped; then everyone waiting on it is told.
     drop(work);
+    wait::cancel(world, entity, registration, false);
+    release_family(world, entity, parent, children);
     announce(world, entity, coop, outcome, waiters);
+}
+
+/// A finished task leaves its parent's children and stops its own live children.
+pub(crate) fn release_family(
+    world: &mut World,
+    entity: Entity,
+    parent: Option<Entity>,
+    children: Vec<Entity>,
+) {
+    if let Some(parent) = parent
+        && let Some(mut p) = world.get_mut::<CooperativeTask>(parent)
+        && let Some(i) = p.children.iter().position(|&c| c == entity)
+    {
+        p.children.swap_remove(i);
+    }
+    for child in children {
+        if let Some(mut c) = world.get_mut::<CooperativeTask>(child) {
+            c.parent = None;
+            if c.is_alive() {
+                finish(world, child, Outcome::Stopped);
+            }
+        }
+    }
+}
+
+/// Starts `work` as a child of `parent`, on the parent's cooperator: the parent owns it, and
+/// stops it if it is still running when the parent finishes.
+pub(crate) fn spawn_child(world: &mut World, parent: Entity, work: Box<dyn Work>) -> Entity {
+    let cooperator = world
+        .get::<CooperativeTask>(parent)
+        .map_or(Entity::PLACEHOLDER, |t| t.cooperator);
+    let child = world.spawn_empty().id();
+    attach(world, child, cooperator, work, true);
+    let alive = world
+        .get::<CooperativeTask>(child)
+        .is_some_and(CooperativeTask::is_alive);
+    let parent_alive = world
+        .get::<CooperativeTask>(parent)
+        .is_some_and(CooperativeTask::is_alive);
+    if alive && parent_alive {
+        world.get_mut::<CooperativeTask>(child).unwrap().parent = Some(parent);
+        world
+            .get_mut::<CooperativeTask>(parent)
+            .unwrap()
+            .children
+            .push(child);
+    } else if alive {
+        // The owner is already gone: the child goes with it.
+        finish(world, child, Outcome::Stopped);
+    }
+    child
 }
 
 /// Fires [`TaskFinished`] (observers, then the message) and settles the waiting tasks in order.

@@ -13,7 +13,7 @@ use crate::{
 
 /// [`CooperatorSystems::Wake`](crate::CooperatorSystems::Wake): resolves the waits that came due.
 pub(crate) fn wake_system(world: &mut World) {
-    wait::wake_frames(world);
+    wait::wake(world);
 }
 
 /// [`CooperatorSystems::Step`](crate::CooperatorSystems::Step): each running cooperator steps its

@@ -116,6 +116,13 @@ pub(crate) fn register(
     }
 }
 
+/// Removes a task's pending wait from a signal.
+pub(crate) fn unregister(world: &mut World, signal: Signal, task: Entity) {
+    if let Some(mut state) = world.get_mut::<SignalState>(signal.0) {
+        state.waiters.retain(|&(t, _)| t != task);
+    }
+}
+
 /// A signal despawned before it settled fails its waiters.
 fn on_signal_remove(mut world: DeferredWorld, ctx: HookContext) {
     let entity = ctx.entity;

@@ -34,6 +34,12 @@ pub struct CooperativeTask {
     pub(crate) waiters: Vec<(Entity, u32)>,
     pub(crate) standalone: bool,
     pub(crate) steps: u64,
+    /// What the pending wait left at its source, and what its resolution delivered.
+    pub(crate) waiting: crate::wait::WaitState,
+    /// The task that started this one and owns it (see [`StepContext::cooperate`](crate::StepContext::cooperate)).
+    pub(crate) parent: Option<Entity>,
+    /// Live tasks this one started and owns: stopped when it finishes.
+    pub(crate) children: Vec<Entity>,
 }
 
 impl core::fmt::Debug for CooperativeTask {
@@ -60,6 +66,9 @@ impl CooperativeTask {
             waiters: Vec::new(),
             standalone,
             steps: 0,
+            waiting: crate::wait::WaitState::default(),
+            parent: None,
+            children: Vec::new(),
         }
     }
 
@@ -98,6 +107,22 @@ impl CooperativeTask {
         self.standalone
     }
 
+    /// The index (in the list given to [`Wait::race`](crate::Wait::race)) of the wait that won the
+    /// last race this task waited on.
+    pub fn race_winner(&self) -> Option<usize> {
+        self.waiting.winner.map(|w| w as usize)
+    }
+
+    /// The task that started this one and owns it, if any.
+    pub fn parent(&self) -> Option<Entity> {
+        self.parent
+    }
+
+    /// The live tasks this one started and owns; they are stopped when it finishes.
+    pub fn children(&self) -> &[Entity] {
+        &self.children
+    }
+
     pub(crate) fn is_alive(&self) -> bool {
         self.outcome.is_none()
     }
@@ -134,6 +159,9 @@ fn on_task_remove(mut world: DeferredWorld, ctx: HookContext) {
     let waiters = core::mem::take(&mut task.waiters);
     task.outcome = Some(Outcome::Stopped);
     task.wait = None;
+    let registration = core::mem::take(&mut task.waiting.registration);
+    let children = core::mem::take(&mut task.children);
+    let parent = task.parent;
     let work = task.work.take();
     drop(work);
     if slot != NIL
@@ -145,6 +173,8 @@ fn on_task_remove(mut world: DeferredWorld, ctx: HookContext) {
     world
         .commands()
         .queue(move |world: &mut bevy_ecs::world::World| {
+            crate::wait::cancel(world, entity, registration, false);
+            crate::lifecycle::release_family(world, entity, parent, children);
             crate::lifecycle::announce(world, entity, coop, Outcome::Stopped, waiters);
         });
 }

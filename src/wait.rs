@@ -1,47 +1,129 @@
-//! What a paused task waits for: [`Wait`].
+//! What a paused task waits for: [`Wait`], and the combinators that join and race waits.
 
-use alloc::collections::BinaryHeap;
-use bevy_ecs::{entity::Entity, resource::Resource, world::World};
-use core::cmp::Reverse;
+use alloc::{boxed::Box, sync::Arc, vec::Vec};
+use bevy_ecs::{
+    entity::Entity, event::EntityEvent, message::Message, system::IntoSystem, world::World,
+};
+use core::{fmt, time::Duration};
 
-use crate::{CooperativeTask, Failure, Signal, TaskError, lifecycle, signal};
+use crate::{
+    CooperativeTask, Failure, Signal, TaskError, condition, event_wait, lifecycle, message_wait,
+    signal, timers,
+    timers::{Clock, TimerKey},
+};
 
 /// Something a task waits for. Yield it from an iterator (or return [`Step::Wait`](crate::Step))
 /// and the task pauses — carrying [`Paused`](crate::Paused), costing nothing — until the wait is
 /// resolved, then rejoins the back of its cooperator's run queue.
 ///
-/// A wait that fails (a failed signal, a failed or stopped task) fails the waiting task with the
-/// same error. A wait that is already resolved when yielded resumes at once, at the back of the
-/// queue (Twisted's already-fired Deferred).
-#[derive(Debug, Clone)]
-pub struct Wait(pub(crate) WaitKind);
+/// A wait that fails (a failed signal, a failed or stopped task, a timeout) fails the waiting task
+/// with the same error, unless it was made [`settled`](Wait::settled). A wait that is already
+/// resolved when yielded resumes at once, at the back of the queue (Twisted's already-fired
+/// Deferred). In an async [`script`](crate::script) an awaited wait returns the failure instead, as
+/// an `Err` the script may handle.
+///
+/// # Kinds
+/// | constructor | resumes when |
+/// |---|---|
+/// | [`signal`](Wait::signal) | the [`Signal`] fires (fails if it fails) |
+/// | [`task`](Wait::task) / [`finished`](Wait::finished) | another task ends `Done` (any outcome for `finished`) |
+/// | [`frames`](Wait::frames), [`next_frame`](Wait::next_frame) | that many frames passed |
+/// | [`duration`](Wait::duration), [`seconds`](Wait::seconds) | that much `Time` passed (virtual: pausing `Time<Virtual>` freezes it) |
+/// | [`real`](Wait::real) | that much `Time<Real>` passed |
+/// | [`message`](Wait::message), [`message_where`](Wait::message_where) | a [`Message`] written after the wait began (and matching) |
+/// | [`event`](Wait::event), [`event_on`](Wait::event_on) | an [`EntityEvent`] is triggered on the task (or the entity) |
+/// | [`until`](Wait::until) | a system returning `bool` returns `true` (polled once per frame) |
+/// | [`all`](Wait::all) | every wait resolved (fails at the first failure) |
+/// | [`race`](Wait::race) | the first wait resolved; losing tasks are stopped |
+/// | [`timeout`](Wait::timeout) | the wait resolved, or fails with [`WaitTimedOut`] |
+/// | [`settled`](Wait::settled) | the wait resolved or failed: never fails |
+#[derive(Clone)]
+pub struct Wait {
+    pub(crate) kind: WaitKind,
+    /// Deliver a failure to the waiting task instead of failing it (scripts).
+    pub(crate) deliver: bool,
+}
 
-#[derive(Debug, Clone)]
+/// Type-specific registration of a wait (messages, events, conditions).
+pub(crate) type RegisterFn = Arc<dyn Fn(&mut World, Entity, u32) -> Registered + Send + Sync>;
+
+#[derive(Clone)]
 pub(crate) enum WaitKind {
     Signal(Signal),
     Task(Entity),
+    /// A task whose typed result moves to the waiter when it ends `Done`.
+    Take(Entity, fn(&mut World, Entity, Entity)),
     Frames(u32),
+    Time(Clock, Duration),
+    /// Registration done by type-specific code (messages, events, conditions).
+    Custom(&'static str, RegisterFn),
+    /// A script's foreign waker.
+    Waker,
+    Join(JoinMode, Vec<Wait>),
+    Timeout(Box<Wait>, Clock, Duration),
 }
 
+impl fmt::Debug for Wait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            WaitKind::Signal(s) => f.debug_tuple("Signal").field(s).finish(),
+            WaitKind::Task(e) | WaitKind::Take(e, _) => f.debug_tuple("Task").field(e).finish(),
+            WaitKind::Frames(n) => f.debug_tuple("Frames").field(n).finish(),
+            WaitKind::Time(c, d) => f.debug_tuple("Time").field(c).field(d).finish(),
+            WaitKind::Custom(name, _) => f.write_str(name),
+            WaitKind::Waker => f.write_str("Waker"),
+            WaitKind::Join(mode, waits) => f.debug_tuple("Join").field(mode).field(waits).finish(),
+            WaitKind::Timeout(w, c, d) => {
+                f.debug_tuple("Timeout").field(w).field(c).field(d).finish()
+            }
+        }
+    }
+}
+
+/// The error a [`Wait::timeout`] fails with when its time runs out first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitTimedOut(pub Duration);
+
+impl fmt::Display for WaitTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the wait timed out after {:?}", self.0)
+    }
+}
+
+impl core::error::Error for WaitTimedOut {}
+
 impl Wait {
+    fn new(kind: WaitKind) -> Self {
+        Wait {
+            kind,
+            deliver: false,
+        }
+    }
+
     /// Until the signal fires (or fails, failing the task).
     pub fn signal(signal: Signal) -> Self {
-        Wait(WaitKind::Signal(signal))
+        Wait::new(WaitKind::Signal(signal))
     }
 
     /// Until another task finishes. `Done` resumes; any other outcome fails the waiting task
-    /// (a failure is passed on as is; a stop becomes a [`TaskError`] failure).
+    /// (a failure is passed on as is; a stop becomes a [`TaskError`] failure). Use
+    /// [`Wait::finished`] to resume whatever the outcome.
     ///
     /// This is how `yield coiterate(...)` sequencing is written: start a task, wait for it.
     /// Waiting on an entity that is no task (or a finished one already cleaned up) fails.
     pub fn task(task: Entity) -> Self {
-        Wait(WaitKind::Task(task))
+        Wait::new(WaitKind::Task(task))
+    }
+
+    /// Until another task finishes, whatever its outcome: `Wait::task(task).settled()`.
+    pub fn finished(task: Entity) -> Self {
+        Wait::task(task).settled()
     }
 
     /// For `n` frames: the task runs again `n` frames later. `frames(0)` only moves the task to the
     /// back of the run queue.
     pub fn frames(n: u32) -> Self {
-        Wait(WaitKind::Frames(n))
+        Wait::new(WaitKind::Frames(n))
     }
 
     /// Until the next frame: [`Wait::frames(1)`](Wait::frames).
@@ -49,70 +131,505 @@ impl Wait {
         Wait::frames(1)
     }
 
-    /// Registers `task` (wait `ticket`) with the wait's source. `Some` when already resolved.
-    pub(crate) fn register(
-        self,
-        world: &mut World,
-        task: Entity,
-        ticket: u32,
-    ) -> Option<Result<(), Failure>> {
-        match self.0 {
-            WaitKind::Signal(s) => signal::register(world, s, task, ticket),
-            WaitKind::Task(other) => {
-                if other == task {
-                    return Some(Err(Failure::msg("a task cannot wait for itself")));
+    /// For `duration` of `Time` in the plugin's schedule (`Time<Virtual>` in `Update`): pausing
+    /// or slowing virtual time pauses or slows the wait, so a cutscene pauses with the game.
+    ///
+    /// The task resumes in the [`Wake`](crate::CooperatorSystems::Wake) of the first frame whose
+    /// elapsed time reaches the deadline. Needs `TimePlugin`; without a `Time` resource the wait
+    /// fails.
+    pub fn duration(duration: Duration) -> Self {
+        Wait::new(WaitKind::Time(Clock::Virtual, duration))
+    }
+
+    /// [`Wait::duration`] in seconds, rounded to the microsecond (so `0.05` is exactly 50 ms).
+    pub fn seconds(seconds: f32) -> Self {
+        let micros = (f64::from(seconds.max(0.0)) * 1e6).round();
+        Wait::duration(Duration::from_micros(micros as u64))
+    }
+
+    /// For `duration` of `Time<Real>`: wall-clock time, not frozen by pausing virtual time.
+    pub fn real(duration: Duration) -> Self {
+        Wait::new(WaitKind::Time(Clock::Real, duration))
+    }
+
+    /// Until a message of type `M` written after the wait began is seen (in the next
+    /// [`Wake`](crate::CooperatorSystems::Wake)). The message is not consumed: other readers still
+    /// see it. `M` must be registered with `add_message`, or the wait fails.
+    ///
+    /// Costs nothing for message types no task waits on.
+    pub fn message<M: Message>() -> Self {
+        Wait::new(WaitKind::Custom(
+            "Message",
+            Arc::new(|world: &mut World, task: Entity, ticket: u32| {
+                message_wait::register::<M>(world, task, ticket, None)
+            }),
+        ))
+    }
+
+    /// Until a message of type `M`, written after the wait began, for which `filter` is true.
+    pub fn message_where<M: Message>(filter: impl Fn(&M) -> bool + Send + Sync + 'static) -> Self {
+        let filter: message_wait::Filter<M> = Arc::new(filter);
+        Wait::new(WaitKind::Custom(
+            "MessageWhere",
+            Arc::new(move |world: &mut World, task: Entity, ticket: u32| {
+                message_wait::register::<M>(world, task, ticket, Some(filter.clone()))
+            }),
+        ))
+    }
+
+    /// Until the observer event `E` is triggered on the waiting task's own entity (for example
+    /// `world.trigger(Advance { entity: task })`). Only triggers after the wait began count.
+    ///
+    /// An observer watching the task entity exists while the wait is pending and is despawned
+    /// when it ends; the task resumes at the next command flush after the trigger.
+    pub fn event<E: EntityEvent>() -> Self {
+        Wait::new(WaitKind::Custom(
+            "Event",
+            Arc::new(|world: &mut World, task: Entity, ticket: u32| {
+                event_wait::register::<E>(world, task, ticket, None)
+            }),
+        ))
+    }
+
+    /// Until the observer event `E` is triggered on `entity`. Waiting on a missing entity fails;
+    /// if `entity` is despawned while the task waits, no event can come: add a
+    /// [`timeout`](Wait::timeout) where that may happen.
+    pub fn event_on<E: EntityEvent>(entity: Entity) -> Self {
+        Wait::new(WaitKind::Custom(
+            "EventOn",
+            Arc::new(move |world: &mut World, task: Entity, ticket: u32| {
+                event_wait::register::<E>(world, task, ticket, Some(entity))
+            }),
+        ))
+    }
+
+    /// Until `condition` (a read-only or ordinary system returning `bool`) returns `true`.
+    ///
+    /// It runs once when the wait begins (resuming at once if already true), then once per frame
+    /// in [`Wake`](crate::CooperatorSystems::Wake) while the task waits. Tasks not waiting on a
+    /// condition cost nothing. A system that cannot run (missing resource) fails the wait.
+    pub fn until<M>(condition: impl IntoSystem<(), bool, M>) -> Self {
+        let home = condition::home(Box::new(IntoSystem::into_system(condition)));
+        Wait::new(WaitKind::Custom(
+            "Until",
+            Arc::new(move |world: &mut World, task: Entity, ticket: u32| {
+                condition::register(world, task, ticket, &home)
+            }),
+        ))
+    }
+
+    /// Until every one of `waits` is resolved; fails with the first failure (the others are then
+    /// cancelled, not stopped). `all` of nothing resumes at once.
+    pub fn all(waits: impl IntoIterator<Item = Wait>) -> Self {
+        Wait::new(WaitKind::Join(JoinMode::All, waits.into_iter().collect()))
+    }
+
+    /// Until the first of `waits` is resolved (or fails: the race then fails with it). The
+    /// losers are cancelled, and losing [`task`](Wait::task) waits **stop their task** (and so
+    /// settle everything waiting on it), as UE5Coro's `Race`. The winner's index is then in
+    /// [`CooperativeTask::race_winner`]. `race` of nothing resumes at once.
+    pub fn race(waits: impl IntoIterator<Item = Wait>) -> Self {
+        Wait::new(WaitKind::Join(JoinMode::Race, waits.into_iter().collect()))
+    }
+
+    /// This wait, but one that never fails: a failure resumes the task like a success.
+    #[must_use]
+    pub fn settled(self) -> Self {
+        Wait::new(WaitKind::Join(JoinMode::Settled, alloc::vec![self]))
+    }
+
+    /// This wait, or fail with [`WaitTimedOut`] after `duration` of `Time` (virtual). A timed-out
+    /// [`task`](Wait::task) wait stops the task, as a lost [`race`](Wait::race).
+    #[must_use]
+    pub fn timeout(self, duration: Duration) -> Self {
+        Wait::new(WaitKind::Timeout(Box::new(self), Clock::Virtual, duration))
+    }
+
+    /// [`Wait::timeout`] on `Time<Real>`.
+    #[must_use]
+    pub fn timeout_real(self, duration: Duration) -> Self {
+        Wait::new(WaitKind::Timeout(Box::new(self), Clock::Real, duration))
+    }
+
+    pub(crate) fn waker() -> Self {
+        Wait::new(WaitKind::Waker)
+    }
+
+    pub(crate) fn take<T: Send + Sync + 'static>(task: Entity) -> Self {
+        Wait::new(WaitKind::Take(task, crate::task_result::move_result::<T>))
+    }
+
+    /// Deliver a failure to the task instead of failing it.
+    pub(crate) fn delivering(mut self) -> Self {
+        self.deliver = true;
+        self
+    }
+
+    /// The task a race loser would stop.
+    fn target(&self) -> Option<Entity> {
+        match &self.kind {
+            WaitKind::Task(e) | WaitKind::Take(e, _) => Some(*e),
+            WaitKind::Join(JoinMode::Settled, w) => w.first().and_then(Wait::target),
+            WaitKind::Timeout(w, ..) => w.target(),
+            _ => None,
+        }
+    }
+
+    /// Registers `task` (wait `ticket`) with the wait's source.
+    pub(crate) fn register(self, world: &mut World, task: Entity, ticket: u32) -> Registered {
+        match self.kind {
+            WaitKind::Signal(s) => match signal::register(world, s, task, ticket) {
+                Some(result) => Registered::Now(result),
+                None => Registered::Pending(Registration::Signal(s)),
+            },
+            WaitKind::Task(other) => register_task(world, task, ticket, other),
+            WaitKind::Take(other, take) => match register_task(world, task, ticket, other) {
+                Registered::Now(Ok(())) => {
+                    take(world, other, task);
+                    Registered::Now(Ok(()))
                 }
-                let Some(mut target) = world.get_mut::<CooperativeTask>(other) else {
-                    return Some(Err(Failure::new(TaskError::NoSuchTask(other))));
-                };
-                match &target.outcome {
-                    Some(outcome) => Some(outcome.as_wait_result()),
-                    None => {
-                        target.waiters.push((task, ticket));
-                        None
+                Registered::Pending(_) => Registered::Pending(Registration::Take(other, take)),
+                now => now,
+            },
+            WaitKind::Frames(0) => Registered::Now(Ok(())),
+            WaitKind::Frames(n) => timers::register_frames(world, task, ticket, n),
+            WaitKind::Time(clock, duration) => {
+                timers::register_time(world, task, ticket, clock, duration)
+            }
+            WaitKind::Custom(_, register) => register(world, task, ticket),
+            WaitKind::Waker => Registered::Pending(Registration::Waker),
+            WaitKind::Join(mode, waits) => register_join(world, task, mode, waits),
+            WaitKind::Timeout(wait, clock, duration) => {
+                let timer = Wait::new(WaitKind::Time(clock, duration));
+                register_join_with(world, task, JoinMode::Race, [*wait, timer], Some(1))
+            }
+        }
+    }
+}
+
+fn register_task(world: &mut World, task: Entity, ticket: u32, other: Entity) -> Registered {
+    if other == task {
+        return Registered::Now(Err(Failure::msg("a task cannot wait for itself")));
+    }
+    let Some(mut target) = world.get_mut::<CooperativeTask>(other) else {
+        return Registered::Now(Err(Failure::new(TaskError::NoSuchTask(other))));
+    };
+    match &target.outcome {
+        Some(outcome) => Registered::Now(outcome.as_wait_result()),
+        None => {
+            target.waiters.push((task, ticket));
+            Registered::Pending(Registration::Task(other))
+        }
+    }
+}
+
+/// The result of registering a wait.
+pub(crate) enum Registered {
+    /// Already resolved.
+    Now(Result<(), Failure>),
+    /// Pending; the registration says how to cancel it.
+    Pending(Registration),
+}
+
+/// What a pending wait left behind at its source, to be cancelled when the wait ends any other
+/// way (the task finished, a race was lost, a timeout fired).
+#[derive(Default)]
+pub(crate) enum Registration {
+    /// Nothing to cancel.
+    #[default]
+    None,
+    /// A waiter entry in a signal.
+    Signal(Signal),
+    /// A waiter entry in another task.
+    Task(Entity),
+    /// A task wait whose typed result moves to the waiter on success.
+    Take(Entity, fn(&mut World, Entity, Entity)),
+    /// A frame or time timer.
+    Timer(TimerKey),
+    /// Removes `(task, ticket)` from a waiter list (messages, conditions).
+    Remove(fn(&mut World, Entity, u32), u32),
+    /// An observer entity to despawn.
+    Observer(Entity),
+    /// A script's foreign waker.
+    Waker,
+    /// A join of several waits.
+    Join(Box<Join>),
+}
+
+/// How a join settles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum JoinMode {
+    /// When all succeed; fails at the first failure.
+    All,
+    /// At the first to succeed or fail.
+    Race,
+    /// When its single wait succeeds or fails; never fails.
+    Settled,
+}
+
+/// A pending join: its sub-waits, each with its own ticket.
+pub(crate) struct Join {
+    mode: JoinMode,
+    subs: Vec<Sub>,
+    remaining: usize,
+}
+
+struct Sub {
+    ticket: u32,
+    registration: Registration,
+    done: bool,
+    /// The task a lost race stops.
+    target: Option<Entity>,
+    /// A timeout's timer: success means failure.
+    timeout: Option<Duration>,
+}
+
+/// What a sub-wait's resolution did to a join.
+pub(crate) enum Offer {
+    /// The ticket is not one of this join's.
+    NotMine,
+    /// Taken into account; the join is still pending.
+    Absorbed,
+    /// The join is settled with this result (and for a race, this winner).
+    Settled(Result<(), Failure>, Option<u32>),
+}
+
+impl Join {
+    pub(crate) fn mode(&self) -> JoinMode {
+        self.mode
+    }
+
+    /// Offers the resolution of sub-ticket `ticket`. Registrations that ended (the resolved
+    /// sub-wait, a settled inner join) go to `ended` with whether their losers must stop.
+    pub(crate) fn offer(
+        &mut self,
+        ticket: u32,
+        result: &mut Option<Result<(), Failure>>,
+        ended: &mut Vec<(Registration, bool)>,
+    ) -> Offer {
+        for (index, sub) in self.subs.iter_mut().enumerate() {
+            if sub.done {
+                continue;
+            }
+            let sub_result = if sub.ticket == ticket {
+                match result.take() {
+                    Some(r) => r,
+                    None => return Offer::Absorbed,
+                }
+            } else if let Registration::Join(inner) = &mut sub.registration {
+                match inner.offer(ticket, result, ended) {
+                    Offer::NotMine => continue,
+                    Offer::Absorbed => return Offer::Absorbed,
+                    Offer::Settled(r, _) => r,
+                }
+            } else {
+                continue;
+            };
+            sub.done = true;
+            let registration = core::mem::take(&mut sub.registration);
+            let lost = matches!(&registration, Registration::Join(j) if j.mode == JoinMode::Race);
+            ended.push((registration, lost));
+            let sub_result = match (sub.timeout, sub_result) {
+                (Some(d), Ok(())) => Err(Failure::new(WaitTimedOut(d))),
+                (_, r) => r,
+            };
+            return self.apply(index, sub_result);
+        }
+        Offer::NotMine
+    }
+
+    fn apply(&mut self, index: usize, result: Result<(), Failure>) -> Offer {
+        match self.mode {
+            JoinMode::All => match result {
+                Ok(()) => {
+                    self.remaining -= 1;
+                    if self.remaining == 0 {
+                        Offer::Settled(Ok(()), None)
+                    } else {
+                        Offer::Absorbed
                     }
                 }
-            }
-            WaitKind::Frames(0) => Some(Ok(())),
-            WaitKind::Frames(n) => {
-                let mut timers = world.get_resource_or_init::<WaitTimers>();
-                let due = timers.frame + u64::from(n);
-                timers.frames.push(Reverse((due, task, ticket)));
-                None
-            }
+                Err(f) => Offer::Settled(Err(f), None),
+            },
+            JoinMode::Race => Offer::Settled(result, Some(index as u32)),
+            JoinMode::Settled => Offer::Settled(Ok(()), None),
         }
     }
 }
 
-/// Pending frame waits, by due frame.
-#[derive(Resource, Default)]
-pub(crate) struct WaitTimers {
-    /// Frames counted by the wake system.
-    pub(crate) frame: u64,
-    frames: BinaryHeap<Reverse<(u64, Entity, u32)>>,
+fn register_join(world: &mut World, task: Entity, mode: JoinMode, waits: Vec<Wait>) -> Registered {
+    register_join_with(world, task, mode, waits, None)
 }
 
-/// Counts the frame and resolves the frame waits now due.
-pub(crate) fn wake_frames(world: &mut World) {
-    let mut timers = world.resource_mut::<WaitTimers>();
-    timers.frame += 1;
-    let now = timers.frame;
-    if timers
-        .frames
-        .peek()
-        .is_none_or(|Reverse((due, ..))| *due > now)
+/// Registers the sub-waits of a join one by one; `timer` is the index of a timeout's timer.
+fn register_join_with(
+    world: &mut World,
+    task: Entity,
+    mode: JoinMode,
+    waits: impl IntoIterator<Item = Wait>,
+    timer: Option<usize>,
+) -> Registered {
+    let waits: Vec<Wait> = waits.into_iter().collect();
+    if waits.is_empty() {
+        return Registered::Now(Ok(()));
+    }
+    let timeout = match (&timer, waits.last().map(|w| &w.kind)) {
+        (Some(_), Some(WaitKind::Time(_, d))) => Some(*d),
+        _ => None,
+    };
+    let mut join = Box::new(Join {
+        mode,
+        subs: Vec::with_capacity(waits.len()),
+        remaining: waits.len(),
+    });
+    let targets: Vec<Option<Entity>> = waits.iter().map(Wait::target).collect();
+    let mut settled = None;
+    for (index, wait) in waits.into_iter().enumerate() {
+        let ticket = lifecycle::new_ticket();
+        let registered = wait.register(world, task, ticket);
+        join.subs.push(Sub {
+            ticket,
+            registration: Registration::None,
+            done: false,
+            target: targets[index],
+            timeout: if timer == Some(index) { timeout } else { None },
+        });
+        match registered {
+            Registered::Pending(registration) => {
+                join.subs[index].registration = registration;
+            }
+            Registered::Now(result) => {
+                join.subs[index].done = true;
+                let result = match (join.subs[index].timeout, result) {
+                    (Some(d), Ok(())) => Err(Failure::new(WaitTimedOut(d))),
+                    (_, r) => r,
+                };
+                if let Offer::Settled(r, winner) = join.apply(index, result) {
+                    settled = Some((r, winner, index));
+                    break;
+                }
+            }
+        }
+    }
+    let Some((result, winner, last)) = settled else {
+        return Registered::Pending(Registration::Join(join));
+    };
+    // Settled while registering: cancel what was registered; a race also stops the losers
+    // that were never registered.
+    if let Some(winner) = winner
+        && let Some(mut t) = world.get_mut::<CooperativeTask>(task)
     {
-        return;
+        t.waiting.winner = Some(winner);
     }
-    let mut due = alloc::vec::Vec::new();
-    while let Some(Reverse((at, task, ticket))) = timers.frames.peek().copied() {
-        if at > now {
-            break;
+    let race = mode == JoinMode::Race;
+    let losers: Vec<Entity> = if race {
+        targets
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i > last)
+            .filter_map(|(_, t)| *t)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    cancel(world, task, Registration::Join(join), race);
+    for loser in losers {
+        let _ = lifecycle::stop(world, loser);
+    }
+    Registered::Now(result)
+}
+
+/// Removes what a pending wait left at its source. With `stop_losers`, a race's pending task
+/// waits stop their tasks.
+pub(crate) fn cancel(
+    world: &mut World,
+    task: Entity,
+    registration: Registration,
+    stop_losers: bool,
+) {
+    match registration {
+        Registration::None | Registration::Waker => {}
+        Registration::Signal(s) => signal::unregister(world, s, task),
+        Registration::Task(other) | Registration::Take(other, ..) => {
+            if let Some(mut target) = world.get_mut::<CooperativeTask>(other) {
+                target.waiters.retain(|&(t, _)| t != task);
+            }
         }
-        timers.frames.pop();
-        due.push((task, ticket));
+        Registration::Timer(key) => timers::cancel(world, key),
+        Registration::Remove(remove, ticket) => remove(world, task, ticket),
+        Registration::Observer(observer) => {
+            if let Ok(e) = world.get_entity_mut(observer) {
+                e.despawn();
+            }
+        }
+        Registration::Join(join) => {
+            let stop = stop_losers && join.mode == JoinMode::Race;
+            let mut losers = Vec::new();
+            for sub in join.subs {
+                if sub.done {
+                    continue;
+                }
+                if stop && let Some(t) = sub.target {
+                    losers.push(t);
+                }
+                cancel(world, task, sub.registration, false);
+            }
+            for loser in losers {
+                let _ = lifecycle::stop(world, loser);
+            }
+        }
     }
-    for (task, ticket) in due {
-        lifecycle::resolve(world, task, ticket, Ok(()));
+}
+
+/// Per-task wait bookkeeping kept in [`CooperativeTask`].
+#[derive(Default)]
+pub(crate) struct WaitState {
+    /// What the pending wait left at its source.
+    pub(crate) registration: Registration,
+    /// Deliver a failure instead of failing the task.
+    pub(crate) deliver: bool,
+    /// A delivered failure, for the task's next step.
+    pub(crate) caught: Option<Failure>,
+    /// The index of the last race's winner.
+    pub(crate) winner: Option<u32>,
+}
+
+/// The wake system's work: every kind of wait whose event happened is resolved. Each source
+/// costs nothing when no task waits on it.
+pub(crate) fn wake(world: &mut World) {
+    crate::script::wake_wakers(world);
+    timers::wake_timers(world);
+    message_wait::wake_messages(world);
+    condition::wake_conditions(world);
+}
+
+/// How many waits are pending at their sources: a snapshot for diagnostics and leak checks.
+///
+/// Signal and task waits are not counted: they live in the signal or task they wait on. Event
+/// waits are observer entities (one per pending wait).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PendingWaits {
+    /// Frame and time timers.
+    pub timers: usize,
+    /// Message waits, all types together.
+    pub messages: usize,
+    /// Condition waits.
+    pub conditions: usize,
+}
+
+impl PendingWaits {
+    /// The pending waits of `world`.
+    pub fn of(world: &World) -> Self {
+        PendingWaits {
+            timers: world
+                .get_resource::<timers::WaitTimers>()
+                .map_or(0, timers::WaitTimers::len),
+            messages: world
+                .get_resource::<message_wait::ActiveMessageWaits>()
+                .map_or(0, |a| a.waiters),
+            conditions: world
+                .get_resource::<condition::ConditionWaits>()
+                .map_or(0, condition::ConditionWaits::len),
+        }
     }
 }

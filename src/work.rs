@@ -81,6 +81,26 @@ impl<'w> StepContext<'w> {
         self.cooperator
     }
 
+    /// Starts `work` as a **child** of this task, on the same cooperator, and returns its entity.
+    ///
+    /// The child is owned: if it is still running when this task finishes (done, failed, or
+    /// stopped — a skipped cutscene), it is stopped too, and everything waiting on it is settled.
+    /// Wait for it with [`Wait::task`](crate::Wait::task).
+    pub fn cooperate<M>(&mut self, work: impl crate::IntoWork<M>) -> Entity {
+        self.touched = true;
+        crate::lifecycle::spawn_child(self.world, self.task, work.into_boxed_work())
+    }
+
+    /// Sets the value this task finishes with: a [`TaskResult<T>`](crate::TaskResult) on the task
+    /// entity, there before [`TaskFinished`](crate::TaskFinished) fires. Return [`Step::Done`]
+    /// to finish.
+    pub fn set_result<T: Send + Sync + 'static>(&mut self, value: T) {
+        self.touched = true;
+        if let Ok(mut e) = self.world.get_entity_mut(self.task) {
+            e.insert(crate::TaskResult(value));
+        }
+    }
+
     /// Whether the step used the world (then the scheduler flushes queued commands).
     pub(crate) fn touched(&self) -> bool {
         self.touched

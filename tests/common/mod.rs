@@ -105,6 +105,33 @@ pub fn plain_entity_count(world: &mut World) -> usize {
         .count()
 }
 
+/// Virtual elapsed time in whole milliseconds.
+pub fn elapsed_ms(world: &World) -> u128 {
+    world.resource::<bevy_time::Time>().elapsed().as_millis()
+}
+
+/// A task body that first yields `wait`, then logs the virtual elapsed milliseconds at which it
+/// resumed and finishes.
+pub fn wait_then_log(wait: Wait, log: &Log<u128>) -> impl Work {
+    let log = log.clone();
+    let mut wait = Some(wait);
+    from_fn(move |cx: &mut StepContext| match wait.take() {
+        Some(w) => Step::Wait(w),
+        None => {
+            log.push(elapsed_ms(cx.world()));
+            Step::Done
+        }
+    })
+}
+
+/// Observer entities, for leak checks.
+pub fn observer_count(world: &mut World) -> usize {
+    world
+        .query_filtered::<Entity, With<bevy_ecs::observer::Observer>>()
+        .iter(world)
+        .count()
+}
+
 /// What Twisted's `RunStateTests` worker recorded: a number, or a signal it waited on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Item {

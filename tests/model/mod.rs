@@ -480,6 +480,8 @@ impl Model {
                     }
                 });
             }
+            let wait = t.wait.take();
+            self.cancel_at_source(e, wait);
             self.announce(e, Out::Stopped, std::mem::take(&mut t.waiters));
         }
     }
@@ -549,7 +551,8 @@ impl Model {
         };
         t.outcome = Some(out.clone());
         t.script.clear();
-        if t.wait.take().is_some() {
+        let wait = t.wait.take();
+        if wait.is_some() {
             t.pause -= 1;
         }
         let slot = t.slot.take();
@@ -561,7 +564,24 @@ impl Model {
             }
         });
         self.finished.push(e);
+        self.cancel_at_source(e, wait);
         self.announce(e, out, waiters);
+    }
+
+    /// A finished task's pending wait leaves the waiter list it was registered in.
+    fn cancel_at_source(&mut self, e: Entity, wait: Option<(u64, WaitOn)>) {
+        let Some((ticket, on)) = wait else { return };
+        let list = match on {
+            WaitOn::Signal(s) => match self.signals.get_mut(&s) {
+                Some(MSignal::Pending(w)) => w,
+                _ => return,
+            },
+            WaitOn::Task(o) => match self.tasks.get_mut(&o) {
+                Some(target) => &mut target.waiters,
+                None => return,
+            },
+        };
+        list.retain(|&(w, t)| (w, t) != (e, ticket));
     }
 
     /// `TaskFinished` first, then the waiters in registration order.

@@ -1,0 +1,441 @@
+//! Async/await task bodies: [`script`] and its [`ScriptContext`].
+
+use alloc::{boxed::Box, sync::Arc, vec::Vec};
+use bevy_ecs::{
+    entity::Entity, error::BevyError, message::Message, resource::Resource, system::IntoSystem,
+    world::World,
+};
+use core::{
+    any::Any,
+    future::Future,
+    marker::PhantomData,
+    pin::Pin,
+    sync::atomic::{AtomicBool, Ordering},
+    task::{Context, Poll, Waker},
+    time::Duration,
+};
+use std::sync::Mutex;
+use std::task::Wake;
+
+use crate::{
+    CooperativeTask, Failure, IntoWork, Step, StepContext, Wait, Work, lifecycle,
+    task_result::Joined, wait::Registration,
+};
+
+type WorldFn = Box<dyn FnOnce(&mut World) -> Box<dyn Any + Send> + Send>;
+
+/// What the script asked of its `Work` when its future returned `Pending`.
+#[derive(Default)]
+enum Request {
+    #[default]
+    None,
+    Yield,
+    Wait(Wait),
+    World(WorldFn),
+}
+
+#[derive(Default)]
+struct Shared {
+    task: Option<Entity>,
+    request: Request,
+    /// The result of the last world access.
+    response: Option<Box<dyn Any + Send>>,
+    /// The result of the last wait, once resolved.
+    woke: Option<Result<(), Failure>>,
+}
+
+/// The handle an async [`script`] uses to reach the game: world access, waits, yields, child
+/// tasks. Cheap to clone; every clone talks to the same task.
+///
+/// Awaiting these futures outside the script they were given to does nothing useful. Await
+/// one crate future at a time (use [`Wait::all`] and [`Wait::race`] for concurrency).
+#[derive(Clone)]
+pub struct ScriptContext {
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl ScriptContext {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn request(&self, request: Request) {
+        let mut shared = self.lock();
+        assert!(
+            matches!(shared.request, Request::None),
+            "a script awaited two crate futures at once; await them one at a time"
+        );
+        shared.request = request;
+    }
+
+    /// The script's own task entity.
+    ///
+    /// # Panics
+    /// If called before the script's first step (the future is built before the task exists).
+    pub fn task(&self) -> Entity {
+        self.lock()
+            .task
+            .expect("the script's task is known from its first step")
+    }
+
+    /// Ends the current work unit: the task goes to the back of the run queue and continues on
+    /// its next turn (this frame if the budget allows, else a later one).
+    pub fn yield_now(&self) -> YieldNow {
+        YieldNow {
+            cx: self.clone(),
+            yielded: false,
+        }
+    }
+
+    /// Runs `f` with the whole [`World`] **within the current work unit**: no frame passes and
+    /// no turn is lost. Commands `f` queues are applied right after it.
+    ///
+    /// ```
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # #[derive(Resource, Default)] struct Score(u32);
+    /// let work = script(|cx| async move {
+    ///     let score = cx.with_world(|world| {
+    ///         world.resource_mut::<Score>().0 += 10;
+    ///         world.resource::<Score>().0
+    ///     }).await;
+    ///     assert!(score >= 10);
+    /// });
+    /// # let _ = work;
+    /// ```
+    pub fn with_world<R, F>(&self, f: F) -> WithWorld<R, F>
+    where
+        F: FnOnce(&mut World) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        WithWorld {
+            cx: self.clone(),
+            f: Some(f),
+            _result: PhantomData,
+        }
+    }
+
+    /// Pauses the task until `wait` is resolved, exactly as an iterator yielding it; returns the
+    /// failure instead of failing the task when the wait fails (use `?` to pass it on).
+    pub fn wait(&self, wait: Wait) -> WaitFuture {
+        WaitFuture {
+            cx: self.clone(),
+            wait: Some(wait),
+        }
+    }
+
+    /// [`Wait::duration`]: sleeps on virtual `Time`.
+    pub fn sleep(&self, duration: Duration) -> WaitFuture {
+        self.wait(Wait::duration(duration))
+    }
+
+    /// [`Wait::frames`].
+    pub fn frames(&self, n: u32) -> WaitFuture {
+        self.wait(Wait::frames(n))
+    }
+
+    /// [`Wait::message`]: until a message of type `M` written from now on.
+    pub fn message<M: Message>(&self) -> WaitFuture {
+        self.wait(Wait::message::<M>())
+    }
+
+    /// [`Wait::until`]: until the condition system returns `true`.
+    pub fn until<M>(&self, condition: impl IntoSystem<(), bool, M>) -> WaitFuture {
+        self.wait(Wait::until(condition))
+    }
+
+    /// [`Wait::race`]: until the first of `waits` is resolved; returns its index. Losing task
+    /// waits stop their tasks.
+    pub async fn race(&self, waits: impl IntoIterator<Item = Wait>) -> Result<usize, Failure> {
+        self.wait(Wait::race(waits)).await?;
+        let me = self.task();
+        let winner = self
+            .with_world(move |world| {
+                world
+                    .get::<CooperativeTask>(me)
+                    .and_then(CooperativeTask::race_winner)
+            })
+            .await;
+        // A race of nothing resumes at once, with no winner.
+        Ok(winner.unwrap_or(0))
+    }
+
+    /// [`Wait::all`]: until every one of `waits` is resolved.
+    pub fn all(&self, waits: impl IntoIterator<Item = Wait>) -> WaitFuture {
+        self.wait(Wait::all(waits))
+    }
+
+    /// Starts `work` as a child task this script owns (see [`StepContext::cooperate`]): stopping
+    /// or finishing the script stops it.
+    pub async fn start<M>(&self, work: impl IntoWork<M>) -> Entity {
+        let work = work.into_boxed_work();
+        let parent = self.task();
+        self.with_world(move |world| lifecycle::spawn_child(world, parent, work))
+            .await
+    }
+
+    /// Waits for `task` to finish `Done` and takes its [`TaskResult<T>`](crate::TaskResult). Fails with the task's
+    /// failure, or if it finished without a `TaskResult<T>` (or another joiner took it first).
+    pub async fn join<T: Send + Sync + 'static>(&self, task: Entity) -> Result<T, Failure> {
+        self.wait(Wait::take::<T>(task)).await?;
+        let me = self.task();
+        self.with_world(move |world| {
+            world
+                .get_entity_mut(me)
+                .ok()
+                .and_then(|mut e| e.take::<Joined<T>>())
+                .map(|j| j.0)
+        })
+        .await
+        .ok_or_else(|| {
+            Failure::msg(alloc::format!(
+                "task {task} finished without a result of type {}",
+                core::any::type_name::<T>()
+            ))
+        })
+    }
+}
+
+/// Future of [`ScriptContext::yield_now`].
+pub struct YieldNow {
+    cx: ScriptContext,
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        self.cx.request(Request::Yield);
+        Poll::Pending
+    }
+}
+
+/// Future of [`ScriptContext::with_world`].
+pub struct WithWorld<R, F> {
+    cx: ScriptContext,
+    f: Option<F>,
+    _result: PhantomData<fn() -> R>,
+}
+
+impl<R, F> Unpin for WithWorld<R, F> {}
+
+impl<R, F> Future for WithWorld<R, F>
+where
+    F: FnOnce(&mut World) -> R + Send + 'static,
+    R: Send + 'static,
+{
+    type Output = R;
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<R> {
+        if let Some(f) = self.f.take() {
+            self.cx
+                .request(Request::World(Box::new(move |world: &mut World| {
+                    Box::new(f(world)) as Box<dyn Any + Send>
+                })));
+            return Poll::Pending;
+        }
+        match self.cx.lock().response.take() {
+            Some(r) => Poll::Ready(*r.downcast::<R>().expect("world access result type")),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// Future of [`ScriptContext::wait`]: `Ok` when the wait is resolved, `Err` with its failure.
+pub struct WaitFuture {
+    cx: ScriptContext,
+    wait: Option<Wait>,
+}
+
+impl Future for WaitFuture {
+    type Output = Result<(), Failure>;
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(wait) = self.wait.take() {
+            self.cx.request(Request::Wait(wait));
+            return Poll::Pending;
+        }
+        match self.cx.lock().woke.take() {
+            Some(r) => Poll::Ready(r),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// What a script's future may end with: `()` finishes `Done`; `Ok(value)` finishes `Done` with
+/// a [`TaskResult`](crate::TaskResult); `Err(e)` fails the task.
+pub trait ScriptOutput: Send + 'static {
+    /// Applies the end of the script to its task.
+    fn finish(self, cx: &mut StepContext) -> Step;
+}
+
+impl ScriptOutput for () {
+    fn finish(self, _: &mut StepContext) -> Step {
+        Step::Done
+    }
+}
+
+impl<T: Send + Sync + 'static, E: Into<BevyError> + Send + 'static> ScriptOutput for Result<T, E> {
+    fn finish(self, cx: &mut StepContext) -> Step {
+        match self {
+            Ok(value) => {
+                // `Ok(())` carries nothing: no component for it.
+                if core::any::TypeId::of::<T>() != core::any::TypeId::of::<()>() {
+                    cx.set_result(value);
+                }
+                Step::Done
+            }
+            Err(e) => Step::Fail(e.into()),
+        }
+    }
+}
+
+/// A foreign future's waker: sets the flag and queues the task for the wake system.
+struct ScriptWaker {
+    task: Entity,
+    fired: AtomicBool,
+    queue: Arc<Mutex<Vec<Entity>>>,
+}
+
+impl Wake for ScriptWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Ordering::Release);
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(self.task);
+    }
+}
+
+/// Tasks whose foreign wakers fired since the last wake.
+#[derive(Resource, Default, Clone)]
+pub(crate) struct WakerQueue(Arc<Mutex<Vec<Entity>>>);
+
+/// Resolves the waker waits of tasks whose waker fired.
+pub(crate) fn wake_wakers(world: &mut World) {
+    let Some(queue) = world.get_resource::<WakerQueue>() else {
+        return;
+    };
+    let woken = {
+        let mut q = queue
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if q.is_empty() {
+            return;
+        }
+        core::mem::take(&mut *q)
+    };
+    for task in woken {
+        let ticket = match world.get::<CooperativeTask>(task) {
+            Some(t) if matches!(t.waiting.registration, Registration::Waker) => t.wait,
+            _ => None,
+        };
+        if let Some(ticket) = ticket {
+            lifecycle::resolve(world, task, ticket, Ok(()));
+        }
+    }
+}
+
+/// The [`Work`] of an async [`script`].
+pub struct ScriptWork<Fut> {
+    future: Pin<Box<Fut>>,
+    cx: ScriptContext,
+    waker: Option<(Arc<ScriptWaker>, Waker)>,
+    /// Resumed from a crate wait: fetch its result before polling.
+    waiting: bool,
+}
+
+impl<Fut> Work for ScriptWork<Fut>
+where
+    Fut: Future + Send + 'static,
+    Fut::Output: ScriptOutput,
+{
+    fn step(&mut self, cx: &mut StepContext) -> Step {
+        let task = cx.task();
+        if self.waiting {
+            self.waiting = false;
+            let caught = cx
+                .world()
+                .get_mut::<CooperativeTask>(task)
+                .and_then(|mut t| t.waiting.caught.take());
+            self.cx.lock().woke = Some(caught.map_or(Ok(()), Err));
+        }
+        if self.waker.is_none() {
+            self.cx.lock().task = Some(task);
+            let queue = cx.world().get_resource_or_init::<WakerQueue>().0.clone();
+            let waker = Arc::new(ScriptWaker {
+                task,
+                fired: AtomicBool::new(false),
+                queue,
+            });
+            self.waker = Some((waker.clone(), Waker::from(waker)));
+        }
+        let (flag, waker) = self.waker.as_ref().expect("set above");
+        let mut context = Context::from_waker(waker);
+        loop {
+            flag.fired.store(false, Ordering::Release);
+            if let Poll::Ready(output) = self.future.as_mut().poll(&mut context) {
+                return output.finish(cx);
+            }
+            let request = core::mem::take(&mut self.cx.lock().request);
+            match request {
+                Request::World(f) => {
+                    let world = cx.world();
+                    let response = f(world);
+                    world.flush();
+                    self.cx.lock().response = Some(response);
+                }
+                Request::Yield => return Step::Continue,
+                Request::Wait(wait) => {
+                    self.waiting = true;
+                    return Step::Wait(wait.delivering());
+                }
+                Request::None => {
+                    // A foreign future: sleep until its waker fires (unless it already did).
+                    if flag.fired.load(Ordering::Acquire) {
+                        return Step::Continue;
+                    }
+                    return Step::Wait(Wait::waker());
+                }
+            }
+        }
+    }
+}
+
+/// Makes an async task body: `commands.cooperate(script(|cx| async move { ... }))`.
+///
+/// The closure receives the script's [`ScriptContext`] and returns the future. Each step polls the
+/// future once — one work unit under the cooperator's budget; a world access with
+/// [`ScriptContext::with_world`] is served within the same unit; only
+/// [`yield_now`](ScriptContext::yield_now) or a real wait ends it. Awaiting a [`Wait`] pauses the
+/// task exactly like an iterator yielding it (it costs nothing while paused). Foreign futures
+/// work too: their waker resumes the task through the wake system.
+///
+/// The future may end with `()`, or `Result<T, E>`: `Ok(value)` finishes with a
+/// [`TaskResult<T>`](crate::TaskResult), `Err` fails the task. Stopping the task drops the future at once (running
+/// its destructors), cancels its pending wait and stops the child tasks it
+/// [started](ScriptContext::start).
+pub fn script<F, Fut>(f: F) -> ScriptWork<Fut>
+where
+    F: FnOnce(ScriptContext) -> Fut,
+    Fut: Future + Send + 'static,
+    Fut::Output: ScriptOutput,
+{
+    let cx = ScriptContext {
+        shared: Arc::new(Mutex::new(Shared::default())),
+    };
+    ScriptWork {
+        future: Box::pin(f(cx.clone())),
+        cx,
+        waker: None,
+        waiting: false,
+    }
+}

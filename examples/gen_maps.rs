@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo run --release --example gen_maps              # rewrites assets/maps/
 //! cargo run --release --example gen_maps -- --out DIR # somewhere else
+//! cargo run --example gen_maps -- --check             # assets/maps/ is what the seeds give
 //! ```
 
 #[path = "support/grid.rs"]
@@ -24,28 +25,44 @@ const GOALS_PER_START: usize = 10;
 
 fn main() -> Result<(), String> {
     let mut out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/maps");
+    let mut check = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--out" => out = args.next().ok_or("--out needs a directory")?.into(),
-            _ => return Err(format!("unknown argument {arg:?} (try --out DIR)")),
+            "--check" => check = true,
+            _ => return Err(format!("unknown argument {arg:?} (--out DIR, --check)")),
         }
     }
-    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    if !check {
+        std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    }
     for (name, grid, seed) in [
         ("maze512", maze(SIZE, 2, 0x6d61_7a65), 1),
         ("cave512", cave(SIZE, 0x6361_7665), 2),
     ] {
         let map = format!("{name}.map");
         let scenarios = scenarios(&grid, &map, seed);
-        std::fs::write(out.join(&map), grid.to_map_string()).map_err(|e| e.to_string())?;
-        std::fs::write(
-            out.join(format!("{map}.scen")),
-            scenarios_to_string(&grid, &scenarios),
-        )
-        .map_err(|e| e.to_string())?;
+        let files = [
+            (out.join(&map), grid.to_map_string()),
+            (
+                out.join(format!("{map}.scen")),
+                scenarios_to_string(&grid, &scenarios),
+            ),
+        ];
+        for (path, text) in files {
+            if check {
+                let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+                if on_disk.replace("\r\n", "\n") != text {
+                    return Err(format!("{} differs from what gen_maps makes", path.display()));
+                }
+            } else {
+                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
         println!(
-            "{}: {} open cells, {} scenarios, longest {:.2}",
+            "{}{}: {} open cells, {} scenarios, longest {:.2}",
+            if check { "up to date: " } else { "" },
             out.join(&map).display(),
             grid.open_cells(),
             scenarios.len(),

@@ -8,7 +8,10 @@
 //! ```
 
 #[path = "support/level.rs"]
-#[allow(dead_code, reason = "shared with the level_loading example, which uses other parts")]
+#[allow(
+    dead_code,
+    reason = "shared with the level_loading example, which uses other parts"
+)]
 mod level;
 
 use std::io::{BufWriter, Write};
@@ -25,7 +28,11 @@ fn main() -> Result<(), String> {
             "--out" => out = value.into(),
             "--entities" => entities = value.parse().map_err(|e| format!("{value}: {e}"))?,
             "--seed" => seed = value.parse().map_err(|e| format!("{value}: {e}"))?,
-            _ => return Err(format!("unknown argument {arg:?} (--out, --entities, --seed)")),
+            _ => {
+                return Err(format!(
+                    "unknown argument {arg:?} (--out, --entities, --seed)"
+                ));
+            }
         }
     }
     let name = out

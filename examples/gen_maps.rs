@@ -54,7 +54,10 @@ fn main() -> Result<(), String> {
             if check {
                 let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
                 if on_disk.replace("\r\n", "\n") != text {
-                    return Err(format!("{} differs from what gen_maps makes", path.display()));
+                    return Err(format!(
+                        "{} differs from what gen_maps makes",
+                        path.display()
+                    ));
                 }
             } else {
                 std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;

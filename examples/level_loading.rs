@@ -97,9 +97,9 @@ impl Progress {
         match self {
             Progress::Bar(bar) => {
                 bar.set_length(header.entities as u64);
-                if let Ok(style) =
-                    ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} entities ({elapsed})")
-                {
+                if let Ok(style) = ProgressStyle::with_template(
+                    "{msg} [{bar:40}] {pos}/{len} entities ({elapsed})",
+                ) {
                     bar.set_style(style.progress_chars("=> "));
                 }
                 bar.set_message(format!("loading {}", header.name));
@@ -246,6 +246,8 @@ fn load(path: &PathBuf, budget: Budget, label: &str, progress: bool) -> (FrameTi
         .add_systems(Update, spin);
     app.finish();
     app.cleanup();
+    // The game was running before the load began (and the first update builds the schedule).
+    app.update();
     app.world_mut()
         .commands()
         .cooperate(LevelLoader::new(path.clone(), Progress::new(progress)))
@@ -361,8 +363,16 @@ fn main() -> ExitCode {
     println!("{}", cooperative.summary());
     println!("{}", blocking.summary());
     if let Some(plot) = &o.plot {
-        let title = format!("Loading {} ({bytes} bytes): per-frame time", file_name(&path));
-        match frames::plot(plot, &title, &[&cooperative, &blocking]) {
+        let title = format!(
+            "Loading {} ({bytes} bytes): per-frame time",
+            file_name(&path)
+        );
+        match frames::plot(
+            plot,
+            &title,
+            frames::default_time_budget(),
+            &[&cooperative, &blocking],
+        ) {
             Ok(()) => println!("plot written to {plot}"),
             Err(e) => eprintln!("level_loading: plot: {e}"),
         }

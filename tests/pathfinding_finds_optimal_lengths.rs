@@ -53,7 +53,10 @@ fn own_maps_optimal_lengths_are_found() {
     for name in ["maze512", "cave512"] {
         let map = crate_root().join(format!("assets/maps/{name}.map"));
         let (grid, _) = load(&map);
-        assert!(grid.width >= 512 && grid.height >= 512, "{name} is too small");
+        assert!(
+            grid.width >= 512 && grid.height >= 512,
+            "{name} is too small"
+        );
         assert_eq!(check(&map, 1), 100, "{name}: every query is checked");
     }
 }
@@ -66,7 +69,11 @@ fn own_maps_scenarios_hold_exact_lengths() {
         let s = &scenarios[scenarios.len() / 2];
         let dist = dijkstra(&grid, s.start);
         let exact = dist[s.goal.1 * grid.width + s.goal.0];
-        assert!(s.matches(exact), "{name}: file says {}, exact {exact}", s.optimal);
+        assert!(
+            s.matches(exact),
+            "{name}: file says {}, exact {exact}",
+            s.optimal
+        );
     }
 }
 
@@ -74,7 +81,10 @@ fn own_maps_scenarios_hold_exact_lengths() {
 fn arena_benchmark_optimal_lengths_are_found_when_present() {
     let map = crate_root().join("../shared/data/movingai/arena.map");
     if !map.exists() {
-        eprintln!("{} not present; the crate's own maps are checked", map.display());
+        eprintln!(
+            "{} not present; the crate's own maps are checked",
+            map.display()
+        );
         own_maps_optimal_lengths_are_found();
         return;
     }
@@ -93,11 +103,13 @@ fn queries_run_as_cooperative_tasks_with_bounded_steps() {
         let mut search = AStar::new(grid.clone(), s.start, s.goal);
         let found = found.clone();
         app.world_mut()
-            .cooperate(from_fn(move |_: &mut StepContext| match search.expand(16) {
-                None => Step::Continue,
-                Some(length) => {
-                    found.lock().unwrap().push((n, length));
-                    Step::Done
+            .cooperate(from_fn(move |_: &mut StepContext| {
+                match search.expand(16) {
+                    None => Step::Continue,
+                    Some(length) => {
+                        found.lock().unwrap().push((n, length));
+                        Step::Done
+                    }
                 }
             }));
     }
@@ -110,6 +122,10 @@ fn queries_run_as_cooperative_tasks_with_bounded_steps() {
     assert!(frames > 1, "the work was spread over frames");
     for (n, length) in found.lock().unwrap().iter() {
         let s = &scenarios[*n];
-        assert!(s.matches(length.unwrap()), "query {n}: {length:?} vs {}", s.optimal);
+        assert!(
+            s.matches(length.unwrap()),
+            "query {n}: {length:?} vs {}",
+            s.optimal
+        );
     }
 }

@@ -80,8 +80,9 @@ pub fn run_frames(
     }
 }
 
-/// Draws the per-frame times of `runs` (log scale) into an SVG file.
-pub fn plot(path: &str, title: &str, runs: &[&FrameTimes]) -> Result<(), String> {
+/// Draws the per-frame times of `runs` (log scale) into an SVG file, with the per-frame
+/// `budget` as a dashed line.
+pub fn plot(path: &str, title: &str, budget: Duration, runs: &[&FrameTimes]) -> Result<(), String> {
     use plotters::prelude::*;
 
     let to_ms = |d: &Duration| d.as_secs_f64() * 1e3;
@@ -109,6 +110,17 @@ pub fn plot(path: &str, title: &str, runs: &[&FrameTimes]) -> Result<(), String>
         .y_label_formatter(&|v| format!("{v}"))
         .draw()
         .map_err(err)?;
+    let budget_ms = to_ms(&budget);
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(1, budget_ms), (frames, budget_ms)],
+            6,
+            4,
+            BLACK.into(),
+        ))
+        .map_err(err)?
+        .label(format!("budget: {}", ms(budget)))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
     let colors = [BLUE, RED, GREEN, MAGENTA];
     for (run, color) in runs.iter().zip(colors) {
         let points: Vec<(usize, f64)> = run
@@ -145,4 +157,12 @@ pub fn plot(path: &str, title: &str, runs: &[&FrameTimes]) -> Result<(), String>
         .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
+}
+
+/// The time slice of the plugin's default budget.
+pub fn default_time_budget() -> Duration {
+    match bevy_cooperator::Budget::default() {
+        bevy_cooperator::Budget::Time(budget) => budget,
+        _ => Duration::ZERO,
+    }
 }

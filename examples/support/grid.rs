@@ -118,9 +118,7 @@ impl Grid {
     #[inline]
     fn for_each_move(&self, index: usize, mut f: impl FnMut(usize, f64)) {
         let (x, y) = ((index % self.width) as isize, (index / self.width) as isize);
-        let open = |x: isize, y: isize| {
-            x >= 0 && y >= 0 && self.passable(x as usize, y as usize)
-        };
+        let open = |x: isize, y: isize| x >= 0 && y >= 0 && self.passable(x as usize, y as usize);
         for (dx, dy, cost) in MOVES {
             let (nx, ny) = (x + dx, y + dy);
             // A diagonal move needs both orthogonal neighbours free: no corner cutting.
@@ -206,7 +204,14 @@ pub fn scenarios_to_string(grid: &Grid, scenarios: &[Scenario]) -> String {
         let _ = writeln!(
             out,
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.8}",
-            s.bucket, s.map, grid.width, grid.height, s.start.0, s.start.1, s.goal.0, s.goal.1,
+            s.bucket,
+            s.map,
+            grid.width,
+            grid.height,
+            s.start.0,
+            s.start.1,
+            s.goal.0,
+            s.goal.1,
             s.optimal
         );
     }
@@ -234,10 +239,7 @@ impl PartialOrd for Open {
 }
 impl Ord for Open {
     fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .f
-            .total_cmp(&self.f)
-            .then(self.g.total_cmp(&other.g))
+        other.f.total_cmp(&self.f).then(self.g.total_cmp(&other.g))
     }
 }
 
@@ -310,8 +312,12 @@ impl AStar {
             }
             self.closed[index] = true;
             self.expanded += 1;
-            let (grid, g_plus_one, closed, open) =
-                (&self.grid, &mut self.g_plus_one, &self.closed, &mut self.open);
+            let (grid, g_plus_one, closed, open) = (
+                &self.grid,
+                &mut self.g_plus_one,
+                &self.closed,
+                &mut self.open,
+            );
             let (gx, gy) = self.goal;
             grid.for_each_move(index, |next, cost| {
                 if closed[next] {

@@ -197,12 +197,24 @@ pub fn generate(name: &str, entities: usize, seed: u64, out: &mut impl Write) ->
         z ^ (z >> 31)
     };
     let mut unit = move || (random() >> 11) as f32 / (1u64 << 53) as f32;
-    writeln!(out, "# A generated level: {entities} entities (seed {seed}).")?;
+    writeln!(
+        out,
+        "# A generated level: {entities} entities (seed {seed})."
+    )?;
     writeln!(out, "level 1\nname {name}\nentities {entities}")?;
     let mut left = entities;
     let write = |out: &mut dyn Write, unit: &mut dyn FnMut() -> f32, depth: usize, kind: &str| {
-        let [x, y, z] = [unit() * 1000.0 - 500.0, unit() * 20.0, unit() * 1000.0 - 500.0];
-        write!(out, "{:indent$}{kind} {x:.2} {y:.2} {z:.2}", "", indent = depth * 2)?;
+        let [x, y, z] = [
+            unit() * 1000.0 - 500.0,
+            unit() * 20.0,
+            unit() * 1000.0 - 500.0,
+        ];
+        write!(
+            out,
+            "{:indent$}{kind} {x:.2} {y:.2} {z:.2}",
+            "",
+            indent = depth * 2
+        )?;
         match kind {
             "prop" => writeln!(out, " {}", MESHES[(unit() * 6.0) as usize % 6]),
             "light" => writeln!(

@@ -20,7 +20,7 @@ mod level;
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use bevy_app::{App, Update};
@@ -238,7 +238,7 @@ impl Work for LevelLoader {
 }
 
 /// Loads the level in an app whose global cooperator has `budget`; returns the frame times.
-fn load(path: &PathBuf, budget: Budget, label: &str, progress: bool) -> (FrameTimes, App) {
+fn load(path: &Path, budget: Budget, label: &str, progress: bool) -> (FrameTimes, App) {
     let mut app = App::new();
     app.add_plugins(CooperatorPlugin::default().with_budget(budget))
         .init_resource::<Loaded>()
@@ -250,7 +250,10 @@ fn load(path: &PathBuf, budget: Budget, label: &str, progress: bool) -> (FrameTi
     app.update();
     app.world_mut()
         .commands()
-        .cooperate(LevelLoader::new(path.clone(), Progress::new(progress)))
+        .cooperate(LevelLoader::new(
+            path.to_path_buf(),
+            Progress::new(progress),
+        ))
         .observe(|finished: On<TaskFinished>| {
             if let Outcome::Failed(failure) = &finished.outcome {
                 eprintln!("level_loading: the loader failed: {failure:?}");
@@ -384,7 +387,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn file_name(path: &std::path::Path) -> String {
+fn file_name(path: &Path) -> String {
     path.file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }

@@ -149,7 +149,7 @@ impl<R: BufRead> LevelReader<R> {
 fn parse_record(line: &str) -> Result<Record, String> {
     let body = line.trim_start_matches(' ');
     let indent = line.len() - body.len();
-    if indent % 2 != 0 {
+    if !indent.is_multiple_of(2) {
         return Err("indentation must be a multiple of two spaces".into());
     }
     let mut words = body.split_whitespace();

@@ -356,19 +356,20 @@ fn main() -> ExitCode {
     // Cooperative: the default budget, 2 ms of loading a frame.
     let (cooperative, mut app) = load(&path, Budget::default(), "cooperative", true);
     let mut ok = check("cooperative", &mut app);
+    let entities = app.world().resource::<Loaded>().expected;
     drop(app);
 
     // Blocking: the same loader with no budget, so all of it runs in the first frame.
     let (blocking, mut app) = load(&path, Budget::Unlimited, "blocking", false);
     ok &= check("blocking", &mut app);
 
-    println!();
+    println!("\nframe times ({} build):", frames::profile());
     println!("{}", cooperative.summary());
     println!("{}", blocking.summary());
     if let Some(plot) = &o.plot {
         let title = format!(
-            "Loading {} ({bytes} bytes): per-frame time",
-            file_name(&path)
+            "Loading {entities} entities ({bytes} bytes, {} build): per-frame time",
+            frames::profile()
         );
         match frames::plot(
             plot,
@@ -385,9 +386,4 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }

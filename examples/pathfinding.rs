@@ -267,7 +267,10 @@ fn main() -> ExitCode {
 
     report(&cooperative, &blocking);
     if let Some(path) = &o.plot {
-        let title = format!("{total} path queries: per-frame time");
+        let title = format!(
+            "{total} path queries ({} build): per-frame time",
+            frames::profile()
+        );
         match frames::plot(
             path,
             &title,
@@ -286,7 +289,7 @@ fn main() -> ExitCode {
 }
 
 fn report(cooperative: &FrameTimes, blocking: &FrameTimes) {
-    println!();
+    println!("\nframe times ({} build):", frames::profile());
     println!("{}", cooperative.summary());
     println!("{}", blocking.summary());
 }

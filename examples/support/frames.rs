@@ -166,3 +166,12 @@ pub fn default_time_budget() -> Duration {
         _ => Duration::ZERO,
     }
 }
+
+/// "debug" or "release": frame times depend on it.
+pub fn profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
+}

@@ -65,6 +65,8 @@ struct Waypoint;
 #[derive(Resource, Default)]
 struct Loaded {
     done: bool,
+    /// Why the loader failed, if it did.
+    failure: Option<String>,
     expected: usize,
     spawned: usize,
 }
@@ -254,14 +256,14 @@ fn load(path: &Path, budget: Budget, label: &str, progress: bool) -> (FrameTimes
             path.to_path_buf(),
             Progress::new(progress),
         ))
-        .observe(|finished: On<TaskFinished>| {
+        .observe(|finished: On<TaskFinished>, mut loaded: ResMut<Loaded>| {
             if let Outcome::Failed(failure) = &finished.outcome {
-                eprintln!("level_loading: the loader failed: {failure:?}");
-                std::process::exit(1);
+                loaded.failure = Some(failure.to_string());
             }
         });
     let times = run_frames(&mut app, label, usize::MAX, |world| {
-        world.resource::<Loaded>().done
+        let loaded = world.resource::<Loaded>();
+        loaded.done || loaded.failure.is_some()
     });
     (times, app)
 }
@@ -270,6 +272,13 @@ fn load(path: &Path, budget: Budget, label: &str, progress: bool) -> (FrameTimes
 fn check(label: &str, app: &mut App) -> bool {
     let world = app.world_mut();
     let loaded = world.resource::<Loaded>();
+    if let Some(failure) = &loaded.failure {
+        eprintln!(
+            "level_loading: {label}: the loader failed: {}",
+            failure.trim_end()
+        );
+        return false;
+    }
     let (expected, spawned) = (loaded.expected, loaded.spawned);
     let entities = count::<LevelEntity>(world);
     let props = count::<Prop>(world);

@@ -90,7 +90,15 @@ impl Progress {
     fn new(show: bool) -> Self {
         match (show, std::io::stderr().is_terminal()) {
             (false, _) => Progress::Quiet,
-            (true, true) => Progress::Bar(ProgressBar::new(0)),
+            (true, true) => {
+                let bar = ProgressBar::new(0);
+                if let Ok(style) = ProgressStyle::with_template(
+                    "{msg} [{bar:40}] {pos}/{len} entities ({elapsed})",
+                ) {
+                    bar.set_style(style.progress_chars("=> "));
+                }
+                Progress::Bar(bar)
+            }
             (true, false) => Progress::Plain { printed: 0 },
         }
     }
@@ -99,11 +107,6 @@ impl Progress {
         match self {
             Progress::Bar(bar) => {
                 bar.set_length(header.entities as u64);
-                if let Ok(style) = ProgressStyle::with_template(
-                    "{msg} [{bar:40}] {pos}/{len} entities ({elapsed})",
-                ) {
-                    bar.set_style(style.progress_chars("=> "));
-                }
                 bar.set_message(format!("loading {}", header.name));
             }
             Progress::Plain { .. } => eprintln!("loading {}: 0%", header.name),
@@ -127,7 +130,15 @@ impl Progress {
 
     fn finish(&mut self) {
         match self {
-            Progress::Bar(bar) => bar.finish(),
+            Progress::Bar(bar) => {
+                let elapsed = bar.elapsed();
+                bar.finish_and_clear();
+                eprintln!(
+                    "{}: {} entities in {elapsed:.2?}",
+                    bar.message(),
+                    bar.position()
+                );
+            }
             Progress::Plain { .. } => eprintln!("  100%"),
             Progress::Quiet => {}
         }

@@ -13,7 +13,7 @@
 //!
 //! Options: `--map PATH` (repeatable), `--scen PATH` (default: the map path plus `.scen`),
 //! `--queries N` (the first N queries of each scenario file), `--expansions N` (nodes a step,
-//! default 64), `--in-flight N` (queries searched at once, default 16), `--plot FILE.svg`.
+//! default 64), `--in-flight N` (queries searched at once, default 4), `--plot FILE.svg`.
 
 #[path = "support/frames.rs"]
 mod frames;
@@ -121,7 +121,7 @@ fn options() -> Result<Options, String> {
         maps: Vec::new(),
         queries: None,
         expansions: 64,
-        in_flight: 16,
+        in_flight: 4,
         plot: None,
     };
     let mut args = std::env::args().skip(1);

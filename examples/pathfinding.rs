@@ -1,0 +1,295 @@
+//! Pathfinding without frame drops: many A* path queries on MovingAI grid maps, each one a
+//! cooperative task that expands a bounded number of nodes per step, stepped within the
+//! cooperator's default per-frame time budget while the "game" keeps running. Every found length
+//! is checked against the scenario file's optimal length. The same queries are then run the
+//! usual way, all at once in one frame, and both runs' frame times are printed.
+//!
+//! ```sh
+//! cargo run --example pathfinding                          # the crate's maze and cave maps
+//! cargo run --example pathfinding -- --queries 20          # the 20 shortest queries of each
+//! cargo run --example pathfinding -- --map arena.map       # any MovingAI map (and arena.map.scen)
+//! cargo run --example pathfinding -- --plot paths.svg      # plot both runs' frame times
+//! ```
+//!
+//! Options: `--map PATH` (repeatable), `--scen PATH` (default: the map path plus `.scen`),
+//! `--queries N` (the first N queries of each scenario file), `--expansions N` (nodes a step,
+//! default 64), `--in-flight N` (queries searched at once, default 4), `--plot FILE.svg`.
+
+#[path = "support/frames.rs"]
+mod frames;
+#[path = "support/grid.rs"]
+#[allow(dead_code, reason = "shared with other examples that use other parts")]
+mod grid;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use bevy_app::{App, Update};
+use bevy_cooperator::prelude::*;
+use bevy_ecs::prelude::*;
+use frames::{FrameTimes, run_frames};
+use grid::{AStar, Grid, Scenario, parse_scenarios};
+
+/// One path request: a scenario on its map.
+#[derive(Clone)]
+struct Query {
+    grid: Arc<Grid>,
+    scenario: Scenario,
+}
+
+/// The game's path requests: those not asked yet, how many are being searched, the answers.
+#[derive(Resource)]
+struct Paths {
+    pending: VecDeque<(usize, Query)>,
+    in_flight: usize,
+    max_in_flight: usize,
+    expansions: usize,
+    /// (query number, length found or `None` for no path, nodes expanded).
+    found: Vec<(usize, Option<f64>, u64)>,
+}
+
+/// Stand-in for the rest of the game: some units moving every frame.
+#[derive(Resource)]
+struct Units(Vec<[f32; 2]>);
+
+/// A path query as task work: each step expands at most `expansions` nodes.
+struct PathQuery {
+    number: usize,
+    search: AStar,
+    expansions: usize,
+}
+
+impl Work for PathQuery {
+    fn step(&mut self, cx: &mut StepContext) -> Step {
+        let Some(length) = self.search.expand(self.expansions) else {
+            return Step::Continue;
+        };
+        let mut paths = cx.world().resource_mut::<Paths>();
+        paths.in_flight -= 1;
+        paths
+            .found
+            .push((self.number, length, self.search.expanded()));
+        Step::Done
+    }
+}
+
+/// The game asks for paths as searches finish, at most `max_in_flight` at a time.
+fn request_paths(mut commands: Commands, mut paths: ResMut<Paths>) {
+    while paths.in_flight < paths.max_in_flight {
+        let Some((number, query)) = paths.pending.pop_front() else {
+            break;
+        };
+        paths.in_flight += 1;
+        let s = &query.scenario;
+        commands.cooperate(PathQuery {
+            number,
+            search: AStar::new(query.grid.clone(), s.start, s.goal),
+            expansions: paths.expansions,
+        });
+    }
+}
+
+/// The blocking way: every query searched to its end, in this one frame.
+fn find_all_paths_now(mut paths: ResMut<Paths>) {
+    while let Some((number, query)) = paths.pending.pop_front() {
+        let s = &query.scenario;
+        let mut search = AStar::new(query.grid.clone(), s.start, s.goal);
+        let length = search.run();
+        paths.found.push((number, length, search.expanded()));
+    }
+}
+
+fn move_units(mut units: ResMut<Units>) {
+    for (i, unit) in units.0.iter_mut().enumerate() {
+        unit[0] = (unit[0] + 0.5 + (i % 7) as f32 * 0.1) % 512.0;
+        unit[1] = (unit[1] + 0.25) % 512.0;
+    }
+}
+
+struct Options {
+    maps: Vec<(PathBuf, Option<PathBuf>)>,
+    queries: Option<usize>,
+    expansions: usize,
+    in_flight: usize,
+    plot: Option<String>,
+}
+
+fn options() -> Result<Options, String> {
+    let mut o = Options {
+        maps: Vec::new(),
+        queries: None,
+        expansions: 64,
+        in_flight: 4,
+        plot: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        let number = |v: String| v.parse::<usize>().map_err(|e| format!("{v}: {e}"));
+        match arg.as_str() {
+            "--map" => o.maps.push((value()?.into(), None)),
+            "--scen" => match o.maps.last_mut() {
+                Some((_, scen)) => *scen = Some(value()?.into()),
+                None => return Err("--scen goes after the --map it is for".into()),
+            },
+            "--queries" => o.queries = Some(number(value()?)?),
+            "--expansions" => o.expansions = number(value()?)?.max(1),
+            "--in-flight" => o.in_flight = number(value()?)?.max(1),
+            "--plot" => o.plot = Some(value()?),
+            _ => return Err(format!("unknown argument {arg:?}")),
+        }
+    }
+    if o.maps.is_empty() {
+        let maps = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/maps");
+        o.maps = ["maze512.map", "cave512.map"]
+            .map(|m| (maps.join(m), None))
+            .into();
+    }
+    Ok(o)
+}
+
+fn load(o: &Options) -> Result<Vec<Query>, String> {
+    let mut queries = Vec::new();
+    for (map, scen) in &o.maps {
+        let read =
+            |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+        let grid =
+            Arc::new(Grid::parse(&read(map)?).map_err(|e| format!("{}: {e}", map.display()))?);
+        let scen = scen.clone().unwrap_or_else(|| {
+            let mut s = map.clone().into_os_string();
+            s.push(".scen");
+            s.into()
+        });
+        let mut scenarios =
+            parse_scenarios(&read(&scen)?).map_err(|e| format!("{}: {e}", scen.display()))?;
+        scenarios.truncate(o.queries.unwrap_or(usize::MAX));
+        println!(
+            "{}: {}x{}, {} open cells, {} queries",
+            map.display(),
+            grid.width,
+            grid.height,
+            grid.open_cells(),
+            scenarios.len()
+        );
+        queries.extend(scenarios.into_iter().map(|scenario| Query {
+            grid: grid.clone(),
+            scenario,
+        }));
+    }
+    Ok(queries)
+}
+
+/// Builds the game: the plugin with its default budget, the units, the path requests.
+fn game(queries: &[Query], o: &Options) -> App {
+    let mut app = App::new();
+    app.add_plugins(CooperatorPlugin::default())
+        .insert_resource(Units(vec![[0.0, 0.0]; 2_000]))
+        .insert_resource(Paths {
+            pending: queries.iter().cloned().enumerate().collect(),
+            in_flight: 0,
+            max_in_flight: o.in_flight,
+            expansions: o.expansions,
+            found: Vec::new(),
+        })
+        .add_systems(Update, move_units);
+    app.finish();
+    app.cleanup();
+    app
+}
+
+/// Runs one frame before anything is asked: the game was already running (and the first
+/// update builds the schedule).
+fn warm_up(app: &mut App) {
+    let pending = std::mem::take(&mut app.world_mut().resource_mut::<Paths>().pending);
+    app.update();
+    app.world_mut().resource_mut::<Paths>().pending = pending;
+}
+
+/// Checks the answers against the scenarios; prints and returns how many matched.
+fn verify(label: &str, queries: &[Query], run: &mut App) -> usize {
+    let paths = run.world().resource::<Paths>();
+    let mut matched = 0;
+    let mut expanded = 0;
+    for &(n, length, nodes) in &paths.found {
+        let s = &queries[n].scenario;
+        expanded += nodes;
+        match length {
+            Some(l) if s.matches(l) => matched += 1,
+            _ => eprintln!(
+                "{label}: query {n} {:?} -> {:?} on {}: found {length:?}, optimal {}",
+                s.start, s.goal, s.map, s.optimal
+            ),
+        }
+    }
+    println!(
+        "{label}: {matched}/{} paths match the optimal length ({expanded} nodes expanded)",
+        queries.len()
+    );
+    matched
+}
+
+fn main() -> ExitCode {
+    let o = match options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("pathfinding: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let queries = match load(&o) {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("pathfinding: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let total = queries.len();
+
+    // Cooperative: the game requests paths; each search is a task stepped within 2 ms a frame.
+    let mut app = game(&queries, &o);
+    app.add_systems(Update, request_paths.before(CooperatorSystems::Wake));
+    warm_up(&mut app);
+    let cooperative = run_frames(&mut app, "cooperative", usize::MAX, |world| {
+        world.resource::<Paths>().found.len() == total
+    });
+    let cooperative_matched = verify("cooperative", &queries, &mut app);
+
+    // Blocking: the same queries, all searched in one frame.
+    let mut app = game(&queries, &o);
+    app.add_systems(Update, find_all_paths_now);
+    warm_up(&mut app);
+    let blocking = run_frames(&mut app, "blocking", usize::MAX, |world| {
+        world.resource::<Paths>().found.len() == total
+    });
+    let blocking_matched = verify("blocking", &queries, &mut app);
+
+    report(&cooperative, &blocking);
+    if let Some(path) = &o.plot {
+        let title = format!(
+            "{total} path queries ({} build): per-frame time",
+            frames::profile()
+        );
+        match frames::plot(
+            path,
+            &title,
+            frames::default_time_budget(),
+            &[&cooperative, &blocking],
+        ) {
+            Ok(()) => println!("plot written to {path}"),
+            Err(e) => eprintln!("pathfinding: plot: {e}"),
+        }
+    }
+    if cooperative_matched == total && blocking_matched == total {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn report(cooperative: &FrameTimes, blocking: &FrameTimes) {
+    println!("\nframe times ({} build):", frames::profile());
+    println!("{}", cooperative.summary());
+    println!("{}", blocking.summary());
+}

@@ -1,7 +1,7 @@
 //! How much work a cooperator does per frame: [`Budget`] and the clock it reads, [`CooperatorClock`].
 
 use alloc::{boxed::Box, sync::Arc};
-use bevy_ecs::resource::Resource;
+use bevy_ecs::{entity::Entity, resource::Resource};
 use bevy_platform::time::Instant;
 use core::{
     fmt,
@@ -125,17 +125,22 @@ pub(crate) enum TickBudget {
 pub(crate) struct Deadline {
     clock: CooperatorClock,
     start: Duration,
-    end: Duration,
+    pub(crate) end: Duration,
     budget: Duration,
     /// Steps left before the next clock read.
     countdown: u32,
-    /// Clock and step count at the last read.
+    /// Size of the batch the countdown started from.
+    batch: u32,
+    /// Clock at the last read.
     last_read: Duration,
-    steps_since_read: u32,
+    /// The task stepped last (the culprit when a one-step batch is slow).
+    last_task: Entity,
+    /// The longest step timed on its own this tick (a one-step batch), with its task.
+    pub(crate) longest: Option<(Entity, Duration)>,
 }
 
 impl TickBudget {
-    fn deadline(clock: &CooperatorClock, budget: Duration) -> Self {
+    pub(crate) fn deadline(clock: &CooperatorClock, budget: Duration) -> Self {
         let now = clock.now();
         TickBudget::Deadline(Deadline {
             clock: clock.clone(),
@@ -143,26 +148,37 @@ impl TickBudget {
             end: now + budget,
             budget,
             countdown: 1,
+            batch: 1,
             last_read: now,
-            steps_since_read: 0,
+            last_task: Entity::PLACEHOLDER,
+            longest: None,
         })
     }
 
-    /// Called after each step with the number of steps done this tick; `true` ends the tick.
+    /// Called after each step of `task` with the number of steps done this tick; `true` ends the
+    /// tick.
     #[inline]
-    pub(crate) fn exhausted(&mut self, steps: u32) -> bool {
+    pub(crate) fn exhausted(&mut self, task: Entity, steps: u32) -> bool {
         match self {
             TickBudget::Steps(n) => steps >= *n,
             TickBudget::Unlimited => false,
             TickBudget::Custom(p) => p(),
             TickBudget::Deadline(d) => {
-                d.steps_since_read += 1;
                 d.countdown -= 1;
                 if d.countdown > 0 {
                     return false;
                 }
+                d.last_task = task;
                 d.read()
             }
+        }
+    }
+
+    /// The time this tick may take, for time budgets.
+    pub(crate) fn granted(&self) -> Option<Duration> {
+        match self {
+            TickBudget::Deadline(d) => Some(d.budget),
+            _ => None,
         }
     }
 
@@ -173,25 +189,43 @@ impl TickBudget {
             _ => None,
         }
     }
+
+    /// The longest step timed on its own this tick, for time budgets.
+    pub(crate) fn longest_step(&self) -> Option<(Entity, Duration)> {
+        match self {
+            TickBudget::Deadline(d) => d.longest,
+            _ => None,
+        }
+    }
 }
 
 impl Deadline {
     #[cold]
+    #[inline(never)]
     fn read(&mut self) -> bool {
         let now = self.clock.now();
+        let spent = now.saturating_sub(self.last_read);
+        if self.batch == 1 && self.longest.is_none_or(|(_, d)| spent > d) {
+            self.longest = Some((self.last_task, spent));
+        }
         if now >= self.end {
             return true;
         }
-        // Average step cost since the last read; allow a batch of steps whose cost stays within
-        // 1/32 of the budget and half of what is left, so the overshoot is bounded.
-        let spent = now.saturating_sub(self.last_read).as_nanos() as u64;
-        let per_step = (spent / u64::from(self.steps_since_read.max(1))).max(1);
-        let left = (self.end - now).as_nanos() as u64;
-        let allowance = (self.budget.as_nanos() as u64 / 32).min(left / 2);
-        let batch = (allowance / per_step).clamp(1, u64::from(MAX_CHECK_INTERVAL));
-        self.countdown = batch as u32;
+        // Allow a batch of steps whose predicted cost stays within 1/32 of the budget and half of
+        // what is left, so the overshoot stays bounded by about one step.
+        let allowance =
+            (self.budget.as_nanos() as u64 / 32).min((self.end - now).as_nanos() as u64 / 2);
+        let spent = spent.as_nanos() as u64;
+        let batch = if spent > allowance.max(1) * 2 && self.batch > 1 {
+            // Much slower than predicted: a heavy step. Time the next steps one by one.
+            1
+        } else {
+            let per_step = (spent / u64::from(self.batch)).max(1);
+            (allowance / per_step).clamp(1, u64::from(MAX_CHECK_INTERVAL)) as u32
+        };
+        self.countdown = batch;
+        self.batch = batch;
         self.last_read = now;
-        self.steps_since_read = 0;
         false
     }
 }

@@ -9,12 +9,14 @@ mod budget;
 mod commands;
 mod cooperator;
 mod error;
+mod frame_budget;
 mod lifecycle;
 mod outcome;
 mod run_queue;
 mod scheduler;
 mod signal;
 mod task;
+mod task_stats;
 mod wait;
 mod work;
 
@@ -22,10 +24,12 @@ pub use budget::*;
 pub use commands::*;
 pub use cooperator::*;
 pub use error::*;
+pub use frame_budget::*;
 pub use outcome::*;
 pub use scheduler::TaskPanicked;
 pub use signal::*;
 pub use task::*;
+pub use task_stats::*;
 pub use wait::*;
 pub use work::*;
 
@@ -43,8 +47,9 @@ pub mod prelude {
     pub use crate::{
         Budget, CooperateCommandsExt, CooperateEntityCommandsExt, CooperateEntityWorldExt,
         CooperateWorldExt, CooperativeTask, Cooperator, CooperatorClock, CooperatorPlugin,
-        CooperatorSystems, Failure, FinishKind, GlobalCooperator, IntoWork, Outcome, Paused,
-        RetainFinished, Signal, Step, StepContext, TaskError, TaskFinished, Wait, Work, from_fn,
+        CooperatorStats, CooperatorSystems, Failure, FinishKind, FrameBudget, GlobalCooperator,
+        IntoWork, Outcome, Paused, RetainFinished, Signal, Step, StepContext, TaskError,
+        TaskFinished, TaskStats, Wait, Work, from_fn,
     };
 }
 

@@ -1,5 +1,8 @@
 //! Shared test support: a headless app with manual time and a step-count budget.
-#![allow(dead_code, reason = "each test file uses a different part of the support code")]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the support code"
+)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -82,7 +85,11 @@ pub fn frames(app: &mut App, n: usize) {
 }
 
 /// An iterator that logs `tag{i}` for each i in 0..n, one per step.
-pub fn logging(log: &Log<String>, tag: &'static str, n: usize) -> impl Iterator<Item = ()> + Send + 'static {
+pub fn logging(
+    log: &Log<String>,
+    tag: &'static str,
+    n: usize,
+) -> impl Iterator<Item = ()> + Send + 'static {
     let log = log.clone();
     (0..n).map(move |i| log.push(format!("{tag}{i}")))
 }
@@ -90,7 +97,10 @@ pub fn logging(log: &Log<String>, tag: &'static str, n: usize) -> impl Iterator<
 /// Entities that are neither resources nor observers, for leak checks.
 pub fn plain_entity_count(world: &mut World) -> usize {
     world
-        .query_filtered::<Entity, (Without<bevy_ecs::resource::IsResource>, Without<bevy_ecs::observer::Observer>)>()
+        .query_filtered::<Entity, (
+            Without<bevy_ecs::resource::IsResource>,
+            Without<bevy_ecs::observer::Observer>,
+        )>()
         .iter(world)
         .count()
 }

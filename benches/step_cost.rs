@@ -28,7 +28,7 @@ fn main() {
                 time_steps(&mut ours, coop_steps, iters, &format!("cooperator/{tasks}"))
             })
         });
-        black_box((floor, ours));
+        drop(black_box((floor, ours)));
     }
     group.finish();
     c.final_summary();

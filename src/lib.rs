@@ -8,10 +8,13 @@ extern crate alloc;
 mod budget;
 mod commands;
 mod cooperator;
+#[cfg(feature = "diagnostic")]
+mod diagnostic;
 mod error;
 mod frame_budget;
 mod lifecycle;
 mod outcome;
+mod progress;
 mod run_queue;
 mod scheduler;
 mod signal;
@@ -23,9 +26,12 @@ mod work;
 pub use budget::*;
 pub use commands::*;
 pub use cooperator::*;
+#[cfg(feature = "diagnostic")]
+pub use diagnostic::*;
 pub use error::*;
 pub use frame_budget::*;
 pub use outcome::*;
+pub use progress::*;
 pub use scheduler::TaskPanicked;
 pub use signal::*;
 pub use task::*;
@@ -48,8 +54,8 @@ pub mod prelude {
         Budget, CooperateCommandsExt, CooperateEntityCommandsExt, CooperateEntityWorldExt,
         CooperateWorldExt, CooperativeTask, Cooperator, CooperatorClock, CooperatorPlugin,
         CooperatorStats, CooperatorSystems, Failure, FinishKind, FrameBudget, GlobalCooperator,
-        IntoWork, Outcome, Paused, RetainFinished, Signal, Step, StepContext, TaskError,
-        TaskFinished, TaskStats, Wait, Work, from_fn,
+        IntoWork, Outcome, Paused, Progress, RetainFinished, Signal, Step, StepContext, TaskError,
+        TaskFinished, TaskProgress, TaskProgressExt, TaskStats, Wait, Work, from_fn,
     };
 }
 

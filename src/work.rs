@@ -94,6 +94,13 @@ impl<'w> StepContext<'w> {
 pub trait Work: Send + 'static {
     /// Runs one unit of work and says what comes next.
     fn step(&mut self, cx: &mut StepContext) -> Step;
+
+    /// How far the work has come, if it knows (see
+    /// [`TaskProgressExt::task_progress`](crate::TaskProgressExt::task_progress)). Called only
+    /// when someone asks, never by the scheduler's step loop. Default: unknown.
+    fn progress(&self) -> Option<crate::Progress> {
+        None
+    }
 }
 
 /// Marker for [`IntoWork`] on iterators.
@@ -126,8 +133,11 @@ pub trait IntoWork<Marker>: Send + 'static {
     }
 }
 
-/// Iterator work (see [`IntoWork`]).
-pub struct IterWork<I>(I);
+/// Iterator work (see [`IntoWork`]). Knows its progress when the iterator's `size_hint` is exact.
+pub struct IterWork<I> {
+    iter: I,
+    done: u64,
+}
 
 impl<I> Work for IterWork<I>
 where
@@ -136,9 +146,21 @@ where
 {
     #[inline]
     fn step(&mut self, _cx: &mut StepContext) -> Step {
-        match self.0.next() {
-            Some(item) => item.into(),
+        match self.iter.next() {
+            Some(item) => {
+                self.done += 1;
+                item.into()
+            }
             None => Step::Done,
+        }
+    }
+
+    fn progress(&self) -> Option<crate::Progress> {
+        match self.iter.size_hint() {
+            (low, Some(high)) if low == high => {
+                Some(crate::Progress::new(self.done, self.done + low as u64))
+            }
+            _ => None,
         }
     }
 }
@@ -150,7 +172,10 @@ where
 {
     type Work = IterWork<I>;
     fn into_work(self) -> IterWork<I> {
-        IterWork(self)
+        IterWork {
+            iter: self,
+            done: 0,
+        }
     }
 }
 

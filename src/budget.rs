@@ -174,6 +174,16 @@ impl TickBudget {
         }
     }
 
+    /// How many queue entries are worth claiming at once after `steps` steps.
+    #[inline]
+    pub(crate) fn claim_limit(&self, steps: u32) -> usize {
+        match self {
+            TickBudget::Steps(n) => n.saturating_sub(steps).max(1) as usize,
+            TickBudget::Deadline(d) => d.countdown as usize,
+            _ => usize::MAX,
+        }
+    }
+
     /// The time this tick may take, for time budgets.
     pub(crate) fn granted(&self) -> Option<Duration> {
         match self {

@@ -148,6 +148,30 @@ impl RunQueue {
         Some((slot, node.entity))
     }
 
+    /// Advances up to `out.len()` times, writing each task to step; returns how many.
+    /// Equivalent to calling [`advance`](Self::advance) that many times.
+    #[inline]
+    pub(crate) fn claim(&mut self, out: &mut [(u32, Entity)]) -> usize {
+        let mut n = 0;
+        for entry in out.iter_mut() {
+            let Some(next) = self.advance() else {
+                break;
+            };
+            *entry = next;
+            n += 1;
+        }
+        n
+    }
+
+    /// Gives back claimed entries: the cursor returns to `slot`, the first one not stepped.
+    /// Valid only while the queue has not changed since the claim.
+    #[inline]
+    pub(crate) fn set_cursor(&mut self, slot: u32) {
+        if self.nodes.get(slot as usize).is_some_and(|n| n.linked) {
+            self.cursor = slot;
+        }
+    }
+
     pub(crate) fn runnable(&self) -> u32 {
         self.runnable
     }

@@ -15,7 +15,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crate::{
     Budget, CooperativeTask, Cooperator, CooperatorClock, Failure, FrameBudget, Lane, Outcome,
     RetainFinished, Step, StepContext, TaskStats, Work, budget::TickBudget, lifecycle,
-    lifecycle::FinishedTasks, wait,
+    lifecycle::FinishedTasks, run_queue::NIL, wait,
 };
 
 /// [`CooperatorSystems::Wake`](crate::CooperatorSystems::Wake): resolves the waits that came due.
@@ -195,6 +195,20 @@ enum Ran {
     Timed(Duration),
 }
 
+/// How many run-queue entries a tick claims at once.
+const CLAIM: usize = 32;
+
+/// Puts a cooperator's run-queue cursor back on `slot`, the first claimed entry not stepped
+/// (`None`: the cursor already stands right).
+#[inline]
+pub(crate) fn restore_cursor(world: &mut World, cooperator: Entity, slot: Option<u32>) {
+    if let Some(slot) = slot
+        && let Some(mut coop) = world.get_mut::<Cooperator>(cooperator)
+    {
+        coop.queue.set_cursor(slot);
+    }
+}
+
 /// How long between two "step over budget" warnings of one cooperator.
 const WARN_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -207,20 +221,41 @@ impl Ticker<'_> {
 
     /// One tick of one cooperator: steps round-robin until the budget is spent or no task is
     /// runnable, then records the figures. Returns the steps run.
+    ///
+    /// The run queue hands out a batch of entries at once (`RunQueue::claim`, the same as that
+    /// many `advance` calls), so that steps which do not touch the world (most iterator steps)
+    /// cost no access to the cooperator. Before anything else can see the queue — the step's
+    /// first world access, a result other than `Continue`, the end of the tick — the cursor is put
+    /// back where one `advance` per step would have left it, so the order is exactly the same.
     fn tick(&mut self, world: &mut World, coop_entity: Entity, budget: &mut TickBudget) -> u32 {
         let mut steps: u32 = 0;
         let mut timed_longest: Option<(Entity, Duration)> = None;
+        let mut batch = [(NIL, Entity::PLACEHOLDER); CLAIM];
+        let (mut next, mut len) = (0, 0);
         loop {
-            let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity) else {
-                break;
-            };
-            if !coop.running() {
-                break;
+            if next == len {
+                let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity) else {
+                    break;
+                };
+                if !coop.running() {
+                    break;
+                }
+                let limit = budget.claim_limit(steps).min(CLAIM);
+                len = coop.queue.claim(&mut batch[..limit]);
+                next = 0;
+                if len == 0 {
+                    break;
+                }
             }
-            let Some((slot, task)) = coop.queue.advance() else {
-                break;
-            };
-            match self.step_task(world, coop_entity, slot, task) {
+            let (slot, task) = batch[next];
+            next += 1;
+            let resume = (next < len).then(|| batch[next].0);
+            let (ran, clean) = self.step_task(world, coop_entity, slot, task, resume);
+            if !clean {
+                // The cursor was put back: claim afresh.
+                len = next;
+            }
+            match ran {
                 Ran::Nothing => continue,
                 Ran::Step => {}
                 Ran::Timed(took) => {
@@ -233,6 +268,9 @@ impl Ticker<'_> {
             if budget.exhausted(task, steps) {
                 break;
             }
+        }
+        if next < len {
+            restore_cursor(world, coop_entity, Some(batch[next].0));
         }
         self.record(world, coop_entity, budget, steps, timed_longest);
         steps
@@ -289,7 +327,8 @@ impl Ticker<'_> {
         }
     }
 
-    /// Runs one work unit of `task` and applies what it returned.
+    /// Runs one work unit of `task` and applies what it returned. Also says whether the step was
+    /// clean (it did not touch the world and continued), so the claimed batch is still valid.
     #[inline]
     fn step_task(
         &mut self,
@@ -297,7 +336,8 @@ impl Ticker<'_> {
         coop_entity: Entity,
         slot: u32,
         task: Entity,
-    ) -> Ran {
+        resume: Option<u32>,
+    ) -> (Ran, bool) {
         let (work, timed) = match self.task_query.get_mut(world, task) {
             Ok((mut t, timed)) if t.slot == slot && t.is_alive() => {
                 t.steps += 1;
@@ -307,33 +347,41 @@ impl Ticker<'_> {
         };
         let Some(mut work) = work else {
             // A stale queue entry (cannot normally happen): forget it.
+            restore_cursor(world, coop_entity, resume);
             if let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity)
                 && coop.queue.holds(slot, task)
             {
                 coop.queue.remove(slot);
             }
-            return Ran::Nothing;
+            return (Ran::Nothing, false);
         };
         let start = timed.then(|| self.clock.now());
-        let mut cx = StepContext::new(world, task, coop_entity);
+        let mut cx = StepContext::in_batch(world, task, coop_entity, resume);
         let result = catch_unwind(AssertUnwindSafe(|| work.get().step(&mut cx)));
         let touched = cx.touched();
         let took = start.map(|start| self.clock.now().saturating_sub(start));
         if touched {
             world.flush();
         }
-        match result {
+        let clean = match result {
             // The common case: put the work back and go on.
-            Ok(Step::Continue) => match self.task_query.get_mut(world, task) {
-                Ok((mut t, _)) if t.is_alive() => t.work = Some(work),
-                _ => drop(work),
-            },
+            Ok(Step::Continue) => {
+                match self.task_query.get_mut(world, task) {
+                    Ok((mut t, _)) if t.is_alive() => t.work = Some(work),
+                    _ => drop(work),
+                }
+                !touched
+            }
             result => {
+                if !touched {
+                    restore_cursor(world, coop_entity, resume);
+                }
                 let step = result.unwrap_or_else(|payload| Step::Fail(panic_error(payload).into()));
                 self.apply(world, task, work, step);
+                false
             }
-        }
-        match took {
+        };
+        let ran = match took {
             None => Ran::Step,
             Some(took) => {
                 if let Some(mut stats) = world.get_mut::<TaskStats>(task) {
@@ -341,7 +389,8 @@ impl Ticker<'_> {
                 }
                 Ran::Timed(took)
             }
-        }
+        };
+        (ran, clean)
     }
 
     /// Applies a step's result other than a plain `Continue`.

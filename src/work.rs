@@ -47,6 +47,9 @@ pub struct StepContext<'w> {
     task: Entity,
     cooperator: Entity,
     touched: bool,
+    /// Where the run queue's cursor must stand before anyone else can see the queue (the
+    /// scheduler hands out a few queue entries at a time; see `scheduler.rs`).
+    resume_cursor: Option<u32>,
 }
 
 impl<'w> StepContext<'w> {
@@ -56,18 +59,40 @@ impl<'w> StepContext<'w> {
             task,
             cooperator,
             touched: false,
+            resume_cursor: None,
+        }
+    }
+
+    /// Like `new`, for a step of a batch: `resume_cursor` is restored on the first world access.
+    #[inline]
+    pub(crate) fn in_batch(
+        world: &'w mut World,
+        task: Entity,
+        cooperator: Entity,
+        resume_cursor: Option<u32>,
+    ) -> Self {
+        let mut cx = StepContext::new(world, task, cooperator);
+        cx.resume_cursor = resume_cursor;
+        cx
+    }
+
+    #[inline]
+    fn touch(&mut self) {
+        if !self.touched {
+            self.touched = true;
+            crate::scheduler::restore_cursor(self.world, self.cooperator, self.resume_cursor);
         }
     }
 
     /// The world, for any read or change. Commands queued on it are applied right after the step.
     pub fn world(&mut self) -> &mut World {
-        self.touched = true;
+        self.touch();
         self.world
     }
 
     /// Commands applied right after this step (not at the end of the frame).
     pub fn commands(&mut self) -> Commands<'_, '_> {
-        self.touched = true;
+        self.touch();
         self.world.commands()
     }
 

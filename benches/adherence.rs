@@ -10,7 +10,7 @@
 //!
 //! `cargo bench --bench adherence`; the table is printed at the end.
 
-#[path = "support.rs"]
+#[path = "support/mod.rs"]
 mod support;
 
 use std::{

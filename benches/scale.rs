@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --bench scale`; the table is printed at the end.
 
-#[path = "support.rs"]
+#[path = "support/mod.rs"]
 mod support;
 
 use std::{
@@ -154,6 +154,10 @@ fn idle_cooperators(c: &mut Criterion) {
     group.finish();
 }
 
+/// Time spent in the wake set.
+#[derive(Resource, Default)]
+struct WakeTime(Option<Instant>, Duration);
+
 /// Wakes: firing a signal that many tasks wait on, and frame waits.
 fn wakes(c: &mut Criterion) {
     let mut group = c.benchmark_group("wakes");
@@ -215,8 +219,22 @@ fn wakes(c: &mut Criterion) {
         })
     });
     drop(app);
-    // Frame waits: every task waits one frame after each step (wake + step + wait again).
+    // Frame waits: every task waits one frame after each step (wake + step + wait again). The
+    // time spent in `CooperatorSystems::Wake` alone is the cost of the wakes.
     let mut app = coop_app(Budget::Unlimited, 0);
+    app.init_resource::<WakeTime>().add_systems(
+        bevy_app::Update,
+        (
+            (|mut t: ResMut<WakeTime>| t.0 = Some(Instant::now())).before(CooperatorSystems::Wake),
+            (|mut t: ResMut<WakeTime>| {
+                if let Some(start) = t.0.take() {
+                    t.1 += start.elapsed();
+                }
+            })
+            .after(CooperatorSystems::Wake)
+            .before(CooperatorSystems::Step),
+        ),
+    );
     for _ in 0..TASKS {
         app.world_mut()
             .cooperate(std::iter::repeat_with(Wait::next_frame));
@@ -225,11 +243,17 @@ fn wakes(c: &mut Criterion) {
     group.bench_function("frame_wait_cycle", |b| {
         b.iter_custom(|iters| {
             let frames = iters.div_ceil(TASKS as u64);
+            app.world_mut().resource_mut::<WakeTime>().1 = Duration::ZERO;
             let start = Instant::now();
             for _ in 0..frames {
                 app.update();
             }
             let elapsed = start.elapsed();
+            let waking = app.world().resource::<WakeTime>().1;
+            record(
+                "wake/frame",
+                waking.as_secs_f64() * 1e9 / (frames * TASKS as u64) as f64,
+            );
             let per = elapsed.as_secs_f64() / (frames * TASKS as u64) as f64;
             record("wake/frame_cycle", per * 1e9);
             Duration::from_secs_f64(per * iters as f64)
@@ -303,6 +327,17 @@ fn main() {
         "{:<58} {:>10.2} M/s",
         "wakes by signal per second",
         1e3 / median("wake/signal")
+    );
+    print_ratio(
+        "wake by frame wait, per task",
+        "wake/frame",
+        "wake/floor",
+        "ns",
+    );
+    println!(
+        "{:<58} {:>10.2} M/s",
+        "wakes by frame wait per second",
+        1e3 / median("wake/frame")
     );
     print_ratio(
         "frame wait cycle (wake + step + wait), per task",

@@ -3,7 +3,7 @@
 //!
 //! `cargo bench --bench step_cost`; the ratios are printed at the end.
 
-#[path = "support.rs"]
+#[path = "support/mod.rs"]
 mod support;
 
 use std::hint::black_box;

@@ -51,7 +51,7 @@ fn floor_system(world: &mut World, tasks: &mut QueryState<&mut FloorTask>) {
             task.0 = Some(work);
             any = true;
             steps += 1;
-            if steps % 64 == 0 && Instant::now() >= deadline {
+            if steps.is_multiple_of(64) && Instant::now() >= deadline {
                 break 'frame;
             }
         }

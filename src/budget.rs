@@ -301,3 +301,82 @@ impl ManualClock {
         Duration::from_nanos(self.0.load(Ordering::Relaxed))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs steps of `cost(n)` on a manual clock until the budget says stop; returns the steps,
+    /// the time spent and the batch sizes seen at each clock read.
+    fn run(budget: Duration, cost: impl Fn(u32) -> Duration) -> (u32, Duration, Vec<(u32, u32)>) {
+        let (clock, manual) = CooperatorClock::manual();
+        let mut tick = TickBudget::deadline(&clock, budget);
+        let mut steps = 0;
+        let mut batches = Vec::new();
+        loop {
+            manual.advance(cost(steps));
+            steps += 1;
+            let stop = tick.exhausted(Entity::PLACEHOLDER, steps);
+            if let TickBudget::Deadline(d) = &tick
+                && d.countdown == d.batch
+            {
+                batches.push((steps, d.batch));
+            }
+            if stop {
+                break;
+            }
+        }
+        (steps, manual.now(), batches)
+    }
+
+    #[test]
+    fn light_steps_read_the_clock_rarely_and_overshoot_by_at_most_one_step() {
+        let step = Duration::from_nanos(100);
+        let budget = Duration::from_millis(2);
+        let (steps, spent, batches) = run(budget, |_| step);
+        assert!(spent >= budget);
+        assert!(spent - budget <= step, "overshoot {:?}", spent - budget);
+        assert_eq!(steps as u128, spent.as_nanos() / 100);
+        // Batches grow to the cap; a few hundred clock reads for 20,000 steps.
+        assert_eq!(batches.iter().map(|b| b.1).max(), Some(MAX_CHECK_INTERVAL));
+        assert!(batches.len() < 200, "{} clock reads", batches.len());
+    }
+
+    #[test]
+    fn steps_of_a_fortieth_of_the_budget_are_checked_one_by_one() {
+        let budget = Duration::from_millis(2);
+        let step = Duration::from_micros(50);
+        let (steps, spent, batches) = run(budget, |_| step);
+        assert_eq!(steps, 40);
+        assert_eq!(spent, budget);
+        assert!(batches.iter().all(|b| b.1 == 1));
+    }
+
+    #[test]
+    fn a_heavy_step_resets_the_interval_and_the_overshoot_stays_within_one_step() {
+        let budget = Duration::from_millis(2);
+        let light = Duration::from_nanos(100);
+        let heavy = Duration::from_micros(500);
+        // Light steps, then a heavy one (the 1,001st, inside a large batch).
+        let (_, spent, batches) = run(budget, |n| if n == 1_000 { heavy } else { light });
+        assert!(spent - budget <= heavy);
+        let before = batches.iter().rev().find(|b| b.0 <= 1_000).unwrap();
+        assert!(before.1 > 1, "{batches:?}");
+        // The clock read that follows the heavy step times the next step alone.
+        let after = batches.iter().find(|b| b.0 > 1_000).unwrap();
+        assert_eq!(after.1, 1, "{batches:?}");
+    }
+
+    #[test]
+    fn the_longest_step_timed_alone_is_recorded() {
+        let (clock, manual) = CooperatorClock::manual();
+        let mut tick = TickBudget::deadline(&clock, Duration::from_micros(100));
+        let task = Entity::from_raw_u32(7).unwrap();
+        manual.advance(Duration::from_micros(30));
+        assert!(!tick.exhausted(task, 1));
+        manual.advance(Duration::from_micros(80));
+        assert!(tick.exhausted(task, 2));
+        assert_eq!(tick.longest_step(), Some((task, Duration::from_micros(80))));
+        assert_eq!(tick.granted(), Some(Duration::from_micros(100)));
+    }
+}

@@ -20,7 +20,7 @@ use bevy_platform::time::Instant;
 use criterion::{BenchmarkId, Criterion};
 use support::*;
 
-const SIZES: [usize; 3] = [1_000, 100_000, 1_000_000];
+const SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
 /// Adds never-ending trivial tasks to the global cooperator until it holds `n` tasks.
 fn grow_runnable(app: &mut App, n: usize) {

@@ -145,7 +145,9 @@ pub enum CooperatorSystems {
     /// wherever they happen.
     Wake,
     /// Every running cooperator steps its runnable tasks round-robin within its budget
-    /// (one exclusive system). Commands queued by a step are applied right after it.
+    /// (one exclusive system), then every [`FrameBudget`] shares its budget among its lanes.
+    /// Commands queued by a step are applied right after it. [`CooperatorStats`] describe the
+    /// frame once this set has run.
     Step,
     /// Finished standalone task entities are despawned and finished attached tasks lose their
     /// [`CooperativeTask`], unless they hold [`RetainFinished`].

@@ -34,6 +34,7 @@ use crate::{Budget, Outcome, run_queue::RunQueue};
 #[component(on_remove = on_cooperator_remove)]
 pub struct Cooperator {
     /// How much work it may do per frame. May be changed at any time; read at the start of a tick.
+    /// Ignored while the cooperator is a lane of a [`FrameBudget`](crate::FrameBudget).
     pub budget: Budget,
     started: bool,
     stopped: bool,

@@ -163,8 +163,10 @@ impl RunQueue {
         n
     }
 
-    /// Gives back claimed entries: the cursor returns to `slot`, the first one not stepped.
-    /// Valid only while the queue has not changed since the claim.
+    /// Gives back claimed entries: the cursor returns to `slot`, the first one not stepped, as if
+    /// each stepped entry had been taken with one `advance`. Valid only while the queue has not
+    /// changed since the claim. Any other per-cursor state `advance` keeps must be restored here
+    /// too.
     #[inline]
     pub(crate) fn set_cursor(&mut self, slot: u32) {
         if self.nodes.get(slot as usize).is_some_and(|n| n.linked) {

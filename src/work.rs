@@ -76,6 +76,10 @@ impl<'w> StepContext<'w> {
         cx
     }
 
+    /// Marks the world as used, and first puts the run queue's cursor where the scheduler's
+    /// batching owes it. **Every method that reaches the world must call this before it does**
+    /// (a method that only sets `touched` would let the queue be changed while entries are still
+    /// claimed, and up to a batch of tasks would lose their turn in this pass).
     #[inline]
     fn touch(&mut self) {
         if !self.touched {

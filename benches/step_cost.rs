@@ -9,7 +9,11 @@ mod support;
 use std::hint::black_box;
 
 use bevy_cooperator::prelude::*;
+use bevy_ecs::prelude::*;
 use criterion::BenchmarkId;
+
+#[derive(Resource, Default)]
+struct Counter(u64);
 use support::*;
 
 fn main() {
@@ -30,6 +34,21 @@ fn main() {
         });
         drop(black_box((floor, ours)));
     }
+    // A step that uses the world (reads a resource), 1,000 tasks: the batching must not cost it.
+    let mut touching = coop_app(Budget::Time(BUDGET), 0);
+    touching.init_resource::<Counter>();
+    for _ in 0..1_000 {
+        touching
+            .world_mut()
+            .cooperate(from_fn(|cx: &mut StepContext| {
+                cx.world().resource_mut::<Counter>().0 += 1;
+                Step::Continue
+            }));
+    }
+    touching.update();
+    group.bench_function("world_step/1000", |b| {
+        b.iter_custom(|iters| time_steps(&mut touching, coop_steps, iters, "world_step/1000"))
+    });
     group.finish();
     c.final_summary();
 
@@ -42,4 +61,10 @@ fn main() {
             "ns",
         );
     }
+    print_ratio(
+        "1000 tasks, each step using the world",
+        "world_step/1000",
+        "floor/1000",
+        "ns",
+    );
 }

@@ -232,6 +232,9 @@ impl Ticker<'_> {
         let mut timed_longest: Option<(Entity, Duration)> = None;
         let mut batch = [(NIL, Entity::PLACEHOLDER); CLAIM];
         let (mut next, mut len) = (0, 0);
+        // Batches grow while steps stay clean and shrink to one entry after a step that touched
+        // the world, so world-using tasks pay nothing for batching.
+        let mut want = 1;
         loop {
             if next == len {
                 let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity) else {
@@ -240,7 +243,7 @@ impl Ticker<'_> {
                 if !coop.running() {
                     break;
                 }
-                let limit = budget.claim_limit(steps).min(CLAIM);
+                let limit = budget.claim_limit(steps).min(want);
                 len = coop.queue.claim(&mut batch[..limit]);
                 next = 0;
                 if len == 0 {
@@ -252,8 +255,11 @@ impl Ticker<'_> {
             let resume = (next < len).then(|| batch[next].0);
             let (ran, clean) = self.step_task(world, coop_entity, slot, task, resume);
             if !clean {
-                // The cursor was put back: claim afresh.
+                // The cursor was put back: claim afresh, one entry at a time for now.
                 len = next;
+                want = 1;
+            } else if next == len {
+                want = (want * 2).min(CLAIM);
             }
             match ran {
                 Ran::Nothing => continue,

@@ -1,7 +1,7 @@
 //! How much work a cooperator does per frame: [`Budget`] and the clock it reads, [`CooperatorClock`].
 
 use alloc::{boxed::Box, sync::Arc};
-use bevy_ecs::resource::Resource;
+use bevy_ecs::{entity::Entity, resource::Resource};
 use bevy_platform::time::Instant;
 use core::{
     fmt,
@@ -125,17 +125,22 @@ pub(crate) enum TickBudget {
 pub(crate) struct Deadline {
     clock: CooperatorClock,
     start: Duration,
-    end: Duration,
+    pub(crate) end: Duration,
     budget: Duration,
     /// Steps left before the next clock read.
     countdown: u32,
-    /// Clock and step count at the last read.
+    /// Size of the batch the countdown started from.
+    batch: u32,
+    /// Clock at the last read.
     last_read: Duration,
-    steps_since_read: u32,
+    /// The task stepped last (the culprit when a one-step batch is slow).
+    last_task: Entity,
+    /// The longest step timed on its own this tick (a one-step batch), with its task.
+    pub(crate) longest: Option<(Entity, Duration)>,
 }
 
 impl TickBudget {
-    fn deadline(clock: &CooperatorClock, budget: Duration) -> Self {
+    pub(crate) fn deadline(clock: &CooperatorClock, budget: Duration) -> Self {
         let now = clock.now();
         TickBudget::Deadline(Deadline {
             clock: clock.clone(),
@@ -143,26 +148,47 @@ impl TickBudget {
             end: now + budget,
             budget,
             countdown: 1,
+            batch: 1,
             last_read: now,
-            steps_since_read: 0,
+            last_task: Entity::PLACEHOLDER,
+            longest: None,
         })
     }
 
-    /// Called after each step with the number of steps done this tick; `true` ends the tick.
+    /// Called after each step of `task` with the number of steps done this tick; `true` ends the
+    /// tick.
     #[inline]
-    pub(crate) fn exhausted(&mut self, steps: u32) -> bool {
+    pub(crate) fn exhausted(&mut self, task: Entity, steps: u32) -> bool {
         match self {
             TickBudget::Steps(n) => steps >= *n,
             TickBudget::Unlimited => false,
             TickBudget::Custom(p) => p(),
             TickBudget::Deadline(d) => {
-                d.steps_since_read += 1;
                 d.countdown -= 1;
                 if d.countdown > 0 {
                     return false;
                 }
+                d.last_task = task;
                 d.read()
             }
+        }
+    }
+
+    /// How many queue entries are worth claiming at once after `steps` steps.
+    #[inline]
+    pub(crate) fn claim_limit(&self, steps: u32) -> usize {
+        match self {
+            TickBudget::Steps(n) => n.saturating_sub(steps).max(1) as usize,
+            TickBudget::Deadline(d) => d.countdown as usize,
+            _ => usize::MAX,
+        }
+    }
+
+    /// The time this tick may take, for time budgets.
+    pub(crate) fn granted(&self) -> Option<Duration> {
+        match self {
+            TickBudget::Deadline(d) => Some(d.budget),
+            _ => None,
         }
     }
 
@@ -173,25 +199,43 @@ impl TickBudget {
             _ => None,
         }
     }
+
+    /// The longest step timed on its own this tick, for time budgets.
+    pub(crate) fn longest_step(&self) -> Option<(Entity, Duration)> {
+        match self {
+            TickBudget::Deadline(d) => d.longest,
+            _ => None,
+        }
+    }
 }
 
 impl Deadline {
     #[cold]
+    #[inline(never)]
     fn read(&mut self) -> bool {
         let now = self.clock.now();
+        let spent = now.saturating_sub(self.last_read);
+        if self.batch == 1 && self.longest.is_none_or(|(_, d)| spent > d) {
+            self.longest = Some((self.last_task, spent));
+        }
         if now >= self.end {
             return true;
         }
-        // Average step cost since the last read; allow a batch of steps whose cost stays within
-        // 1/32 of the budget and half of what is left, so the overshoot is bounded.
-        let spent = now.saturating_sub(self.last_read).as_nanos() as u64;
-        let per_step = (spent / u64::from(self.steps_since_read.max(1))).max(1);
-        let left = (self.end - now).as_nanos() as u64;
-        let allowance = (self.budget.as_nanos() as u64 / 32).min(left / 2);
-        let batch = (allowance / per_step).clamp(1, u64::from(MAX_CHECK_INTERVAL));
-        self.countdown = batch as u32;
+        // Allow a batch of steps whose predicted cost stays within 1/32 of the budget and half of
+        // what is left, so the overshoot stays bounded by about one step.
+        let allowance =
+            (self.budget.as_nanos() as u64 / 32).min((self.end - now).as_nanos() as u64 / 2);
+        let spent = spent.as_nanos() as u64;
+        let batch = if spent > allowance.max(1) * 2 && self.batch > 1 {
+            // Much slower than predicted: a heavy step. Time the next steps one by one.
+            1
+        } else {
+            let per_step = (spent / u64::from(self.batch)).max(1);
+            (allowance / per_step).clamp(1, u64::from(MAX_CHECK_INTERVAL)) as u32
+        };
+        self.countdown = batch;
+        self.batch = batch;
         self.last_read = now;
-        self.steps_since_read = 0;
         false
     }
 }
@@ -255,5 +299,84 @@ impl ManualClock {
     /// The clock's current reading.
     pub fn now(&self) -> Duration {
         Duration::from_nanos(self.0.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs steps of `cost(n)` on a manual clock until the budget says stop; returns the steps,
+    /// the time spent and the batch sizes seen at each clock read.
+    fn run(budget: Duration, cost: impl Fn(u32) -> Duration) -> (u32, Duration, Vec<(u32, u32)>) {
+        let (clock, manual) = CooperatorClock::manual();
+        let mut tick = TickBudget::deadline(&clock, budget);
+        let mut steps = 0;
+        let mut batches = Vec::new();
+        loop {
+            manual.advance(cost(steps));
+            steps += 1;
+            let stop = tick.exhausted(Entity::PLACEHOLDER, steps);
+            if let TickBudget::Deadline(d) = &tick
+                && d.countdown == d.batch
+            {
+                batches.push((steps, d.batch));
+            }
+            if stop {
+                break;
+            }
+        }
+        (steps, manual.now(), batches)
+    }
+
+    #[test]
+    fn light_steps_read_the_clock_rarely_and_overshoot_by_at_most_one_step() {
+        let step = Duration::from_nanos(100);
+        let budget = Duration::from_millis(2);
+        let (steps, spent, batches) = run(budget, |_| step);
+        assert!(spent >= budget);
+        assert!(spent - budget <= step, "overshoot {:?}", spent - budget);
+        assert_eq!(steps as u128, spent.as_nanos() / 100);
+        // Batches grow to the cap; a few hundred clock reads for 20,000 steps.
+        assert_eq!(batches.iter().map(|b| b.1).max(), Some(MAX_CHECK_INTERVAL));
+        assert!(batches.len() < 200, "{} clock reads", batches.len());
+    }
+
+    #[test]
+    fn steps_of_a_fortieth_of_the_budget_are_checked_one_by_one() {
+        let budget = Duration::from_millis(2);
+        let step = Duration::from_micros(50);
+        let (steps, spent, batches) = run(budget, |_| step);
+        assert_eq!(steps, 40);
+        assert_eq!(spent, budget);
+        assert!(batches.iter().all(|b| b.1 == 1));
+    }
+
+    #[test]
+    fn a_heavy_step_resets_the_interval_and_the_overshoot_stays_within_one_step() {
+        let budget = Duration::from_millis(2);
+        let light = Duration::from_nanos(100);
+        let heavy = Duration::from_micros(500);
+        // Light steps, then a heavy one (the 1,001st, inside a large batch).
+        let (_, spent, batches) = run(budget, |n| if n == 1_000 { heavy } else { light });
+        assert!(spent - budget <= heavy);
+        let before = batches.iter().rev().find(|b| b.0 <= 1_000).unwrap();
+        assert!(before.1 > 1, "{batches:?}");
+        // The clock read that follows the heavy step times the next step alone.
+        let after = batches.iter().find(|b| b.0 > 1_000).unwrap();
+        assert_eq!(after.1, 1, "{batches:?}");
+    }
+
+    #[test]
+    fn the_longest_step_timed_alone_is_recorded() {
+        let (clock, manual) = CooperatorClock::manual();
+        let mut tick = TickBudget::deadline(&clock, Duration::from_micros(100));
+        let task = Entity::from_raw_u32(7).unwrap();
+        manual.advance(Duration::from_micros(30));
+        assert!(!tick.exhausted(task, 1));
+        manual.advance(Duration::from_micros(80));
+        assert!(tick.exhausted(task, 2));
+        assert_eq!(tick.longest_step(), Some((task, Duration::from_micros(80))));
+        assert_eq!(tick.granted(), Some(Duration::from_micros(100)));
     }
 }

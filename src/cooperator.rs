@@ -12,7 +12,8 @@ use crate::{Budget, Outcome, run_queue::RunQueue};
 /// One scheduler: a [`Budget`], a run queue of tasks and a round-robin cursor that persists
 /// across frames.
 ///
-/// Any number may exist; each steps its own tasks within its own budget (they do not share one).
+/// Any number may exist; each steps its own tasks within its own budget, unless it is a lane of a
+/// [`FrameBudget`](crate::FrameBudget), which shares one budget among several cooperators.
 /// For most uses the [`GlobalCooperator`] the plugin spawns is the right one. Spawn more for
 /// separate budgets, for example one for background loading and one for cutscenes.
 ///
@@ -33,11 +34,14 @@ use crate::{Budget, Outcome, run_queue::RunQueue};
 #[component(on_discard = on_cooperator_discard)]
 pub struct Cooperator {
     /// How much work it may do per frame. May be changed at any time; read at the start of a tick.
+    /// Ignored while the cooperator is a lane of a [`FrameBudget`](crate::FrameBudget).
     pub budget: Budget,
     started: bool,
     stopped: bool,
     pub(crate) queue: RunQueue,
     pub(crate) stats: CooperatorStats,
+    /// Clock reading of the last "step over budget" warning (rate limit).
+    pub(crate) warned_at: Option<Duration>,
 }
 
 impl Default for Cooperator {
@@ -56,6 +60,7 @@ impl Cooperator {
             stopped: false,
             queue: RunQueue::new(),
             stats: CooperatorStats::default(),
+            warned_at: None,
         }
     }
 
@@ -97,7 +102,7 @@ impl Cooperator {
         self.queue.runnable_in_order()
     }
 
-    /// Figures about the last tick.
+    /// Figures about the last tick and since it was spawned.
     pub fn stats(&self) -> &CooperatorStats {
         &self.stats
     }
@@ -112,7 +117,15 @@ impl Cooperator {
     }
 }
 
-/// Figures a [`Cooperator`] keeps about its work.
+/// Figures a [`Cooperator`] keeps about its work, read with [`Cooperator::stats`].
+///
+/// The `last_tick_*` fields describe the current frame once
+/// [`CooperatorSystems::Step`](crate::CooperatorSystems::Step) has run: a cooperator with nothing
+/// to run this frame reports zero steps and `None` times.
+///
+/// Times are read on the [`CooperatorClock`](crate::CooperatorClock) and are only known for time
+/// budgets ([`Budget::Time`](crate::Budget::Time), [`Budget::FrameFraction`](crate::Budget), or a
+/// time-based [`FrameBudget`](crate::FrameBudget)): the other budgets never read the clock.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "bevy_reflect", derive(bevy_reflect::Reflect))]
 pub struct CooperatorStats {
@@ -120,12 +133,55 @@ pub struct CooperatorStats {
     pub ticks: u64,
     /// Steps run in the last tick.
     pub last_tick_steps: u32,
-    /// Time the last tick took on the [`CooperatorClock`](crate::CooperatorClock) (time budgets only).
+    /// Time the last tick took.
     pub last_tick_time: Option<Duration>,
+    /// Time the last tick was allowed (its budget, or its share of a [`FrameBudget`](crate::FrameBudget)).
+    pub last_tick_budget: Option<Duration>,
+    /// How far the last tick ran past its budget (zero when it stayed within it).
+    pub last_tick_overshoot: Option<Duration>,
+    /// The longest step of the last tick that was timed on its own, with its task. The clock is
+    /// read every few steps; a step is timed on its own when it is the first of a tick, when steps
+    /// are heavy (the scheduler then reads the clock after each one), or when its task carries
+    /// [`TaskStats`](crate::TaskStats).
+    pub longest_step: Option<(Entity, Duration)>,
+    /// Runnable tasks at the end of the last tick (or frame, when idle).
+    pub runnable: u32,
+    /// Paused tasks at the end of the last tick (or frame, when idle).
+    pub paused: u32,
     /// Steps run since it was spawned.
     pub total_steps: u64,
     /// Tasks finished since it was spawned.
     pub finished: u64,
+    /// Steps that alone took longer than their tick's whole budget, since it was spawned.
+    pub over_budget_steps: u64,
+}
+
+impl CooperatorStats {
+    /// Share of the budget used by the last tick (`time / budget`), for time budgets.
+    pub fn last_tick_utilization(&self) -> Option<f64> {
+        let (time, budget) = (self.last_tick_time?, self.last_tick_budget?);
+        (!budget.is_zero()).then(|| time.as_secs_f64() / budget.as_secs_f64())
+    }
+
+    /// Whether the figures already describe a frame without a tick.
+    pub(crate) fn is_idle_frame(&self, runnable: u32, paused: u32) -> bool {
+        self.last_tick_steps == 0
+            && self.last_tick_time.is_none()
+            && self.longest_step.is_none()
+            && self.runnable == runnable
+            && self.paused == paused
+    }
+
+    /// Resets the per-tick figures for a frame without a tick.
+    pub(crate) fn set_idle_frame(&mut self, runnable: u32, paused: u32) {
+        self.last_tick_steps = 0;
+        self.last_tick_time = None;
+        self.last_tick_budget = None;
+        self.last_tick_overshoot = None;
+        self.longest_step = None;
+        self.runnable = runnable;
+        self.paused = paused;
+    }
 }
 
 /// The entity of the default cooperator, spawned by [`CooperatorPlugin`](crate::CooperatorPlugin)

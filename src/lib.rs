@@ -9,17 +9,22 @@ mod budget;
 mod commands;
 mod condition;
 mod cooperator;
+#[cfg(feature = "diagnostic")]
+mod diagnostic;
 mod error;
 mod event_wait;
+mod frame_budget;
 mod lifecycle;
 mod message_wait;
 mod outcome;
+mod progress;
 mod run_queue;
 mod scheduler;
 mod script;
 mod signal;
 mod task;
 mod task_result;
+mod task_stats;
 mod timers;
 mod wait;
 mod work;
@@ -27,13 +32,18 @@ mod work;
 pub use budget::*;
 pub use commands::*;
 pub use cooperator::*;
+#[cfg(feature = "diagnostic")]
+pub use diagnostic::*;
 pub use error::*;
+pub use frame_budget::*;
 pub use outcome::*;
+pub use progress::*;
 pub use scheduler::TaskPanicked;
 pub use script::*;
 pub use signal::*;
 pub use task::*;
 pub use task_result::TaskResult;
+pub use task_stats::*;
 pub use wait::*;
 pub use work::*;
 
@@ -51,9 +61,10 @@ pub mod prelude {
     pub use crate::{
         Budget, CooperateCommandsExt, CooperateEntityCommandsExt, CooperateEntityWorldExt,
         CooperateWorldExt, CooperativeTask, Cooperator, CooperatorClock, CooperatorPlugin,
-        CooperatorSystems, Failure, FinishKind, GlobalCooperator, IntoWork, Outcome, Paused,
-        PendingWaits, RetainFinished, ScriptContext, Signal, Step, StepContext, TaskError,
-        TaskFinished, TaskResult, Wait, WaitTimedOut, Work, from_fn, script,
+        CooperatorStats, CooperatorSystems, Failure, FinishKind, FrameBudget, GlobalCooperator,
+        IntoWork, Outcome, Paused, PendingWaits, Progress, RetainFinished, ScriptContext, Signal,
+        Step, StepContext, TaskError, TaskFinished, TaskProgress, TaskProgressExt, TaskResult,
+        TaskStats, Wait, WaitTimedOut, Work, from_fn, script,
     };
 }
 
@@ -148,7 +159,9 @@ pub enum CooperatorSystems {
     /// happen; observer events at the next command flush after the trigger.
     Wake,
     /// Every running cooperator steps its runnable tasks round-robin within its budget
-    /// (one exclusive system). Commands queued by a step are applied right after it.
+    /// (one exclusive system), then every [`FrameBudget`] shares its budget among its lanes.
+    /// Commands queued by a step are applied right after it. [`CooperatorStats`] describe the
+    /// frame once this set has run.
     Step,
     /// Finished standalone task entities are despawned and finished attached tasks lose their
     /// [`CooperativeTask`], unless they hold [`RetainFinished`].

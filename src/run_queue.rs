@@ -158,6 +158,33 @@ impl RunQueue {
         Some((slot, node.entity))
     }
 
+    /// Advances up to `out.len()` times, writing each task to step; returns how many.
+    /// Equivalent to calling [`advance`](Self::advance) that many times.
+    #[inline]
+    pub(crate) fn claim(&mut self, out: &mut [(u32, Entity)]) -> usize {
+        let mut n = 0;
+        for entry in out.iter_mut() {
+            let Some(next) = self.advance() else {
+                break;
+            };
+            *entry = next;
+            n += 1;
+        }
+        n
+    }
+
+    /// Gives back claimed entries: the cursor returns to `slot`, the first one not stepped, as if
+    /// each stepped entry had been taken with one `advance`. Valid only while the queue has not
+    /// changed since the claim. Any other per-cursor state `advance` keeps must be restored here
+    /// too.
+    #[inline]
+    pub(crate) fn set_cursor(&mut self, slot: u32) {
+        if self.nodes.get(slot as usize).is_some_and(|n| n.linked) {
+            self.cursor = slot;
+            self.at_pass_end = slot == self.head;
+        }
+    }
+
     pub(crate) fn runnable(&self) -> u32 {
         self.runnable
     }

@@ -1,14 +1,21 @@
 //! The systems: wake, step (the budgeted round-robin loop) and cleanup.
 
 use alloc::{boxed::Box, string::String, vec::Vec};
-use bevy_ecs::{entity::Entity, query::QueryState, system::Local, world::World};
+use bevy_ecs::{
+    entity::Entity,
+    query::{Has, QueryState},
+    system::Local,
+    world::World,
+};
+use bevy_platform::cell::SyncCell;
 use bevy_time::{Real, Time};
 use core::time::Duration;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::{
-    CooperativeTask, Cooperator, CooperatorClock, Failure, Outcome, RetainFinished, Step,
-    StepContext, lifecycle, lifecycle::FinishedTasks, wait,
+    Budget, CooperativeTask, Cooperator, CooperatorClock, Failure, FrameBudget, Lane, Outcome,
+    RetainFinished, Step, StepContext, TaskStats, Work, budget::TickBudget, lifecycle,
+    lifecycle::FinishedTasks, run_queue::NIL, wait,
 };
 
 /// [`CooperatorSystems::Wake`](crate::CooperatorSystems::Wake): resolves the waits that came due.
@@ -16,26 +23,47 @@ pub(crate) fn wake_system(world: &mut World) {
     wait::wake(world);
 }
 
+/// Buffers the step system keeps between frames, so that a frame allocates nothing.
+#[derive(Default)]
+pub(crate) struct StepScratch {
+    /// Cooperators that run on their own budget this frame, in entity order.
+    order: Vec<Entity>,
+    /// Frame budgets with lanes: (entity, budget).
+    budgets: Vec<(Entity, Budget)>,
+    /// Lanes: (frame budget entity, index into `budgets`, lane), sorted for running.
+    lanes: Vec<(Entity, usize, Lane)>,
+    /// Cooperators that are lanes, sorted.
+    lane_members: Vec<Entity>,
+}
+
 /// [`CooperatorSystems::Step`](crate::CooperatorSystems::Step): each running cooperator steps its
-/// runnable tasks round-robin until its budget for this frame is spent.
+/// runnable tasks round-robin until its budget for this frame is spent; then each
+/// [`FrameBudget`] shares its budget among its lanes.
 pub(crate) fn step_system(
     world: &mut World,
-    cooperators: &mut QueryState<(Entity, &Cooperator)>,
-    coop_query: &mut QueryState<&mut Cooperator>,
-    task_query: &mut QueryState<&mut CooperativeTask>,
-    mut order: Local<Vec<Entity>>,
+    cooperators: &mut QueryState<(Entity, &mut Cooperator)>,
+    frame_budgets: &mut QueryState<(Entity, &FrameBudget)>,
+    coop_query: &mut QueryState<&'static mut Cooperator>,
+    task_query: &mut QueryState<(&'static mut CooperativeTask, Has<TaskStats>)>,
+    mut scratch: Local<StepScratch>,
 ) {
-    order.clear();
-    order.extend(
-        cooperators
-            .iter(world)
-            .filter(|(_, c)| c.running() && c.runnable_count() > 0)
-            .map(|(e, _)| e),
-    );
-    if order.is_empty() {
+    let scratch = &mut *scratch;
+    collect_lanes(world, frame_budgets, scratch);
+    scratch.order.clear();
+    for (entity, mut coop) in cooperators.iter_mut(world) {
+        let (runnable, members) = (coop.queue.runnable(), coop.queue.members());
+        if runnable > 0 && coop.running() {
+            if scratch.lane_members.binary_search(&entity).is_err() {
+                scratch.order.push(entity);
+            }
+        } else if !coop.stats.is_idle_frame(runnable, members - runnable) {
+            coop.stats.set_idle_frame(runnable, members - runnable);
+        }
+    }
+    if scratch.order.is_empty() && scratch.lanes.is_empty() {
         return;
     }
-    order.sort_unstable();
+    scratch.order.sort_unstable();
     let clock = world
         .get_resource::<CooperatorClock>()
         .cloned()
@@ -43,93 +71,366 @@ pub(crate) fn step_system(
     let real_delta = world
         .get_resource::<Time<Real>>()
         .map_or(Duration::ZERO, Time::delta);
-    for &coop_entity in order.iter() {
-        let Ok(coop) = coop_query.get(world, coop_entity) else {
+    let mut ticker = Ticker {
+        coop_query,
+        task_query,
+        clock: &clock,
+    };
+    for &coop_entity in &scratch.order {
+        let Ok(coop) = ticker.coop_query.get(world, coop_entity) else {
             continue;
         };
         let mut budget = coop.budget.begin(&clock, real_delta);
-        let mut steps: u32 = 0;
-        while let Ok(mut coop) = coop_query.get_mut(world, coop_entity) {
-            if !coop.running() {
-                break;
+        ticker.tick(world, coop_entity, &mut budget);
+    }
+    run_lanes(world, &mut ticker, scratch, real_delta);
+}
+
+/// Gathers the lanes of every frame budget, highest priority first, each cooperator once.
+fn collect_lanes(
+    world: &mut World,
+    frame_budgets: &mut QueryState<(Entity, &FrameBudget)>,
+    scratch: &mut StepScratch,
+) {
+    scratch.budgets.clear();
+    scratch.lanes.clear();
+    scratch.lane_members.clear();
+    for (entity, frame_budget) in frame_budgets.iter(world) {
+        if frame_budget.lanes.is_empty() {
+            continue;
+        }
+        let index = scratch.budgets.len();
+        scratch.budgets.push((entity, frame_budget.budget.clone()));
+        scratch
+            .lanes
+            .extend(frame_budget.lanes.iter().map(|lane| (entity, index, *lane)));
+    }
+    if scratch.lanes.is_empty() {
+        return;
+    }
+    // Stable: lanes of equal priority keep their listed order.
+    scratch
+        .lanes
+        .sort_by_key(|(owner, _, lane)| (*owner, core::cmp::Reverse(lane.priority)));
+    let members = &mut scratch.lane_members;
+    scratch.lanes.retain(
+        |(_, _, lane)| match members.binary_search(&lane.cooperator) {
+            Ok(_) => false,
+            Err(at) => {
+                members.insert(at, lane.cooperator);
+                true
             }
-            let Some((slot, task)) = coop.queue.advance() else {
-                break;
-            };
-            if !step_task(world, coop_query, task_query, coop_entity, slot, task) {
+        },
+    );
+}
+
+/// Runs every frame budget: lanes by priority, equal priorities split by weight, leftovers passed on.
+fn run_lanes(
+    world: &mut World,
+    ticker: &mut Ticker,
+    scratch: &mut StepScratch,
+    real_delta: Duration,
+) {
+    let lanes = &scratch.lanes;
+    let mut i = 0;
+    while i < lanes.len() {
+        let (owner, index, _) = lanes[i];
+        let group_end = lanes[i..]
+            .iter()
+            .position(|(o, ..)| *o != owner)
+            .map_or(lanes.len(), |n| i + n);
+        let mut total = scratch.budgets[index].1.begin(ticker.clock, real_delta);
+        for j in i..group_end {
+            let lane = lanes[j].2;
+            if !ticker.has_work(world, lane.cooperator) {
                 continue;
             }
-            steps += 1;
-            if budget.exhausted(steps) {
-                break;
+            // Weights of this lane and the lanes after it with the same priority and work to do.
+            let weight = u128::from(lane.weight.max(1));
+            let weights: u128 = lanes[j..group_end]
+                .iter()
+                .take_while(|(.., l)| l.priority == lane.priority)
+                .filter(|(.., l)| ticker.has_work(world, l.cooperator))
+                .map(|(.., l)| u128::from(l.weight.max(1)))
+                .sum();
+            match &mut total {
+                TickBudget::Deadline(deadline) => {
+                    let left = deadline.end.saturating_sub(ticker.clock.now());
+                    let share = Duration::from_nanos((left.as_nanos() * weight / weights) as u64);
+                    let mut budget = TickBudget::deadline(ticker.clock, share);
+                    ticker.tick(world, lane.cooperator, &mut budget);
+                }
+                TickBudget::Steps(left) => {
+                    let share = (u128::from(*left) * weight / weights) as u32;
+                    let mut budget = TickBudget::Steps(share);
+                    let steps = ticker.tick(world, lane.cooperator, &mut budget);
+                    *left = left.saturating_sub(steps);
+                }
+                TickBudget::Unlimited => {
+                    ticker.tick(world, lane.cooperator, &mut TickBudget::Unlimited);
+                }
+                TickBudget::Custom(_) => {
+                    ticker.tick(world, lane.cooperator, &mut total);
+                }
             }
         }
-        let elapsed = budget.elapsed();
-        if let Ok(mut coop) = coop_query.get_mut(world, coop_entity) {
-            let stats = &mut coop.stats;
-            stats.ticks += 1;
-            stats.last_tick_steps = steps;
-            stats.last_tick_time = elapsed;
-            stats.total_steps += u64::from(steps);
-        }
+        i = group_end;
     }
 }
 
-/// Runs one work unit of `task` and applies what it returned. `false` if nothing ran.
+/// Steps cooperators: the hot loop.
+struct Ticker<'a> {
+    coop_query: &'a mut QueryState<&'static mut Cooperator>,
+    task_query: &'a mut QueryState<(&'static mut CooperativeTask, Has<TaskStats>)>,
+    clock: &'a CooperatorClock,
+}
+
+/// What one turn of the loop did.
+enum Ran {
+    /// Nothing (a stale queue entry).
+    Nothing,
+    /// A step.
+    Step,
+    /// A step of a task with [`TaskStats`], timed.
+    Timed(Duration),
+}
+
+/// How many run-queue entries a tick claims at once.
+const CLAIM: usize = 32;
+
+/// Puts a cooperator's run-queue cursor back on `slot`, the first claimed entry not stepped
+/// (`None`: the cursor already stands right).
 #[inline]
-fn step_task(
-    world: &mut World,
-    coop_query: &mut QueryState<&mut Cooperator>,
-    task_query: &mut QueryState<&mut CooperativeTask>,
-    coop_entity: Entity,
-    slot: u32,
-    task: Entity,
-) -> bool {
-    let work = match task_query.get_mut(world, task) {
-        Ok(mut t) if t.slot == slot && t.is_alive() => {
-            t.steps += 1;
-            t.work.take()
+pub(crate) fn restore_cursor(world: &mut World, cooperator: Entity, slot: Option<u32>) {
+    if let Some(slot) = slot
+        && let Some(mut coop) = world.get_mut::<Cooperator>(cooperator)
+    {
+        coop.queue.set_cursor(slot);
+    }
+}
+
+/// How long between two "step over budget" warnings of one cooperator.
+const WARN_INTERVAL: Duration = Duration::from_secs(5);
+
+impl Ticker<'_> {
+    fn has_work(&mut self, world: &World, coop: Entity) -> bool {
+        self.coop_query
+            .get_manual(world, coop)
+            .is_ok_and(|c| c.running() && c.queue.runnable() > 0)
+    }
+
+    /// One tick of one cooperator: steps round-robin until the budget is spent or no task is
+    /// runnable, then records the figures. Returns the steps run.
+    ///
+    /// The run queue hands out a batch of entries at once (`RunQueue::claim`, the same as that
+    /// many `advance` calls), so that steps which do not touch the world (most iterator steps)
+    /// cost no access to the cooperator. Before anything else can see the queue — the step's
+    /// first world access, a result other than `Continue`, the end of the tick — the cursor is put
+    /// back where one `advance` per step would have left it, so the order is exactly the same.
+    fn tick(&mut self, world: &mut World, coop_entity: Entity, budget: &mut TickBudget) -> u32 {
+        let mut steps: u32 = 0;
+        let mut timed_longest: Option<(Entity, Duration)> = None;
+        let mut batch = [(NIL, Entity::PLACEHOLDER); CLAIM];
+        let (mut next, mut len) = (0, 0);
+        // Batches grow while steps stay clean and shrink to one entry after a step that touched
+        // the world, so world-using tasks pay nothing for batching.
+        let mut want = 1;
+        loop {
+            if next == len {
+                let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity) else {
+                    break;
+                };
+                if !coop.running() {
+                    break;
+                }
+                let limit = budget.claim_limit(steps).min(want);
+                len = coop.queue.claim(&mut batch[..limit]);
+                next = 0;
+                if len == 0 {
+                    break;
+                }
+            }
+            let (slot, task) = batch[next];
+            next += 1;
+            let resume = (next < len).then(|| batch[next].0);
+            let (ran, clean) = self.step_task(world, coop_entity, slot, task, resume);
+            if !clean {
+                // The cursor was put back: claim afresh, one entry at a time for now.
+                len = next;
+                want = 1;
+            } else if next == len {
+                want = (want * 2).min(CLAIM);
+            }
+            match ran {
+                Ran::Nothing => continue,
+                Ran::Step => {}
+                Ran::Timed(took) => {
+                    if timed_longest.is_none_or(|(_, d)| took > d) {
+                        timed_longest = Some((task, took));
+                    }
+                }
+            }
+            steps += 1;
+            if budget.exhausted(task, steps) {
+                break;
+            }
         }
-        _ => None,
-    };
-    let Some(mut work) = work else {
-        // A stale queue entry (cannot normally happen): forget it.
-        if let Ok(mut coop) = coop_query.get_mut(world, coop_entity)
-            && coop.queue.holds(slot, task)
+        if next < len {
+            restore_cursor(world, coop_entity, Some(batch[next].0));
+        }
+        self.record(world, coop_entity, budget, steps, timed_longest);
+        steps
+    }
+
+    #[cold]
+    fn record(
+        &mut self,
+        world: &mut World,
+        coop_entity: Entity,
+        budget: &TickBudget,
+        steps: u32,
+        timed_longest: Option<(Entity, Duration)>,
+    ) {
+        let elapsed = budget.elapsed();
+        let granted = budget.granted();
+        let longest = match (budget.longest_step(), timed_longest) {
+            (Some(a), Some(b)) => Some(if b.1 > a.1 { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity) else {
+            return;
+        };
+        let coop = &mut *coop;
+        let (runnable, members) = (coop.queue.runnable(), coop.queue.members());
+        let stats = &mut coop.stats;
+        stats.ticks += 1;
+        stats.last_tick_steps = steps;
+        stats.last_tick_time = elapsed;
+        stats.last_tick_budget = granted;
+        stats.last_tick_overshoot = elapsed.zip(granted).map(|(e, g)| e.saturating_sub(g));
+        stats.longest_step = longest;
+        stats.runnable = runnable;
+        stats.paused = members - runnable;
+        stats.total_steps += u64::from(steps);
+        let (Some((task, took)), Some(granted)) = (longest, granted) else {
+            return;
+        };
+        if took <= granted || steps == 0 {
+            return;
+        }
+        stats.over_budget_steps += 1;
+        let now = self.clock.now();
+        if coop
+            .warned_at
+            .is_none_or(|at| now.saturating_sub(at) >= WARN_INTERVAL)
         {
-            coop.queue.remove(slot);
+            coop.warned_at = Some(now);
+            log::warn!(
+                "bevy_cooperator: one step of task {task} took {took:?}, more than the whole \
+                 budget of its cooperator {coop_entity} ({granted:?}); split its work into \
+                 smaller steps (this warning is shown at most every {WARN_INTERVAL:?})"
+            );
         }
-        return false;
-    };
-    let mut cx = StepContext::new(world, task, coop_entity);
-    let result = catch_unwind(AssertUnwindSafe(|| work.get().step(&mut cx)));
-    if cx.touched() {
-        world.flush();
     }
-    let step = result.unwrap_or_else(|payload| Step::Fail(panic_error(payload).into()));
-    match task_query.get_mut(world, task) {
-        Ok(mut t) if t.is_alive() => match step {
-            Step::Continue => t.work = Some(work),
-            Step::Wait(wait) => {
-                t.work = Some(work);
-                lifecycle::begin_wait(world, task, wait);
-                world.flush();
+
+    /// Runs one work unit of `task` and applies what it returned. Also says whether the step was
+    /// clean (it did not touch the world and continued), so the claimed batch is still valid.
+    #[inline]
+    fn step_task(
+        &mut self,
+        world: &mut World,
+        coop_entity: Entity,
+        slot: u32,
+        task: Entity,
+        resume: Option<u32>,
+    ) -> (Ran, bool) {
+        let (work, timed) = match self.task_query.get_mut(world, task) {
+            Ok((mut t, timed)) if t.slot == slot && t.is_alive() => {
+                t.steps += 1;
+                (t.work.take(), timed)
             }
-            Step::Done => {
-                drop(work);
-                lifecycle::finish(world, task, Outcome::Done);
-                world.flush();
+            _ => (None, false),
+        };
+        let Some(mut work) = work else {
+            // A stale queue entry (cannot normally happen): forget it.
+            restore_cursor(world, coop_entity, resume);
+            if let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity)
+                && coop.queue.holds(slot, task)
+            {
+                coop.queue.remove(slot);
             }
-            Step::Fail(error) => {
-                drop(work);
-                lifecycle::finish(world, task, Outcome::Failed(Failure::new(error)));
-                world.flush();
+            return (Ran::Nothing, false);
+        };
+        let start = timed.then(|| self.clock.now());
+        let mut cx = StepContext::in_batch(world, task, coop_entity, resume);
+        let result = catch_unwind(AssertUnwindSafe(|| work.get().step(&mut cx)));
+        let touched = cx.touched();
+        let took = start.map(|start| self.clock.now().saturating_sub(start));
+        if touched {
+            world.flush();
+        }
+        let clean = match result {
+            // The common case: put the work back and go on.
+            Ok(Step::Continue) => {
+                match self.task_query.get_mut(world, task) {
+                    Ok((mut t, _)) if t.is_alive() => t.work = Some(work),
+                    _ => drop(work),
+                }
+                !touched
             }
-        },
-        // Stopped, despawned or replaced during its own step: its outcome is already settled.
-        _ => drop(work),
+            result => {
+                if !touched {
+                    restore_cursor(world, coop_entity, resume);
+                }
+                let step = result.unwrap_or_else(|payload| Step::Fail(panic_error(payload).into()));
+                self.apply(world, task, work, step);
+                false
+            }
+        };
+        let ran = match took {
+            None => Ran::Step,
+            Some(took) => {
+                if let Some(mut stats) = world.get_mut::<TaskStats>(task) {
+                    stats.record(took);
+                }
+                Ran::Timed(took)
+            }
+        };
+        (ran, clean)
     }
-    true
+
+    /// Applies a step's result other than a plain `Continue`.
+    #[cold]
+    fn apply(
+        &mut self,
+        world: &mut World,
+        task: Entity,
+        work: SyncCell<Box<dyn Work>>,
+        step: Step,
+    ) {
+        match self.task_query.get_mut(world, task) {
+            Ok((mut t, _)) if t.is_alive() => match step {
+                Step::Continue => t.work = Some(work),
+                Step::Wait(wait) => {
+                    t.work = Some(work);
+                    lifecycle::begin_wait(world, task, wait);
+                    world.flush();
+                }
+                Step::Done => {
+                    drop(work);
+                    lifecycle::finish(world, task, Outcome::Done);
+                    world.flush();
+                }
+                Step::Fail(error) => {
+                    drop(work);
+                    lifecycle::finish(world, task, Outcome::Failed(Failure::new(error)));
+                    world.flush();
+                }
+            },
+            // Stopped, despawned or replaced during its own step: its outcome is already settled.
+            _ => drop(work),
+        }
+    }
 }
 
 /// The error a panicking step fails its task with.

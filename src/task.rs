@@ -136,7 +136,7 @@ impl CooperativeTask {
 /// one pause; removing it by hand clears every user pause (a pending wait stays pending and the
 /// marker comes back). The count is never corrupted either way.
 #[derive(Component, Debug, Default, Clone, Copy)]
-#[component(on_insert = on_paused_insert, on_remove = on_paused_remove)]
+#[component(storage = "SparseSet", on_insert = on_paused_insert, on_remove = on_paused_remove)]
 pub struct Paused;
 
 /// Keeps a finished task (its entity and [`CooperativeTask`]) instead of cleaning it up at the end

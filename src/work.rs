@@ -47,6 +47,9 @@ pub struct StepContext<'w> {
     task: Entity,
     cooperator: Entity,
     touched: bool,
+    /// Where the run queue's cursor must stand before anyone else can see the queue (the
+    /// scheduler hands out a few queue entries at a time; see `scheduler.rs`).
+    resume_cursor: Option<u32>,
 }
 
 impl<'w> StepContext<'w> {
@@ -56,18 +59,44 @@ impl<'w> StepContext<'w> {
             task,
             cooperator,
             touched: false,
+            resume_cursor: None,
+        }
+    }
+
+    /// Like `new`, for a step of a batch: `resume_cursor` is restored on the first world access.
+    #[inline]
+    pub(crate) fn in_batch(
+        world: &'w mut World,
+        task: Entity,
+        cooperator: Entity,
+        resume_cursor: Option<u32>,
+    ) -> Self {
+        let mut cx = StepContext::new(world, task, cooperator);
+        cx.resume_cursor = resume_cursor;
+        cx
+    }
+
+    /// Marks the world as used, and first puts the run queue's cursor where the scheduler's
+    /// batching owes it. **Every method that reaches the world must call this before it does**
+    /// (a method that only sets `touched` would let the queue be changed while entries are still
+    /// claimed, and up to a batch of tasks would lose their turn in this pass).
+    #[inline]
+    fn touch(&mut self) {
+        if !self.touched {
+            self.touched = true;
+            crate::scheduler::restore_cursor(self.world, self.cooperator, self.resume_cursor);
         }
     }
 
     /// The world, for any read or change. Commands queued on it are applied right after the step.
     pub fn world(&mut self) -> &mut World {
-        self.touched = true;
+        self.touch();
         self.world
     }
 
     /// Commands applied right after this step (not at the end of the frame).
     pub fn commands(&mut self) -> Commands<'_, '_> {
-        self.touched = true;
+        self.touch();
         self.world.commands()
     }
 
@@ -87,7 +116,7 @@ impl<'w> StepContext<'w> {
     /// stopped — a skipped cutscene), it is stopped too, and everything waiting on it is settled.
     /// Wait for it with [`Wait::task`](crate::Wait::task).
     pub fn cooperate<M>(&mut self, work: impl crate::IntoWork<M>) -> Entity {
-        self.touched = true;
+        self.touch();
         crate::lifecycle::spawn_child(self.world, self.task, work.into_boxed_work())
     }
 
@@ -95,7 +124,7 @@ impl<'w> StepContext<'w> {
     /// entity, there before [`TaskFinished`](crate::TaskFinished) fires. Return [`Step::Done`]
     /// to finish.
     pub fn set_result<T: Send + Sync + 'static>(&mut self, value: T) {
-        self.touched = true;
+        self.touch();
         if let Ok(mut e) = self.world.get_entity_mut(self.task) {
             e.insert(crate::TaskResult(value));
         }
@@ -114,6 +143,13 @@ impl<'w> StepContext<'w> {
 pub trait Work: Send + 'static {
     /// Runs one unit of work and says what comes next.
     fn step(&mut self, cx: &mut StepContext) -> Step;
+
+    /// How far the work has come, if it knows (see
+    /// [`TaskProgressExt::task_progress`](crate::TaskProgressExt::task_progress)). Called only
+    /// when someone asks, never by the scheduler's step loop. Default: unknown.
+    fn progress(&self) -> Option<crate::Progress> {
+        None
+    }
 }
 
 /// Marker for [`IntoWork`] on iterators.
@@ -146,8 +182,11 @@ pub trait IntoWork<Marker>: Send + 'static {
     }
 }
 
-/// Iterator work (see [`IntoWork`]).
-pub struct IterWork<I>(I);
+/// Iterator work (see [`IntoWork`]). Knows its progress when the iterator's `size_hint` is exact.
+pub struct IterWork<I> {
+    iter: I,
+    done: u64,
+}
 
 impl<I> Work for IterWork<I>
 where
@@ -156,9 +195,21 @@ where
 {
     #[inline]
     fn step(&mut self, _cx: &mut StepContext) -> Step {
-        match self.0.next() {
-            Some(item) => item.into(),
+        match self.iter.next() {
+            Some(item) => {
+                self.done += 1;
+                item.into()
+            }
             None => Step::Done,
+        }
+    }
+
+    fn progress(&self) -> Option<crate::Progress> {
+        match self.iter.size_hint() {
+            (low, Some(high)) if low == high => {
+                Some(crate::Progress::new(self.done, self.done + low as u64))
+            }
+            _ => None,
         }
     }
 }
@@ -170,7 +221,10 @@ where
 {
     type Work = IterWork<I>;
     fn into_work(self) -> IterWork<I> {
-        IterWork(self)
+        IterWork {
+            iter: self,
+            done: 0,
+        }
     }
 }
 

@@ -1,0 +1,275 @@
+//! Budget adherence: a 2 ms time budget with steps of 1 µs, of 50 µs, and mixed (1 µs with a
+//! 500 µs step every 100 steps). Reports the per-frame time spent in
+//! `CooperatorSystems::Step` (p50 / p99 / max), the overshoot past the budget, and the
+//! utilization (share of the budget used while work remains), and draws the per-frame times to
+//! `docs/adherence.svg`.
+//!
+//! Three clocks: `wall` (what the budget limits; on a busy machine it includes time the thread
+//! was preempted), `cpu` (the thread's CPU time over the same span) and `own` (the tick time the
+//! cooperator measured itself, `CooperatorStats::last_tick_time`).
+//!
+//! `cargo bench --bench adherence`; the table is printed at the end.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use bevy_app::{App, Update};
+use bevy_cooperator::prelude::*;
+use bevy_ecs::prelude::*;
+use bevy_platform::time::Instant;
+use cpu_time::ThreadTime;
+use plotters::prelude::*;
+use support::*;
+
+/// Frames recorded per case.
+const FRAMES: usize = 300;
+/// Tasks per case.
+const TASKS: usize = 100;
+
+/// Per-frame time spent in the step set.
+///
+/// Wall-clock time is what the budget limits; on a busy machine it also counts the time the
+/// thread was preempted, so the thread's CPU time is recorded too.
+#[derive(Resource, Default)]
+struct SchedulerTimes {
+    started: Option<(Instant, Duration)>,
+    frames: Vec<Duration>,
+    cpu: Vec<Duration>,
+    /// The tick time the cooperator measured itself (`CooperatorStats::last_tick_time`).
+    own: Vec<Duration>,
+}
+
+fn mark_start(mut times: ResMut<SchedulerTimes>) {
+    // The CPU clock is a system call: read it first, so that it is not counted as wall time.
+    let cpu = ThreadTime::now().as_duration();
+    times.started = Some((Instant::now(), cpu));
+}
+
+fn mark_end(
+    mut times: ResMut<SchedulerTimes>,
+    global: Res<GlobalCooperator>,
+    cooperators: Query<&Cooperator>,
+) {
+    if let Some((wall, cpu)) = times.started.take() {
+        times.frames.push(wall.elapsed());
+        times
+            .cpu
+            .push(ThreadTime::now().as_duration().saturating_sub(cpu));
+        let own = cooperators
+            .get(global.0)
+            .ok()
+            .and_then(|c| c.stats().last_tick_time);
+        times.own.push(own.unwrap_or_default());
+    }
+}
+
+fn busy(d: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+struct Case {
+    name: &'static str,
+    label: &'static str,
+    color: RGBColor,
+    /// The duration of the `n`th step overall.
+    step: fn(u64) -> Duration,
+}
+
+const CASES: [Case; 3] = [
+    Case {
+        name: "1us",
+        label: "steps of 1 µs",
+        color: RGBColor(31, 119, 180),
+        step: |_| Duration::from_micros(1),
+    },
+    Case {
+        name: "50us",
+        label: "steps of 50 µs",
+        color: RGBColor(44, 160, 44),
+        step: |_| Duration::from_micros(50),
+    },
+    Case {
+        name: "mixed",
+        label: "1 µs, and 500 µs every 100 steps",
+        color: RGBColor(214, 39, 40),
+        step: |n| Duration::from_micros(if n % 100 == 99 { 500 } else { 1 }),
+    },
+];
+
+fn case_app(case: &Case) -> App {
+    let mut app = App::new();
+    app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Time(BUDGET)))
+        .init_resource::<SchedulerTimes>()
+        .add_systems(
+            Update,
+            (
+                mark_start.before(CooperatorSystems::Step),
+                mark_end.after(CooperatorSystems::Step),
+            ),
+        );
+    app.finish();
+    app.cleanup();
+    let counter = Arc::new(AtomicU64::new(0));
+    let step = case.step;
+    for _ in 0..TASKS {
+        let counter = counter.clone();
+        app.world_mut().cooperate(std::iter::repeat_with(move || {
+            busy(step(counter.fetch_add(1, Ordering::Relaxed)));
+        }));
+    }
+    app
+}
+
+/// A case with its per-frame wall, CPU and self-measured times.
+type Series = (&'static Case, Vec<Duration>, Vec<Duration>, Vec<Duration>);
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn main() {
+    let mut c = criterion();
+    let mut series = Vec::new();
+    let mut group = c.benchmark_group("adherence");
+    for case in &CASES {
+        let mut app = case_app(case);
+        // Warm up, then record.
+        for _ in 0..10 {
+            app.update();
+        }
+        *app.world_mut().resource_mut::<SchedulerTimes>() = SchedulerTimes::default();
+        for _ in 0..FRAMES {
+            app.update();
+        }
+        let times = std::mem::take(&mut *app.world_mut().resource_mut::<SchedulerTimes>());
+        // Criterion's own view of the whole frame, for the record.
+        group.bench_function(case.name, |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    app.update();
+                }
+                start.elapsed()
+            })
+        });
+        series.push((case, times.frames, times.cpu, times.own));
+    }
+    group.finish();
+    c.final_summary();
+
+    println!(
+        "\nbudget adherence, {} ms time budget, {TASKS} never-ending tasks, {FRAMES} frames (time in CooperatorSystems::Step):",
+        BUDGET.as_millis()
+    );
+    println!(
+        "{:<34} {:>5} {:>9} {:>9} {:>9} {:>12} {:>12} {:>8} {:>11}",
+        "case",
+        "clock",
+        "p50 us",
+        "p99 us",
+        "max us",
+        "p99 over us",
+        "max over us",
+        "util.",
+        "p99/budget"
+    );
+    for (case, frames, cpu, own) in &series {
+        for (clock, times) in [("wall", frames), ("cpu", cpu), ("own", own)] {
+            let mut sorted = times.clone();
+            sorted.sort();
+            let over = |d: Duration| d.saturating_sub(BUDGET);
+            // Share of the budget used, per frame (work always remains here).
+            let utilization = times
+                .iter()
+                .map(|d| d.min(&BUDGET).as_secs_f64() / BUDGET.as_secs_f64())
+                .sum::<f64>()
+                / times.len() as f64;
+            let p99 = percentile(&sorted, 0.99);
+            let max = *sorted.last().unwrap();
+            println!(
+                "{:<34} {clock:>5} {:>9.1} {:>9.1} {:>9.1} {:>12.1} {:>12.1} {:>7.1}% {:>10.3}x",
+                case.label,
+                micros(percentile(&sorted, 0.5)),
+                micros(p99),
+                micros(max),
+                micros(over(p99)),
+                micros(over(max)),
+                utilization * 100.0,
+                p99.as_secs_f64() / BUDGET.as_secs_f64(),
+            );
+        }
+    }
+    if let Err(e) = plot(&series) {
+        eprintln!("could not draw the plot: {e}");
+    }
+}
+
+/// Draws the per-frame scheduler time of every case to `docs/adherence.svg`.
+fn plot(series: &[Series]) -> Result<(), Box<dyn std::error::Error>> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/adherence.svg");
+    std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/docs"))?;
+    let root = SVGBackend::new(path, (900, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let budget = micros(BUDGET);
+    let top = series
+        .iter()
+        .flat_map(|(_, f, ..)| f.iter().map(|d| micros(*d)))
+        .fold(budget, f64::max)
+        * 1.1;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Time in CooperatorSystems::Step per frame, 2 ms budget, 100 never-ending tasks",
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0..FRAMES, (budget * 0.9)..top)?;
+    chart
+        .configure_mesh()
+        .x_desc("frame")
+        .y_desc("µs")
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    chart
+        .draw_series(LineSeries::new(
+            [(0, budget), (FRAMES, budget)],
+            BLACK.mix(0.6).stroke_width(1),
+        ))?
+        .label("budget (2,000 µs)")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.mix(0.6)));
+    for (case, frames, ..) in series {
+        let color = case.color;
+        chart
+            .draw_series(LineSeries::new(
+                frames.iter().enumerate().map(|(i, d)| (i, micros(*d))),
+                color.stroke_width(1),
+            ))?
+            .label(case.label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.3))
+        .draw()?;
+    root.present()?;
+    println!("plot written to docs/adherence.svg");
+    Ok(())
+}

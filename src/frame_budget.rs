@@ -1,0 +1,84 @@
+//! One budget shared by several cooperators: [`FrameBudget`] and its [`Lane`]s.
+
+use alloc::vec::Vec;
+use bevy_ecs::{component::Component, entity::Entity};
+
+use crate::Budget;
+
+/// One budget per frame shared by several [`Cooperator`](crate::Cooperator)s, its **lanes**.
+///
+/// Spawn it on an entity of its own. Each frame the lanes run in priority order, highest first;
+/// lanes of equal priority split what is left by weight, in the order they are listed. A lane
+/// that runs out of work hands its unused share to the lanes after it, this same frame. So a
+/// high-priority lane (a cutscene) is never starved by a low one (background loading), and the
+/// low one gets everything the high one leaves.
+///
+/// A lane's own [`Cooperator::budget`](crate::Cooperator::budget) is ignored while it is a lane;
+/// everything else about it (start, stop, stats) is unchanged. As everywhere, a lane with a
+/// runnable task runs at least one step per frame, even when its share is zero. A cooperator named
+/// by several frame budgets belongs to the first one (in entity order).
+///
+/// Budgets are shared as follows: [`Budget::Time`] and [`Budget::FrameFraction`] as time,
+/// [`Budget::Steps`] as steps, [`Budget::Unlimited`] gives every lane no limit, and the predicate
+/// of a [`Budget::Custom`] is built once per frame and polled by each lane in turn.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default());
+/// let world = app.world_mut();
+/// let cutscene = world.spawn(Cooperator::default()).id();
+/// let loading = world.spawn(Cooperator::default()).id();
+/// // 2 ms per frame: the cutscene first, loading gets the rest.
+/// world.spawn(
+///     FrameBudget::new(Budget::millis(2))
+///         .with_lane(cutscene, 1, 1)
+///         .with_lane(loading, 0, 1),
+/// );
+/// ```
+///
+/// # Scheduling
+/// Frame budgets run in [`CooperatorSystems::Step`](crate::CooperatorSystems::Step), after the
+/// cooperators that are no lane of any frame budget.
+#[derive(Component, Debug, Clone)]
+pub struct FrameBudget {
+    /// The budget all lanes share each frame.
+    pub budget: Budget,
+    /// The cooperators sharing it.
+    pub lanes: Vec<Lane>,
+}
+
+/// A cooperator's place in a [`FrameBudget`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lane {
+    /// The cooperator.
+    pub cooperator: Entity,
+    /// Higher runs first and is never starved by a lower one.
+    pub priority: i32,
+    /// Relative share among lanes of the same priority (zero counts as one).
+    pub weight: u32,
+}
+
+impl FrameBudget {
+    /// A frame budget with no lanes yet.
+    #[must_use]
+    pub fn new(budget: Budget) -> Self {
+        FrameBudget {
+            budget,
+            lanes: Vec::new(),
+        }
+    }
+
+    /// Adds a lane.
+    #[must_use]
+    pub fn with_lane(mut self, cooperator: Entity, priority: i32, weight: u32) -> Self {
+        self.lanes.push(Lane {
+            cooperator,
+            priority,
+            weight,
+        });
+        self
+    }
+}

@@ -1,0 +1,73 @@
+//! `CooperatorStats` and `TaskStats`: steps, time, budget, overshoot, counts, longest step.
+
+mod common;
+
+use std::time::Duration;
+
+use bevy_cooperator::prelude::*;
+use common::*;
+
+#[test]
+fn time_budget_figures_on_a_manual_clock() {
+    let mut app = app_with(Budget::Time(Duration::from_micros(100)));
+    let (clock, manual) = CooperatorClock::manual();
+    app.insert_resource(clock);
+    let coop = global(&app);
+    // Steps of 10 µs, and one slow step of 250 µs (the third).
+    let m = manual.clone();
+    let mut n = 0;
+    let slow = app.world_mut().cooperate(std::iter::repeat_with(move || {
+        n += 1;
+        m.advance(Duration::from_micros(if n == 3 { 250 } else { 10 }));
+    }));
+    app.world_mut()
+        .entity_mut(slow)
+        .insert(TaskStats::default());
+    let paused = app.world_mut().cooperate(std::iter::repeat(()));
+    app.world_mut().pause_task(paused).unwrap();
+
+    // Frame 1: 10 + 10 + 250 µs: over the budget after the third step.
+    app.update();
+    let stats = app.world().get::<Cooperator>(coop).unwrap().stats().clone();
+    assert_eq!(stats.last_tick_steps, 3, "frame 1");
+    assert_eq!(stats.last_tick_budget, Some(Duration::from_micros(100)));
+    assert_eq!(stats.last_tick_time, Some(Duration::from_micros(270)));
+    assert_eq!(stats.last_tick_overshoot, Some(Duration::from_micros(170)));
+    assert_eq!(stats.longest_step, Some((slow, Duration::from_micros(250))));
+    assert_eq!(stats.over_budget_steps, 1);
+    assert_eq!((stats.runnable, stats.paused), (1, 1));
+    let task = *app.world().get::<TaskStats>(slow).unwrap();
+    assert_eq!(task.steps, 3);
+    assert_eq!(task.time, Duration::from_micros(270));
+    assert_eq!(task.longest, Duration::from_micros(250));
+    assert_eq!(task.mean(), Some(Duration::from_micros(90)));
+
+    // Frame 2: ten 10 µs steps fill the budget exactly.
+    app.update();
+    let stats = app.world().get::<Cooperator>(coop).unwrap().stats().clone();
+    assert_eq!(stats.last_tick_steps, 10, "frame 2");
+    assert_eq!(stats.last_tick_overshoot, Some(Duration::ZERO));
+    assert_eq!(stats.last_tick_utilization(), Some(1.0));
+    assert_eq!(stats.total_steps, 13);
+
+    // Frame 3: nothing runnable; the frame figures say so.
+    app.world_mut().pause_task(slow).unwrap();
+    app.update();
+    let stats = app.world().get::<Cooperator>(coop).unwrap().stats().clone();
+    assert_eq!(stats.last_tick_steps, 0, "frame 3");
+    assert_eq!(stats.last_tick_time, None);
+    assert_eq!((stats.runnable, stats.paused), (0, 2));
+    assert_eq!(stats.ticks, 2);
+}
+
+#[test]
+fn step_budgets_count_steps_without_reading_the_clock() {
+    let mut app = app_with(Budget::Steps(3));
+    let coop = global(&app);
+    app.world_mut().cooperate((0..10).map(|_| ()));
+    app.update();
+    let stats = app.world().get::<Cooperator>(coop).unwrap().stats().clone();
+    assert_eq!(stats.last_tick_steps, 3);
+    assert_eq!(stats.last_tick_time, None);
+    assert_eq!(stats.longest_step, None);
+}

@@ -187,3 +187,32 @@ fn each_cooperator_has_its_own_queue_and_budget() {
     assert_eq!(got.iter().filter(|s| s.starts_with('g')).count(), 1);
     assert_eq!(got.iter().filter(|s| s.starts_with('o')).count(), 3);
 }
+
+// Batched stepping must not cost anyone a turn when a step starts a child task mid-batch.
+#[test]
+fn a_child_started_mid_pass_keeps_everyone_s_turn() {
+    let mut app = app_with(Budget::Steps(12));
+    let log = Log::new();
+    app.world_mut().cooperate(logging(&log, "a", 10));
+    let l = log.clone();
+    let mut started = false;
+    app.world_mut()
+        .cooperate(from_fn(move |cx: &mut StepContext| {
+            l.push("b".to_string());
+            if !started {
+                started = true;
+                let l2 = l.clone();
+                cx.cooperate((0..10).map(move |i| l2.push(format!("child{i}"))));
+            }
+            Step::Continue
+        }));
+    app.world_mut().cooperate(logging(&log, "c", 10));
+    app.world_mut().cooperate(logging(&log, "d", 10));
+    app.update();
+    assert_eq!(
+        log.get(),
+        [
+            "a0", "b", "c0", "d0", "child0", "a1", "b", "c1", "d1", "child1", "a2", "b"
+        ]
+    );
+}

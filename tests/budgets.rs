@@ -117,8 +117,7 @@ fn a_zero_budget_still_makes_progress() {
         },
     ] {
         let mut app = app_with(budget.clone());
-        let (clock, _manual) = CooperatorClock::manual();
-        app.insert_resource(clock);
+        let _manual = manual_clock(&mut app);
         let log = Log::new();
         app.world_mut().cooperate(never_ending(&log));
         frames(&mut app, 3);
@@ -143,8 +142,7 @@ fn costly(
 #[test]
 fn a_time_budget_stops_the_tick_once_the_clock_passes_it() {
     let mut app = app_with(Budget::Time(Duration::from_millis(5)));
-    let (clock, manual) = CooperatorClock::manual();
-    app.insert_resource(clock);
+    let manual = manual_clock(&mut app);
     let log = Log::new();
     app.world_mut()
         .cooperate(costly(&manual, Duration::from_millis(1), &log));
@@ -166,8 +164,7 @@ fn a_time_budget_stops_the_tick_once_the_clock_passes_it() {
 fn a_time_budget_with_cheap_steps_reads_the_clock_in_batches_but_stays_close() {
     // Steps of 1 µs against a 1 ms budget: the overshoot stays within 1/32 of the budget.
     let mut app = app_with(Budget::Time(Duration::from_millis(1)));
-    let (clock, manual) = CooperatorClock::manual();
-    app.insert_resource(clock);
+    let manual = manual_clock(&mut app);
     let log = Log::new();
     app.world_mut()
         .cooperate(costly(&manual, Duration::from_micros(1), &log));
@@ -179,8 +176,7 @@ fn a_time_budget_with_cheap_steps_reads_the_clock_in_batches_but_stays_close() {
 #[test]
 fn a_slow_step_ends_the_tick_with_a_time_budget() {
     let mut app = app_with(Budget::Time(Duration::from_millis(2)));
-    let (clock, manual) = CooperatorClock::manual();
-    app.insert_resource(clock);
+    let manual = manual_clock(&mut app);
     let log = Log::new();
     app.world_mut()
         .cooperate(costly(&manual, Duration::from_millis(10), &log));
@@ -196,8 +192,7 @@ fn a_frame_fraction_follows_the_real_frame_time() {
         max: Duration::from_millis(100),
     };
     let mut app = app_with(budget);
-    let (clock, manual) = CooperatorClock::manual();
-    app.insert_resource(clock);
+    let manual = manual_clock(&mut app);
     let log = Log::new();
     app.world_mut()
         .cooperate(costly(&manual, Duration::from_millis(1), &log));
@@ -227,8 +222,7 @@ fn a_frame_fraction_is_clamped() {
         max: Duration::from_millis(3),
     };
     let mut app = app_with(budget);
-    let (clock, manual) = CooperatorClock::manual();
-    app.insert_resource(clock);
+    let manual = manual_clock(&mut app);
     let log = Log::new();
     app.world_mut()
         .cooperate(costly(&manual, Duration::from_millis(1), &log));

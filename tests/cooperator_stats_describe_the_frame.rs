@@ -10,8 +10,7 @@ use common::*;
 #[test]
 fn time_budget_figures_on_a_manual_clock() {
     let mut app = app_with(Budget::Time(Duration::from_micros(100)));
-    let (clock, manual) = CooperatorClock::manual();
-    app.insert_resource(clock);
+    let manual = manual_clock(&mut app);
     let coop = global(&app);
     // Steps of 10 µs, and one slow step of 250 µs (the third).
     let m = manual.clone();

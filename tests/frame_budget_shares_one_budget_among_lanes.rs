@@ -146,8 +146,7 @@ fn lane_that_runs_out_of_work_hands_its_share_to_lower_lanes() {
 #[test]
 fn time_budget_is_shared_on_the_cooperator_clock() {
     let mut app = app();
-    let (clock, manual) = CooperatorClock::manual();
-    app.insert_resource(clock);
+    let manual = manual_clock(&mut app);
     let (high, low) = lanes(&mut app);
     app.world_mut().spawn(
         FrameBudget::new(Budget::Time(Duration::from_micros(100)))

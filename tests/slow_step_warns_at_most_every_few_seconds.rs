@@ -28,8 +28,7 @@ fn over_budget_steps_are_counted_and_warned_about_rate_limited() {
     log::set_logger(&Capture).unwrap();
     log::set_max_level(log::LevelFilter::Warn);
     let mut app = app_with(Budget::Time(Duration::from_micros(100)));
-    let (clock, manual) = CooperatorClock::manual();
-    app.insert_resource(clock);
+    let manual = manual_clock(&mut app);
     let coop = global(&app);
     // Every step takes 200 µs: twice the whole budget.
     let m = manual.clone();

@@ -31,6 +31,14 @@ pub fn app_with(budget: Budget) -> App {
     app
 }
 
+/// Drives the app's time budgets by hand: installs a manual `CooperatorClock` and returns its
+/// handle (advance it from inside steps to make steps take time).
+pub fn manual_clock(app: &mut App) -> bevy_cooperator::ManualClock {
+    let (clock, manual) = CooperatorClock::manual();
+    app.insert_resource(clock);
+    manual
+}
+
 /// The global cooperator's entity.
 pub fn global(app: &App) -> Entity {
     app.world().resource::<GlobalCooperator>().0

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use crate::{
     Failure, lifecycle,
+    lifecycle::Ticket,
     wait::{Registered, Registration},
 };
 
@@ -21,7 +22,7 @@ pub(crate) fn home(system: Condition) -> Home {
 
 struct Entry {
     task: Entity,
-    ticket: u32,
+    ticket: Ticket,
     system: Condition,
     home: Home,
 }
@@ -54,7 +55,7 @@ fn poll(world: &mut World, system: &mut Condition) -> Result<bool, Failure> {
         .map_err(|e| Failure::msg(format!("condition {} cannot run: {e}", system.name())))
 }
 
-pub(crate) fn register(world: &mut World, task: Entity, ticket: u32, home: &Home) -> Registered {
+pub(crate) fn register(world: &mut World, task: Entity, ticket: Ticket, home: &Home) -> Registered {
     let Some((mut system, initialized)) = lock(home).take() else {
         return Registered::Now(Err(Failure::msg(
             "this condition wait is in use by another task: build one Wait::until per task",
@@ -90,7 +91,7 @@ fn poll_entry(world: &mut World, mut entry: Entry) -> Registered {
     }
 }
 
-fn remove(world: &mut World, task: Entity, ticket: u32) {
+fn remove(world: &mut World, task: Entity, ticket: Ticket) {
     let Some(mut waits) = world.get_resource_mut::<ConditionWaits>() else {
         return;
     };

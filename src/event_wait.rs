@@ -10,6 +10,7 @@ use bevy_ecs::{
 
 use crate::{
     Failure, lifecycle,
+    lifecycle::Ticket,
     wait::{Registered, Registration},
 };
 
@@ -18,7 +19,7 @@ use crate::{
 pub(crate) fn register<E: EntityEvent>(
     world: &mut World,
     task: Entity,
-    ticket: u32,
+    ticket: Ticket,
     target: Option<Entity>,
 ) -> Registered {
     let target = target.unwrap_or(task);

@@ -12,7 +12,7 @@ use bevy_ecs::{
     utils::prelude::DebugName,
     world::World,
 };
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::{
@@ -22,12 +22,15 @@ use crate::{
     wait::{self, JoinMode, Offer, Registered, Registration},
 };
 
-/// Wait tickets, handed out once each.
-static NEXT_TICKET: AtomicU32 = AtomicU32::new(0);
+/// Identifies one wait of one task; stale resolutions carry an older ticket and are ignored.
+pub(crate) type Ticket = u64;
+
+/// Wait tickets, handed out once each (64 bits: they never wrap around).
+static NEXT_TICKET: AtomicU64 = AtomicU64::new(0);
 
 /// A fresh wait ticket, unique across tasks: a registration left behind by an earlier task on the
 /// same entity (a signal or task it waited on) must never resolve a later wait.
-pub(crate) fn new_ticket() -> u32 {
+pub(crate) fn new_ticket() -> Ticket {
     NEXT_TICKET.fetch_add(1, Ordering::Relaxed)
 }
 
@@ -188,7 +191,12 @@ pub(crate) fn begin_wait(world: &mut World, entity: Entity, wait: Wait) {
 /// removes the pause like a success). A stale ticket (the task moved on, finished or is gone) is
 /// ignored. A ticket of a sub-wait of a join is offered to the join, which resolves the task's
 /// wait through this same function once it settles.
-pub(crate) fn resolve(world: &mut World, entity: Entity, ticket: u32, result: Result<(), Failure>) {
+pub(crate) fn resolve(
+    world: &mut World,
+    entity: Entity,
+    ticket: Ticket,
+    result: Result<(), Failure>,
+) {
     let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
         return;
     };
@@ -356,7 +364,7 @@ pub(crate) fn announce(
     entity: Entity,
     _cooperator: Entity,
     outcome: Outcome,
-    waiters: Vec<(Entity, u32)>,
+    waiters: Vec<(Entity, Ticket)>,
 ) {
     let event = TaskFinished {
         entity,

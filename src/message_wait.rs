@@ -10,6 +10,7 @@ use bevy_ecs::{
 
 use crate::{
     Failure, lifecycle,
+    lifecycle::Ticket,
     wait::{Registered, Registration},
 };
 
@@ -17,7 +18,7 @@ pub(crate) type Filter<M> = Arc<dyn Fn(&M) -> bool + Send + Sync>;
 
 struct Waiter<M> {
     task: Entity,
-    ticket: u32,
+    ticket: Ticket,
     /// The count of messages written when the wait began: only later ones count.
     after: usize,
     filter: Option<Filter<M>>,
@@ -43,7 +44,7 @@ pub(crate) struct ActiveMessageWaits {
 pub(crate) fn register<M: Message>(
     world: &mut World,
     task: Entity,
-    ticket: u32,
+    ticket: Ticket,
     filter: Option<Filter<M>>,
 ) -> Registered {
     let Some(messages) = world.get_resource::<Messages<M>>() else {
@@ -91,7 +92,7 @@ pub(crate) fn register<M: Message>(
     Registered::Pending(Registration::Remove(remove::<M>, ticket))
 }
 
-fn remove<M: Message>(world: &mut World, task: Entity, ticket: u32) {
+fn remove<M: Message>(world: &mut World, task: Entity, ticket: Ticket) {
     let Some(mut waits) = world.get_resource_mut::<MessageWaits<M>>() else {
         return;
     };
@@ -108,7 +109,7 @@ fn remove<M: Message>(world: &mut World, task: Entity, ticket: u32) {
 /// Reads the messages written since the last wake and resolves the waiters they match.
 /// Returns whether waiters remain.
 fn wake<M: Message>(world: &mut World) -> bool {
-    let mut hits: Vec<(Entity, u32)> = Vec::new();
+    let mut hits: Vec<(Entity, Ticket)> = Vec::new();
     let remaining = world.resource_scope(
         |world, mut waits: bevy_ecs::change_detection::Mut<MessageWaits<M>>| {
             let Some(messages) = world.get_resource::<Messages<M>>() else {

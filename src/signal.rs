@@ -6,7 +6,7 @@ use bevy_ecs::{
     world::World,
 };
 
-use crate::{Failure, TaskError, lifecycle};
+use crate::{Failure, TaskError, lifecycle, lifecycle::Ticket};
 
 /// A handle to a one-shot event that tasks can wait for: Twisted's `Deferred`.
 ///
@@ -47,7 +47,7 @@ pub enum SignalStatus {
 #[component(on_remove = on_signal_remove)]
 pub struct SignalState {
     status: SignalStatus,
-    waiters: Vec<(Entity, u32)>,
+    waiters: Vec<(Entity, Ticket)>,
 }
 
 impl SignalState {
@@ -101,7 +101,7 @@ pub(crate) fn register(
     world: &mut World,
     signal: Signal,
     task: Entity,
-    ticket: u32,
+    ticket: Ticket,
 ) -> Option<Result<(), Failure>> {
     let Some(mut state) = world.get_mut::<SignalState>(signal.0) else {
         return Some(Err(Failure::new(TaskError::NoSuchSignal(signal.0))));

@@ -6,7 +6,7 @@ use bevy_ecs::{
 };
 use bevy_platform::cell::SyncCell;
 
-use crate::{Cooperator, Outcome, Work, run_queue::NIL};
+use crate::{Cooperator, Outcome, Work, lifecycle::Ticket, run_queue::NIL};
 
 /// A task: resumable work owned by a [`Cooperator`].
 ///
@@ -29,9 +29,9 @@ pub struct CooperativeTask {
     pub(crate) pause_count: u32,
     pub(crate) outcome: Option<Outcome>,
     /// Ticket of the pending wait, if the task is waiting.
-    pub(crate) wait: Option<u32>,
+    pub(crate) wait: Option<Ticket>,
     /// Tasks waiting for this one to finish, with their wait tickets, in registration order.
-    pub(crate) waiters: Vec<(Entity, u32)>,
+    pub(crate) waiters: Vec<(Entity, Ticket)>,
     pub(crate) standalone: bool,
     pub(crate) steps: u64,
     /// What the pending wait left at its source, and what its resolution delivered.

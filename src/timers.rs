@@ -7,6 +7,7 @@ use core::time::Duration;
 
 use crate::{
     Failure, lifecycle,
+    lifecycle::Ticket,
     wait::{Registered, Registration},
 };
 
@@ -27,7 +28,7 @@ pub(crate) enum TimerKey {
     Real(Duration, u64),
 }
 
-type Entry = (Entity, u32);
+type Entry = (Entity, Ticket);
 
 /// Pending frame and time waits, each ordered by deadline (then by registration order).
 #[derive(Resource, Default)]
@@ -51,7 +52,12 @@ impl WaitTimers {
     }
 }
 
-pub(crate) fn register_frames(world: &mut World, task: Entity, ticket: u32, n: u32) -> Registered {
+pub(crate) fn register_frames(
+    world: &mut World,
+    task: Entity,
+    ticket: Ticket,
+    n: u32,
+) -> Registered {
     let mut timers = world.get_resource_or_init::<WaitTimers>();
     timers.seq += 1;
     let key = (timers.frame + u64::from(n), timers.seq);
@@ -62,7 +68,7 @@ pub(crate) fn register_frames(world: &mut World, task: Entity, ticket: u32, n: u
 pub(crate) fn register_time(
     world: &mut World,
     task: Entity,
-    ticket: u32,
+    ticket: Ticket,
     clock: Clock,
     duration: Duration,
 ) -> Registered {

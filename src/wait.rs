@@ -7,8 +7,9 @@ use bevy_ecs::{
 use core::{fmt, time::Duration};
 
 use crate::{
-    CooperativeTask, Failure, Signal, TaskError, condition, event_wait, lifecycle, message_wait,
-    signal, timers,
+    CooperativeTask, Failure, Signal, TaskError, condition, event_wait, lifecycle,
+    lifecycle::Ticket,
+    message_wait, signal, timers,
     timers::{Clock, TimerKey},
 };
 
@@ -45,7 +46,7 @@ pub struct Wait {
 }
 
 /// Type-specific registration of a wait (messages, events, conditions).
-pub(crate) type RegisterFn = Arc<dyn Fn(&mut World, Entity, u32) -> Registered + Send + Sync>;
+pub(crate) type RegisterFn = Arc<dyn Fn(&mut World, Entity, Ticket) -> Registered + Send + Sync>;
 
 #[derive(Clone)]
 pub(crate) enum WaitKind {
@@ -160,7 +161,7 @@ impl Wait {
     pub fn message<M: Message>() -> Self {
         Wait::new(WaitKind::Custom(
             "Message",
-            Arc::new(|world: &mut World, task: Entity, ticket: u32| {
+            Arc::new(|world: &mut World, task: Entity, ticket: Ticket| {
                 message_wait::register::<M>(world, task, ticket, None)
             }),
         ))
@@ -171,7 +172,7 @@ impl Wait {
         let filter: message_wait::Filter<M> = Arc::new(filter);
         Wait::new(WaitKind::Custom(
             "MessageWhere",
-            Arc::new(move |world: &mut World, task: Entity, ticket: u32| {
+            Arc::new(move |world: &mut World, task: Entity, ticket: Ticket| {
                 message_wait::register::<M>(world, task, ticket, Some(filter.clone()))
             }),
         ))
@@ -185,7 +186,7 @@ impl Wait {
     pub fn event<E: EntityEvent>() -> Self {
         Wait::new(WaitKind::Custom(
             "Event",
-            Arc::new(|world: &mut World, task: Entity, ticket: u32| {
+            Arc::new(|world: &mut World, task: Entity, ticket: Ticket| {
                 event_wait::register::<E>(world, task, ticket, None)
             }),
         ))
@@ -197,7 +198,7 @@ impl Wait {
     pub fn event_on<E: EntityEvent>(entity: Entity) -> Self {
         Wait::new(WaitKind::Custom(
             "EventOn",
-            Arc::new(move |world: &mut World, task: Entity, ticket: u32| {
+            Arc::new(move |world: &mut World, task: Entity, ticket: Ticket| {
                 event_wait::register::<E>(world, task, ticket, Some(entity))
             }),
         ))
@@ -212,7 +213,7 @@ impl Wait {
         let home = condition::home(Box::new(IntoSystem::into_system(condition)));
         Wait::new(WaitKind::Custom(
             "Until",
-            Arc::new(move |world: &mut World, task: Entity, ticket: u32| {
+            Arc::new(move |world: &mut World, task: Entity, ticket: Ticket| {
                 condition::register(world, task, ticket, &home)
             }),
         ))
@@ -276,7 +277,7 @@ impl Wait {
     }
 
     /// Registers `task` (wait `ticket`) with the wait's source.
-    pub(crate) fn register(self, world: &mut World, task: Entity, ticket: u32) -> Registered {
+    pub(crate) fn register(self, world: &mut World, task: Entity, ticket: Ticket) -> Registered {
         match self.kind {
             WaitKind::Signal(s) => match signal::register(world, s, task, ticket) {
                 Some(result) => Registered::Now(result),
@@ -307,7 +308,7 @@ impl Wait {
     }
 }
 
-fn register_task(world: &mut World, task: Entity, ticket: u32, other: Entity) -> Registered {
+fn register_task(world: &mut World, task: Entity, ticket: Ticket, other: Entity) -> Registered {
     if other == task {
         return Registered::Now(Err(Failure::msg("a task cannot wait for itself")));
     }
@@ -347,7 +348,7 @@ pub(crate) enum Registration {
     /// A frame or time timer.
     Timer(TimerKey),
     /// Removes `(task, ticket)` from a waiter list (messages, conditions).
-    Remove(fn(&mut World, Entity, u32), u32),
+    Remove(fn(&mut World, Entity, Ticket), Ticket),
     /// An observer entity to despawn.
     Observer(Entity),
     /// A script's foreign waker.
@@ -375,7 +376,7 @@ pub(crate) struct Join {
 }
 
 struct Sub {
-    ticket: u32,
+    ticket: Ticket,
     registration: Registration,
     done: bool,
     /// The task a lost race stops.
@@ -403,7 +404,7 @@ impl Join {
     /// sub-wait, a settled inner join) go to `ended` with whether their losers must stop.
     pub(crate) fn offer(
         &mut self,
-        ticket: u32,
+        ticket: Ticket,
         result: &mut Option<Result<(), Failure>>,
         ended: &mut Vec<(Registration, bool)>,
     ) -> Offer {

@@ -134,7 +134,8 @@ impl CooperativeTask {
 /// Prefer [`pause_task`](crate::CooperateWorldExt::pause_task) and
 /// [`resume_task`](crate::CooperateWorldExt::resume_task). Inserting the marker by hand counts as
 /// one pause; removing it by hand clears every user pause (a pending wait stays pending and the
-/// marker comes back). The count is never corrupted either way.
+/// marker comes back); inserting it on a finished, unpaused task is undone at the next command
+/// flush. The count is never corrupted either way.
 #[derive(Component, Debug, Default, Clone, Copy)]
 #[component(storage = "SparseSet", on_insert = on_paused_insert, on_remove = on_paused_remove)]
 pub struct Paused;
@@ -185,7 +186,12 @@ fn on_paused_insert(mut world: DeferredWorld, ctx: HookContext) {
     let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
         return;
     };
-    if task.pause_count > 0 || !task.is_alive() {
+    if task.pause_count > 0 {
+        return;
+    }
+    if !task.is_alive() {
+        // A finished task cannot be paused: the marker would claim a pause that does not exist.
+        world.commands().entity(entity).try_remove::<Paused>();
         return;
     }
     task.pause_count = 1;

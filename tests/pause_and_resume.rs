@@ -240,3 +240,22 @@ fn a_resumed_task_rejoins_at_the_back() {
     let order = app.world().get::<Cooperator>(global).unwrap().run_order();
     assert_eq!(order, [b, c, a]);
 }
+
+// Paused by hand on a finished task that holds no pause is taken away again: the marker never
+// claims a pause that does not exist.
+#[test]
+fn inserting_paused_on_a_finished_task_is_undone() {
+    let (mut app, _worker, task) = run_state();
+    app.world_mut().stop_task(task).unwrap();
+    app.world_mut().entity_mut(task).insert(Paused);
+    app.world_mut().flush();
+    assert!(app.world().get::<Paused>(task).is_none());
+    assert_eq!(
+        app.world()
+            .get::<CooperativeTask>(task)
+            .unwrap()
+            .pause_count(),
+        0
+    );
+    assert_eq!(app.world_mut().resume_task(task), Err(TaskError::NotPaused));
+}

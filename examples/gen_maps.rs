@@ -66,7 +66,7 @@ fn main() -> Result<(), String> {
         println!(
             "{}{}: {} open cells, {} scenarios, longest {:.2}",
             if check { "up to date: " } else { "" },
-            out.join(&map).display(),
+            map,
             grid.open_cells(),
             scenarios.len(),
             scenarios.iter().map(|s| s.optimal).fold(0.0, f64::max)

@@ -95,7 +95,7 @@ fn poll(world: &mut World, home: &Home) -> Result<bool, Failure> {
         }
         let Some(system) = slot.system.take() else {
             return Err(Failure::msg(
-                "a condition cannot wait on itself while it runs",
+                "this condition is unavailable: it is running (a condition cannot wait on itself) or panicked",
             ));
         };
         if slot.world.is_none() {

@@ -44,10 +44,59 @@ fn lock(home: &Home) -> std::sync::MutexGuard<'_, Slot> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The tasks waiting on one condition, in registration order.
+/// The tasks waiting on one condition, sorted by wait ticket (the order they began waiting).
+/// A removed waiter leaves a hole (`None`) until holes outnumber the waiters, so that removing
+/// many waiters (a mass stop) costs a binary search each, not a shift of the list.
 struct Group {
     home: Home,
-    waiters: Vec<(Entity, Ticket)>,
+    waiters: Vec<(Option<Entity>, Ticket)>,
+    live: usize,
+}
+
+impl Group {
+    fn new(home: Home, task: Entity, ticket: Ticket) -> Self {
+        Group {
+            home,
+            waiters: alloc::vec![(Some(task), ticket)],
+            live: 1,
+        }
+    }
+
+    /// The waiting tasks, in order.
+    fn tasks(self) -> impl Iterator<Item = (Entity, Ticket)> {
+        self.waiters
+            .into_iter()
+            .filter_map(|(task, ticket)| task.map(|t| (t, ticket)))
+    }
+
+    /// Adds `other`'s waiters, keeping the ticket order.
+    fn absorb(&mut self, other: Group) {
+        let in_order = match (self.waiters.last(), other.waiters.first()) {
+            (Some(last), Some(first)) => last.1 < first.1,
+            _ => true,
+        };
+        self.live += other.live;
+        self.waiters.extend(other.waiters);
+        if !in_order {
+            self.waiters.sort_unstable_by_key(|w| w.1);
+        }
+    }
+
+    /// Removes the waiter `(task, ticket)`; returns whether it was here.
+    fn remove(&mut self, task: Entity, ticket: Ticket) -> bool {
+        let Ok(i) = self.waiters.binary_search_by_key(&ticket, |w| w.1) else {
+            return false;
+        };
+        if self.waiters[i].0 != Some(task) {
+            return false;
+        }
+        self.waiters[i].0 = None;
+        self.live -= 1;
+        if self.live * 2 < self.waiters.len() {
+            self.waiters.retain(|w| w.0.is_some());
+        }
+        true
+    }
 }
 
 /// The pending condition waits, grouped by condition. Empty (and not polled) when no task waits
@@ -72,13 +121,13 @@ impl ConditionWaits {
 
     /// Adds `group`'s waiters to the group of the same condition, or adds the group.
     fn merge(&mut self, group: Group) {
-        self.waiters += group.waiters.len();
+        self.waiters += group.live;
         match self
             .groups
             .iter_mut()
             .find(|g| Arc::ptr_eq(&g.home, &group.home))
         {
-            Some(g) => g.waiters.extend(group.waiters),
+            Some(g) => g.absorb(group),
             None => self.groups.push(group),
         }
     }
@@ -120,10 +169,9 @@ fn poll(world: &mut World, home: &Home) -> Result<bool, Failure> {
 pub(crate) fn register(world: &mut World, task: Entity, ticket: Ticket, home: &Home) -> Registered {
     match poll(world, home) {
         Ok(false) => {
-            world.get_resource_or_init::<ConditionWaits>().merge(Group {
-                home: home.clone(),
-                waiters: alloc::vec![(task, ticket)],
-            });
+            world
+                .get_resource_or_init::<ConditionWaits>()
+                .merge(Group::new(home.clone(), task, ticket));
             Registered::Pending(Registration::Remove(remove, ticket))
         }
         Ok(true) => Registered::Now(Ok(())),
@@ -135,19 +183,12 @@ fn remove(world: &mut World, task: Entity, ticket: Ticket) {
     let Some(mut waits) = world.get_resource_mut::<ConditionWaits>() else {
         return;
     };
-    let found = waits.groups.iter().enumerate().find_map(|(g, group)| {
-        group
-            .waiters
-            .iter()
-            .position(|&w| w == (task, ticket))
-            .map(|i| (g, i))
-    });
-    if let Some((g, i)) = found {
-        waits.waiters -= 1;
-        waits.groups[g].waiters.remove(i);
-        if waits.groups[g].waiters.is_empty() {
-            waits.groups.remove(g);
-        }
+    let Some(g) = waits.groups.iter_mut().position(|g| g.remove(task, ticket)) else {
+        return;
+    };
+    waits.waiters -= 1;
+    if waits.groups[g].live == 0 {
+        waits.groups.remove(g);
     }
 }
 
@@ -167,8 +208,8 @@ pub(crate) fn wake_conditions(world: &mut World) {
     for group in groups {
         match poll(world, &group.home) {
             Ok(false) => kept.push(group),
-            Ok(true) => settled.push((group.waiters, Ok(()))),
-            Err(f) => settled.push((group.waiters, Err(f))),
+            Ok(true) => settled.push((group, Ok(()))),
+            Err(f) => settled.push((group, Err(f))),
         }
     }
     // Waits registered while polling join their group after those already waiting.
@@ -178,8 +219,8 @@ pub(crate) fn wake_conditions(world: &mut World) {
     for group in kept.into_iter().chain(added) {
         waits.merge(group);
     }
-    for (waiters, result) in settled {
-        for (task, ticket) in waiters {
+    for (group, result) in settled {
+        for (task, ticket) in group.tasks() {
             lifecycle::resolve(world, task, ticket, result.clone());
         }
     }

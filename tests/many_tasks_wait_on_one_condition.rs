@@ -202,3 +202,38 @@ fn a_condition_of_another_world_fails_instead_of_panicking() {
     };
     assert!(failure.to_string().contains("another world"), "{failure}");
 }
+
+#[test]
+fn thousands_of_waiters_come_and_go_in_any_order() {
+    let mut app = app_with(Budget::Unlimited);
+    app.init_resource::<Gate>();
+    let finished = record_finished(&mut app);
+    let wait = Wait::until(gate_open);
+    let tasks: Vec<Entity> = (0..20_000)
+        .map(|_| app.world_mut().cooperate([wait.clone()].into_iter()))
+        .collect();
+    frames(&mut app, 1);
+    assert_eq!(PendingWaits::of(app.world()).conditions, 20_000);
+    // Stop every third from the back, then the first half of the rest from the front.
+    for task in tasks.iter().rev().step_by(3) {
+        app.world_mut().stop_task(*task).unwrap();
+    }
+    let stopped: std::collections::HashSet<Entity> =
+        tasks.iter().rev().step_by(3).copied().collect();
+    let rest: Vec<Entity> = tasks
+        .iter()
+        .filter(|t| !stopped.contains(t))
+        .copied()
+        .collect();
+    for task in &rest[..rest.len() / 2] {
+        app.world_mut().stop_task(*task).unwrap();
+    }
+    let left = &rest[rest.len() / 2..];
+    assert_eq!(PendingWaits::of(app.world()).conditions, left.len());
+    let before = finished.len();
+    set_open(&mut app, true);
+    frames(&mut app, 1);
+    let done: Vec<Entity> = finished.get()[before..].iter().map(|(e, _)| *e).collect();
+    assert_eq!(done, left, "the rest resume, in order");
+    assert_eq!(PendingWaits::of(app.world()), PendingWaits::default());
+}

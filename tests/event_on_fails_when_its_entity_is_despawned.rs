@@ -110,3 +110,31 @@ fn a_script_gets_the_despawn_as_an_err() {
     assert_eq!(errors.len(), 1);
     assert!(errors.get()[0].contains("despawned"));
 }
+
+#[derive(Resource)]
+struct Doomed(Entity);
+
+#[test]
+fn a_despawn_by_a_system_s_commands_fails_the_wait_in_that_frame() {
+    let mut app = app();
+    let finished = record_finished(&mut app);
+    let door = app.world_mut().spawn_empty().id();
+    let task = app
+        .world_mut()
+        .cooperate(wait_then_log(Wait::event_on::<Poke>(door), &Log::new()));
+    frames(&mut app, 1);
+    app.insert_resource(Doomed(door));
+    app.add_systems(
+        bevy_app::PostUpdate,
+        |doomed: Option<Res<Doomed>>, mut commands: Commands| {
+            if let Some(d) = doomed {
+                commands.entity(d.0).despawn();
+                commands.remove_resource::<Doomed>();
+            }
+        },
+    );
+    frames(&mut app, 1);
+    assert_eq!(finished.get().len(), 1);
+    assert_eq!(finished.get()[0].0, task);
+    assert_eq!(kinds(&finished), vec!["failed"]);
+}

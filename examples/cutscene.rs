@@ -41,7 +41,7 @@ struct Dialogue {
 }
 
 /// The player pressed "advance".
-#[derive(Message)]
+#[derive(Message, Clone)]
 struct Advance;
 
 /// Whether the player holds the key to the gate (what the script branches on).

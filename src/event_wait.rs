@@ -1,11 +1,13 @@
 //! Observer event waits: a temporary observer per pending wait.
 
 use bevy_ecs::{
+    component::Component,
     entity::Entity,
     event::EntityEvent,
+    lifecycle::HookContext,
     observer::{Observer, On},
     system::Commands,
-    world::World,
+    world::{DeferredWorld, World},
 };
 
 use crate::{
@@ -14,8 +16,42 @@ use crate::{
     wait::{Registered, Registration},
 };
 
+/// Rides on a wait's observer entity. Bevy despawns an observer whose watched entity is
+/// despawned; this guard's hook then fails the wait, which could otherwise never resolve.
+#[derive(Component, Clone, Copy)]
+#[component(on_remove = target_gone)]
+struct EventWaitGuard {
+    task: Entity,
+    ticket: Ticket,
+    target: Entity,
+}
+
+/// The observer is going: if its target went first, fail the wait (at the next flush). When the
+/// wait ended any other way, the target still exists (or the ticket is stale) and this does
+/// nothing.
+fn target_gone(mut world: DeferredWorld, context: HookContext) {
+    let Some(&guard) = world.get::<EventWaitGuard>(context.entity) else {
+        return;
+    };
+    world.commands().queue(move |world: &mut World| {
+        if world.get_entity(guard.target).is_ok() {
+            return;
+        }
+        lifecycle::resolve(
+            world,
+            guard.task,
+            guard.ticket,
+            Err(Failure::msg(alloc::format!(
+                "entity {} was despawned while a task waited for an event on it",
+                guard.target
+            ))),
+        );
+    });
+}
+
 /// Spawns an observer of `E` watching `target` (the task itself by default) that resolves the wait
-/// at the next command flush. The observer is despawned when the wait ends, however it ends.
+/// at the next command flush. The observer is despawned when the wait ends, however it ends; if
+/// `target` is despawned first, the wait fails.
 pub(crate) fn register<E: EntityEvent>(
     world: &mut World,
     task: Entity,
@@ -34,6 +70,11 @@ pub(crate) fn register<E: EntityEvent>(
         });
     })
     .with_entity(target);
-    let observer = world.spawn(observer).id();
+    let guard = EventWaitGuard {
+        task,
+        ticket,
+        target,
+    };
+    let observer = world.spawn((observer, guard)).id();
     Registered::Pending(Registration::Observer(observer))
 }

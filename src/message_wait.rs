@@ -16,12 +16,16 @@ use crate::{
 
 pub(crate) type Filter<M> = Arc<dyn Fn(&M) -> bool + Send + Sync>;
 
+/// Receives the message that resolved a wait (a script keeps a clone of it).
+pub(crate) type Sink<M> = Arc<dyn Fn(&M) + Send + Sync>;
+
 struct Waiter<M> {
     task: Entity,
     ticket: Ticket,
     /// The count of messages written when the wait began: only later ones count.
     after: usize,
     filter: Option<Filter<M>>,
+    sink: Option<Sink<M>>,
 }
 
 /// The waiters of one message type. Exists only once a task waited on the type.
@@ -47,6 +51,17 @@ pub(crate) fn register<M: Message>(
     ticket: Ticket,
     filter: Option<Filter<M>>,
 ) -> Registered {
+    register_into(world, task, ticket, filter, None)
+}
+
+/// [`register`], handing the message that resolves the wait to `sink`.
+pub(crate) fn register_into<M: Message>(
+    world: &mut World,
+    task: Entity,
+    ticket: Ticket,
+    filter: Option<Filter<M>>,
+    sink: Option<Sink<M>>,
+) -> Registered {
     let Some(messages) = world.get_resource::<Messages<M>>() else {
         return Registered::Now(Err(Failure::msg(alloc::format!(
             "cannot wait for message {}: it is not registered (add_message)",
@@ -67,6 +82,7 @@ pub(crate) fn register<M: Message>(
                 ticket,
                 after: count,
                 filter,
+                sink,
             });
             activate
         }
@@ -78,6 +94,7 @@ pub(crate) fn register<M: Message>(
                     ticket,
                     after: count,
                     filter,
+                    sink,
                 }],
                 active: true,
             });
@@ -125,6 +142,9 @@ fn wake<M: Message>(world: &mut World) -> bool {
                 waiters.retain(|w| {
                     let hit = id.id >= w.after && w.filter.as_ref().is_none_or(|f| f(message));
                     if hit {
+                        if let Some(sink) = &w.sink {
+                            sink(message);
+                        }
                         hits.push((w.task, w.ticket));
                     }
                     !hit

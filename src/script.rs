@@ -19,7 +19,9 @@ use std::task::Wake;
 
 use crate::{
     CooperativeTask, Failure, IntoWork, Step, StepContext, Wait, Work, lifecycle,
-    task_result::Joined, wait::Registration,
+    message_wait::{Filter, Sink},
+    task_result::Joined,
+    wait::Registration,
 };
 
 type WorldFn = Box<dyn FnOnce(&mut World) -> Box<dyn Any + Send> + Send>;
@@ -136,9 +138,52 @@ impl ScriptContext {
         self.wait(Wait::frames(n))
     }
 
-    /// [`Wait::message`]: until a message of type `M` written from now on.
-    pub fn message<M: Message>(&self) -> WaitFuture {
-        self.wait(Wait::message::<M>())
+    /// [`Wait::message`]: until a message of type `M` written from now on, and returns (a clone
+    /// of) that message. Fails as the wait does (for example if `M` is not registered).
+    ///
+    /// ```
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::{error::BevyError, prelude::*};
+    /// # #[derive(Message, Clone)] struct Choice(u32);
+    /// let work = script(|cx| async move {
+    ///     let Choice(n) = cx.message::<Choice>().await?;
+    ///     let big = cx.message_where(|c: &Choice| c.0 > 10).await?;
+    ///     Ok::<_, BevyError>(n + big.0)
+    /// });
+    /// # let _ = work;
+    /// ```
+    pub async fn message<M: Message + Clone>(&self) -> Result<M, Failure> {
+        self.receive::<M>(None).await
+    }
+
+    /// [`Wait::message_where`]: until a message of type `M` written from now on for which
+    /// `filter` is true, and returns (a clone of) that message.
+    pub async fn message_where<M: Message + Clone>(
+        &self,
+        filter: impl Fn(&M) -> bool + Send + Sync + 'static,
+    ) -> Result<M, Failure> {
+        self.receive(Some(Arc::new(filter))).await
+    }
+
+    async fn receive<M: Message + Clone>(&self, filter: Option<Filter<M>>) -> Result<M, Failure> {
+        let slot: Arc<Mutex<Option<M>>> = Arc::new(Mutex::new(None));
+        let into = slot.clone();
+        let sink: Sink<M> = Arc::new(move |message: &M| {
+            *into
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message.clone());
+        });
+        self.wait(Wait::message_into(filter, sink)).await?;
+        let message = slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        message.ok_or_else(|| {
+            Failure::msg(alloc::format!(
+                "the wait for message {} resumed without a message",
+                core::any::type_name::<M>()
+            ))
+        })
     }
 
     /// [`Wait::until`]: until the condition system returns `true`.

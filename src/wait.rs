@@ -32,8 +32,8 @@ use crate::{
 /// | [`duration`](Wait::duration), [`seconds`](Wait::seconds) | that much `Time` passed (virtual: pausing `Time<Virtual>` freezes it) |
 /// | [`real`](Wait::real) | that much `Time<Real>` passed |
 /// | [`message`](Wait::message), [`message_where`](Wait::message_where) | a [`Message`] written after the wait began (and matching) |
-/// | [`event`](Wait::event), [`event_on`](Wait::event_on) | an [`EntityEvent`] is triggered on the task (or the entity) |
-/// | [`until`](Wait::until) | a system returning `bool` returns `true` (polled once per frame) |
+/// | [`event`](Wait::event), [`event_on`](Wait::event_on) | an [`EntityEvent`] is triggered on the task (or the entity; fails if it is despawned) |
+/// | [`until`](Wait::until) | a system returning `bool` returns `true` (polled once per frame, however many tasks wait on it) |
 /// | [`all`](Wait::all) | every wait resolved (fails at the first failure) |
 /// | [`race`](Wait::race) | the first wait resolved; losing tasks are stopped |
 /// | [`timeout`](Wait::timeout) | the wait resolved, or fails with [`WaitTimedOut`] |
@@ -178,6 +178,25 @@ impl Wait {
         ))
     }
 
+    /// A message wait that also hands the message that resolved it to `sink` (scripts).
+    pub(crate) fn message_into<M: Message>(
+        filter: Option<message_wait::Filter<M>>,
+        sink: message_wait::Sink<M>,
+    ) -> Self {
+        Wait::new(WaitKind::Custom(
+            "Message",
+            Arc::new(move |world: &mut World, task: Entity, ticket: Ticket| {
+                message_wait::register_into::<M>(
+                    world,
+                    task,
+                    ticket,
+                    filter.clone(),
+                    Some(sink.clone()),
+                )
+            }),
+        ))
+    }
+
     /// Until the observer event `E` is triggered on the waiting task's own entity (for example
     /// `world.trigger(Advance { entity: task })`). Only triggers after the wait began count.
     ///
@@ -192,9 +211,9 @@ impl Wait {
         ))
     }
 
-    /// Until the observer event `E` is triggered on `entity`. Waiting on a missing entity fails;
-    /// if `entity` is despawned while the task waits, no event can come: add a
-    /// [`timeout`](Wait::timeout) where that may happen.
+    /// Until the observer event `E` is triggered on `entity`. Waiting on a missing entity fails,
+    /// and so does the wait if `entity` is despawned while the task waits (at the next command
+    /// flush after the despawn): the failure names the entity.
     pub fn event_on<E: EntityEvent>(entity: Entity) -> Self {
         Wait::new(WaitKind::Custom(
             "EventOn",
@@ -207,8 +226,14 @@ impl Wait {
     /// Until `condition` (a read-only or ordinary system returning `bool`) returns `true`.
     ///
     /// It runs once when the wait begins (resuming at once if already true), then once per frame
-    /// in [`Wake`](crate::CooperatorSystems::Wake) while the task waits. Tasks not waiting on a
-    /// condition cost nothing. A system that cannot run (missing resource) fails the wait.
+    /// in [`Wake`](crate::CooperatorSystems::Wake) while any task waits on it. Clones of one
+    /// `Wait::until` share one system (and its state, such as `Local`s): any number of tasks may
+    /// wait on it at once, it runs once per frame for all of them, and a `true` resumes them all.
+    /// Separate `Wait::until` calls make separate systems, each polled on its own. Conditions no
+    /// task waits on cost nothing. A system that cannot run (missing resource) fails the wait.
+    ///
+    /// A condition's system belongs to the first world it runs in: waiting on it (or a clone) in
+    /// another world fails.
     pub fn until<M>(condition: impl IntoSystem<(), bool, M>) -> Self {
         let home = condition::home(Box::new(IntoSystem::into_system(condition)));
         Wait::new(WaitKind::Custom(
@@ -614,8 +639,11 @@ pub struct PendingWaits {
     pub timers: usize,
     /// Message waits, all types together.
     pub messages: usize,
-    /// Condition waits.
+    /// Condition waits (tasks).
     pub conditions: usize,
+    /// Distinct conditions polled each frame: one per [`Wait::until`] (and its clones) that any
+    /// task waits on, however many tasks wait on it.
+    pub condition_systems: usize,
 }
 
 impl PendingWaits {
@@ -631,6 +659,9 @@ impl PendingWaits {
             conditions: world
                 .get_resource::<condition::ConditionWaits>()
                 .map_or(0, condition::ConditionWaits::len),
+            condition_systems: world
+                .get_resource::<condition::ConditionWaits>()
+                .map_or(0, condition::ConditionWaits::systems),
         }
     }
 }

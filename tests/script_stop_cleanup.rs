@@ -8,7 +8,7 @@ use bevy_ecs::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-#[derive(Message)]
+#[derive(Message, Clone)]
 struct Advance;
 
 #[derive(EntityEvent)]

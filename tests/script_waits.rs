@@ -73,7 +73,7 @@ fn question_mark_passes_the_failure_on() {
     );
 }
 
-#[derive(Message)]
+#[derive(Message, Clone)]
 struct Advance;
 
 #[test]

@@ -74,7 +74,11 @@ fn despawning_the_watched_entity_leaves_no_observer() {
         .cooperate(wait_then_log(Wait::event_on::<Poke>(door), &Log::new()));
     frames(&mut app, 1);
     app.world_mut().despawn(door);
-    app.world_mut().stop_task(task).unwrap();
+    // The despawn flushed: the wait has failed its task already.
+    assert_eq!(
+        app.world_mut().stop_task(task),
+        Err(TaskError::AlreadyFinished(FinishKind::Failed))
+    );
     frames(&mut app, 1);
     assert_eq!(observer_count(app.world_mut()), observers);
 }

@@ -1,5 +1,5 @@
 //! A `Wait` is a value that can be cloned and yielded again: `repeat(wait)` works for every kind,
-//! a condition's system (and its state) is shared by the clones, one waiting task at a time.
+//! a condition's system (and its state) is shared by the clones and by every task waiting on them.
 mod common;
 use common::*;
 
@@ -40,14 +40,20 @@ fn a_repeated_condition_reuses_its_system() {
 }
 
 #[test]
-fn one_condition_wait_in_two_tasks_at_once_fails_the_second() {
+fn one_condition_wait_in_two_tasks_at_once_resumes_both() {
     let mut app = app_with(Budget::Unlimited);
+    app.init_resource::<Ticks>();
     let finished = record_finished(&mut app);
-    let never = Wait::until(|| false);
-    let first = app.world_mut().cooperate([never.clone()].into_iter());
-    let second = app.world_mut().cooperate([never].into_iter());
-    frames(&mut app, 1);
-    assert_eq!(finished.get().len(), 1);
-    assert_eq!(finished.get()[0].0, second);
+    let open = Wait::until(|ticks: Res<Ticks>| ticks.0 > 0);
+    let first = app.world_mut().cooperate([open.clone()].into_iter());
+    let second = app.world_mut().cooperate([open].into_iter());
+    frames(&mut app, 2);
+    assert!(finished.get().is_empty());
     assert!(app.world().get::<Paused>(first).is_some());
+    assert!(app.world().get::<Paused>(second).is_some());
+    app.world_mut().resource_mut::<Ticks>().0 = 1;
+    frames(&mut app, 1);
+    let done: Vec<Entity> = finished.get().iter().map(|(e, _)| *e).collect();
+    assert_eq!(done, vec![first, second]);
+    assert_eq!(kinds(&finished), vec!["done", "done"]);
 }

@@ -36,11 +36,17 @@ impl core::fmt::Debug for Body {
     }
 }
 
+/// The runnable list's links of a node, kept apart from the node so that walking the list (a
+/// chain of dependent loads) stays within a few cache lines.
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    prev: u32,
+    next: u32,
+}
+
 #[derive(Debug)]
 struct Node {
     entity: Entity,
-    prev: u32,
-    next: u32,
     linked: bool,
     /// The task carries [`TaskStats`](crate::TaskStats): its steps are timed.
     timed: bool,
@@ -82,6 +88,8 @@ impl Default for Claimed {
 #[derive(Debug, Default)]
 pub(crate) struct RunQueue {
     nodes: Vec<Node>,
+    /// `links[slot]` belongs to `nodes[slot]`.
+    links: Vec<Link>,
     free: Vec<u32>,
     /// First task of a pass; the back of the queue is `head.prev`.
     head: u32,
@@ -106,10 +114,12 @@ impl RunQueue {
     /// Adds a member (not yet runnable) running `body` and returns its slot.
     pub(crate) fn insert(&mut self, entity: Entity, body: Option<Body>, timed: bool) -> u32 {
         self.members += 1;
-        let node = Node {
-            entity,
+        let link = Link {
             prev: NIL,
             next: NIL,
+        };
+        let node = Node {
+            entity,
             linked: false,
             timed,
             generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
@@ -117,9 +127,11 @@ impl RunQueue {
         };
         if let Some(slot) = self.free.pop() {
             self.nodes[slot as usize] = node;
+            self.links[slot as usize] = link;
             slot
         } else {
             self.nodes.push(node);
+            self.links.push(link);
             (self.nodes.len() - 1) as u32
         }
     }
@@ -198,9 +210,11 @@ impl RunQueue {
             // Reclaim memory once a big batch of tasks is gone.
             if self.nodes.capacity() > 1024 {
                 self.nodes = Vec::new();
+                self.links = Vec::new();
                 self.free = Vec::new();
             } else {
                 self.nodes.clear();
+                self.links.clear();
                 self.free.clear();
             }
         }
@@ -213,25 +227,24 @@ impl RunQueue {
             return;
         }
         self.runnable += 1;
+        self.nodes[slot as usize].linked = true;
         if self.head == NIL {
-            let n = &mut self.nodes[slot as usize];
-            n.prev = slot;
-            n.next = slot;
-            n.linked = true;
+            self.links[slot as usize] = Link {
+                prev: slot,
+                next: slot,
+            };
             self.head = slot;
             self.cursor = slot;
             return;
         }
         let head = self.head;
-        let tail = self.nodes[head as usize].prev;
-        {
-            let n = &mut self.nodes[slot as usize];
-            n.prev = tail;
-            n.next = head;
-            n.linked = true;
-        }
-        self.nodes[tail as usize].next = slot;
-        self.nodes[head as usize].prev = slot;
+        let tail = self.links[head as usize].prev;
+        self.links[slot as usize] = Link {
+            prev: tail,
+            next: head,
+        };
+        self.links[tail as usize].next = slot;
+        self.links[head as usize].prev = slot;
         if self.at_pass_end && self.cursor == head {
             self.cursor = slot;
         }
@@ -239,12 +252,10 @@ impl RunQueue {
 
     /// Takes a member off the runnable list (it stays a member).
     pub(crate) fn unlink(&mut self, slot: u32) {
-        let Node {
-            prev, next, linked, ..
-        } = self.nodes[slot as usize];
-        if !linked {
+        if !self.nodes[slot as usize].linked {
             return;
         }
+        let Link { prev, next } = self.links[slot as usize];
         self.runnable -= 1;
         self.at_pass_end = false;
         self.nodes[slot as usize].linked = false;
@@ -253,8 +264,8 @@ impl RunQueue {
             self.cursor = NIL;
             return;
         }
-        self.nodes[prev as usize].next = next;
-        self.nodes[next as usize].prev = prev;
+        self.links[prev as usize].next = next;
+        self.links[next as usize].prev = prev;
         if self.head == slot {
             self.head = next;
         }
@@ -270,8 +281,10 @@ impl RunQueue {
         if slot == NIL {
             return None;
         }
-        let node = &self.nodes[slot as usize];
-        let (next, entity) = (node.next, node.entity);
+        let (next, entity) = (
+            self.links[slot as usize].next,
+            self.nodes[slot as usize].entity,
+        );
         self.cursor = next;
         self.at_pass_end = next == self.head;
         Some((slot, entity))
@@ -297,7 +310,7 @@ impl RunQueue {
             entry.task = node.entity;
             entry.timed = node.timed;
             core::mem::swap(&mut entry.body, &mut node.body);
-            let next = node.next;
+            let next = self.links[slot as usize].next;
             self.cursor = next;
             self.at_pass_end = next == self.head;
         }
@@ -348,9 +361,8 @@ impl RunQueue {
         let mut out = Vec::with_capacity(self.runnable as usize);
         let mut slot = self.cursor;
         for _ in 0..self.runnable {
-            let n = &self.nodes[slot as usize];
-            out.push(n.entity);
-            slot = n.next;
+            out.push(self.nodes[slot as usize].entity);
+            slot = self.links[slot as usize].next;
         }
         out
     }

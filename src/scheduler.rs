@@ -342,6 +342,11 @@ impl Ticker<'_> {
         // Batches grow while steps stay clean and shrink to one entry after a step that touched
         // the world, so world-using tasks pay nothing for batching.
         let mut want = 1;
+        // The budget is asked once per batch (with the steps run since it was last asked): a batch
+        // never claims more entries than the budget allows before it must look (`claim_limit`),
+        // except for a custom predicate, which is asked after every step.
+        let every_step = matches!(budget, TickBudget::Custom(_));
+        let (mut unasked, mut last): (u32, Entity) = (0, Entity::PLACEHOLDER);
         loop {
             if batch.next == batch.len {
                 let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity) else {
@@ -369,17 +374,22 @@ impl Ticker<'_> {
                 want = (want * 2).min(CLAIM);
             }
             match ran {
-                Ran::Nothing => continue,
-                Ran::Step => {}
+                Ran::Nothing => {}
+                Ran::Step => {
+                    (steps, unasked, last) = (steps + 1, unasked + 1, task);
+                }
                 Ran::Timed(took) => {
                     if timed_longest.is_none_or(|(_, d)| took > d) {
                         timed_longest = Some((task, took));
                     }
+                    (steps, unasked, last) = (steps + 1, unasked + 1, task);
                 }
             }
-            steps += 1;
-            if budget.exhausted(task, steps) {
-                break;
+            if unasked > 0 && (every_step || batch.next == batch.len) {
+                if budget.exhausted_after(last, steps, unasked) {
+                    break;
+                }
+                unasked = 0;
             }
         }
         if batch.period > 0

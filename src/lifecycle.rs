@@ -62,7 +62,11 @@ pub(crate) fn attach(
         work: SyncCell::new(work),
         steps: task.steps.clone(),
     };
-    let timed = world.entity(entity).contains::<TaskStats>();
+    let timed = {
+        let e = world.entity(entity);
+        // An entity without components (a task's own, just spawned) cannot hold it.
+        e.archetype().component_count() > 0 && e.contains::<TaskStats>()
+    };
     let mut rejected = None;
     match world.get_mut::<Cooperator>(cooperator) {
         Some(mut coop) if !coop.is_stopped() => {

@@ -10,8 +10,12 @@ use crate::Work;
 pub(crate) const NIL: u32 = u32::MAX;
 
 /// Node generations, handed out once each across every queue: a node freed and reused (also in
-/// a new queue of a replaced cooperator) is never taken for the old one.
-static NEXT_GENERATION: AtomicU64 = AtomicU64::new(0);
+/// a new queue of a replaced cooperator) is never taken for the old one. A queue reserves them
+/// in blocks, so an insert costs no atomic operation.
+static NEXT_GENERATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// How many generations a queue reserves at once.
+const GENERATION_BLOCK: u64 = 1 << 16;
 
 /// What a task runs, kept in its queue node so that the step loop reaches it without looking the
 /// task entity up: its boxed work and its step counter (shared with
@@ -100,6 +104,9 @@ pub(crate) struct RunQueue {
     /// The last step was the back of the queue and nothing left since: a task joining now is
     /// still part of the current pass.
     at_pass_end: bool,
+    /// The next generation to hand out, and how many are left in the reserved block.
+    next_generation: u64,
+    generations_left: u64,
 }
 
 impl RunQueue {
@@ -122,7 +129,7 @@ impl RunQueue {
             entity,
             linked: false,
             timed,
-            generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
+            generation: self.new_generation(),
             body,
         };
         if let Some(slot) = self.free.pop() {
@@ -134,6 +141,16 @@ impl RunQueue {
             self.links.push(link);
             (self.nodes.len() - 1) as u32
         }
+    }
+
+    fn new_generation(&mut self) -> u64 {
+        if self.generations_left == 0 {
+            self.next_generation = NEXT_GENERATIONS.fetch_add(GENERATION_BLOCK, Ordering::Relaxed);
+            self.generations_left = GENERATION_BLOCK;
+        }
+        self.generations_left -= 1;
+        self.next_generation += 1;
+        self.next_generation - 1
     }
 
     /// Whether `slot` holds `entity` (guards against stale slots).

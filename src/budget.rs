@@ -157,14 +157,23 @@ impl TickBudget {
 
     /// Called after each step of `task` with the number of steps done this tick; `true` ends the
     /// tick.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn exhausted(&mut self, task: Entity, steps: u32) -> bool {
+        self.exhausted_after(task, steps, 1)
+    }
+
+    /// Whether the tick must end after `run` more steps at once, the last of `task`, none of
+    /// which could have ended it (at most [`claim_limit`](Self::claim_limit) of them, and never
+    /// more than one for a [`TickBudget::Custom`], which is asked after every step); `steps`:
+    /// the steps done this tick.
+    #[inline]
+    pub(crate) fn exhausted_after(&mut self, task: Entity, steps: u32, run: u32) -> bool {
         match self {
             TickBudget::Steps(n) => steps >= *n,
             TickBudget::Unlimited => false,
             TickBudget::Custom(p) => p(),
             TickBudget::Deadline(d) => {
-                d.countdown -= 1;
+                d.countdown = d.countdown.saturating_sub(run);
                 if d.countdown > 0 {
                     return false;
                 }

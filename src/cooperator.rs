@@ -201,8 +201,8 @@ fn on_cooperator_discard(mut world: DeferredWorld, ctx: HookContext) {
     world
         .commands()
         .queue(move |world: &mut bevy_ecs::world::World| {
-            for task in tasks {
-                crate::lifecycle::finish(world, task, Outcome::SchedulerStopped);
+            for (task, body) in tasks {
+                crate::lifecycle::finish_with(world, task, Outcome::SchedulerStopped, body);
             }
         });
 }

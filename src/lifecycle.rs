@@ -12,13 +12,14 @@ use bevy_ecs::{
     utils::prelude::DebugName,
     world::World,
 };
+use bevy_platform::cell::SyncCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::{
     CooperativeTask, Cooperator, Failure, Outcome, Paused, TaskError, TaskFinished, TaskPanicked,
-    Wait, Work,
-    run_queue::NIL,
+    TaskStats, Wait, Work,
+    run_queue::{Body, NIL},
     wait::{self, JoinMode, Offer, Registered, Registration},
 };
 
@@ -56,21 +57,31 @@ pub(crate) fn attach(
     {
         finish(world, entity, Outcome::Stopped);
     }
-    let mut task = CooperativeTask::new(work, cooperator, standalone);
-    let open = match world.get_mut::<Cooperator>(cooperator) {
+    let mut task = CooperativeTask::new(cooperator, standalone);
+    let body = Body {
+        work: SyncCell::new(work),
+        steps: task.steps.clone(),
+    };
+    let timed = {
+        let e = world.entity(entity);
+        // An entity without components (a task's own, just spawned) cannot hold it.
+        e.archetype().component_count() > 0 && e.contains::<TaskStats>()
+    };
+    let mut rejected = None;
+    match world.get_mut::<Cooperator>(cooperator) {
         Some(mut coop) if !coop.is_stopped() => {
-            let slot = coop.queue.insert(entity);
+            let slot = coop.queue.insert(entity, Some(body), timed);
             coop.queue.link_back(slot);
             task.slot = slot;
-            true
         }
-        _ => false,
-    };
+        _ => rejected = Some(body),
+    }
+    let open = rejected.is_none();
     world.entity_mut(entity).insert(task);
     // A user pause of the task it replaces must not leave `Paused` on the new one.
     sync_paused(world, entity);
     if !open {
-        finish(world, entity, Outcome::SchedulerStopped);
+        finish_with(world, entity, Outcome::SchedulerStopped, rejected);
     }
 }
 
@@ -272,6 +283,12 @@ pub(crate) fn resolve(
 
 /// Ends a live task: leaves the run queue, drops its work, cancels its wait, then tells everyone.
 pub(crate) fn finish(world: &mut World, entity: Entity, outcome: Outcome) {
+    finish_with(world, entity, outcome, None);
+}
+
+/// [`finish`], for a task whose body is no longer in its run-queue node (`body`: it was taken out
+/// by a drained queue, or never went in), so that it is dropped at the same point.
+pub(crate) fn finish_with(world: &mut World, entity: Entity, outcome: Outcome, body: Option<Body>) {
     let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
         return;
     };
@@ -279,7 +296,6 @@ pub(crate) fn finish(world: &mut World, entity: Entity, outcome: Outcome) {
         return;
     }
     task.outcome = Some(outcome.clone());
-    let work = task.work.take();
     if task.wait.take().is_some() {
         task.pause_count -= 1;
     }
@@ -289,9 +305,11 @@ pub(crate) fn finish(world: &mut World, entity: Entity, outcome: Outcome) {
     let slot = core::mem::replace(&mut task.slot, NIL);
     let coop = task.cooperator;
     let waiters = core::mem::take(&mut task.waiters);
+    let mut work = body;
     with_queue(world, coop, |c| {
         if slot != NIL && c.queue.holds(slot, entity) {
-            c.queue.remove(slot);
+            // `None` while the step loop holds it: the loop drops it on finding the node gone.
+            work = c.queue.remove(slot).or(work.take());
         }
         c.stats.finished += 1;
     });
@@ -408,8 +426,8 @@ pub(crate) fn stop_cooperator(world: &mut World, cooperator: Entity) -> Result<(
         .ok_or(TaskError::NoSuchCooperator(cooperator))?;
     coop.set_stopped();
     let tasks = coop.queue.drain();
-    for task in tasks {
-        finish(world, task, Outcome::SchedulerStopped);
+    for (task, body) in tasks {
+        finish_with(world, task, Outcome::SchedulerStopped, body);
     }
     Ok(())
 }

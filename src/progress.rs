@@ -2,7 +2,7 @@
 
 use bevy_ecs::{component::Component, entity::Entity, world::World};
 
-use crate::{CooperativeTask, Outcome, StepContext};
+use crate::{CooperativeTask, Cooperator, Outcome, StepContext};
 
 /// How far a task has come: `done` units of work out of `total` (when known).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -84,10 +84,12 @@ impl TaskProgressExt for World {
         if let Some(reported) = self.get::<TaskProgress>(task) {
             return Some(reported.0);
         }
-        let mut t = self.get_mut::<CooperativeTask>(task)?;
+        let t = self.get::<CooperativeTask>(task)?;
         if let Some(outcome) = &t.outcome {
             return matches!(outcome, Outcome::Done).then(|| Progress::new(1, 1));
         }
-        t.work.as_mut()?.get().progress()
+        let (cooperator, slot) = (t.cooperator, t.slot);
+        let mut coop = self.get_mut::<Cooperator>(cooperator)?;
+        coop.queue.body_mut(slot, task)?.work.get().progress()
     }
 }

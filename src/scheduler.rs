@@ -1,21 +1,19 @@
 //! The systems: wake, step (the budgeted round-robin loop) and cleanup.
 
 use alloc::{boxed::Box, string::String, vec::Vec};
-use bevy_ecs::{
-    entity::Entity,
-    query::{Has, QueryState},
-    system::Local,
-    world::World,
-};
-use bevy_platform::cell::SyncCell;
+use bevy_ecs::{entity::Entity, query::QueryState, system::Local, world::World};
 use bevy_time::{Real, Time};
 use core::time::Duration;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::{
     Budget, CooperativeTask, Cooperator, CooperatorClock, Failure, FrameBudget, Lane, Outcome,
-    RetainFinished, Step, StepContext, TaskStats, Work, budget::TickBudget, lifecycle,
-    lifecycle::FinishedTasks, run_queue::NIL, wait,
+    RetainFinished, Step, StepContext, TaskStats,
+    budget::TickBudget,
+    lifecycle,
+    lifecycle::FinishedTasks,
+    run_queue::{Body, Claimed, RunQueue},
+    wait,
 };
 
 /// [`CooperatorSystems::Wake`](crate::CooperatorSystems::Wake): resolves the waits that came due.
@@ -44,7 +42,6 @@ pub(crate) fn step_system(
     cooperators: &mut QueryState<(Entity, &mut Cooperator)>,
     frame_budgets: &mut QueryState<(Entity, &FrameBudget)>,
     coop_query: &mut QueryState<&'static mut Cooperator>,
-    task_query: &mut QueryState<(&'static mut CooperativeTask, Has<TaskStats>)>,
     mut scratch: Local<StepScratch>,
 ) {
     let scratch = &mut *scratch;
@@ -73,7 +70,6 @@ pub(crate) fn step_system(
         .map_or(Duration::ZERO, Time::delta);
     let mut ticker = Ticker {
         coop_query,
-        task_query,
         clock: &clock,
     };
     for &coop_entity in &scratch.order {
@@ -181,7 +177,6 @@ fn run_lanes(
 /// Steps cooperators: the hot loop.
 struct Ticker<'a> {
     coop_query: &'a mut QueryState<&'static mut Cooperator>,
-    task_query: &'a mut QueryState<(&'static mut CooperativeTask, Has<TaskStats>)>,
     clock: &'a CooperatorClock,
 }
 
@@ -198,14 +193,127 @@ enum Ran {
 /// How many run-queue entries a tick claims at once.
 const CLAIM: usize = 32;
 
-/// Puts a cooperator's run-queue cursor back on `slot`, the first claimed entry not stepped
-/// (`None`: the cursor already stands right).
+/// The run-queue entries a tick has claimed at once, with their tasks' bodies (work and step
+/// counter) taken out of the queue nodes, so that stepping them needs no access to the
+/// cooperator or the task entity. Each is stepped where it lies.
+///
+/// Everything is given back before anything else can see the queue or a task — the step's
+/// first world access ([`GiveBack`]), a result other than `Continue`, the end of the tick: the
+/// cursor returns to the first entry not stepped, as if each stepped entry had been taken with
+/// one `advance`, and each body returns to its node (a body whose node is gone — its task stopped
+/// or despawned meanwhile — is dropped right there).
+struct Batch {
+    coop: Entity,
+    /// The distinct entries claimed: entry `i` is `claimed[i % period]`.
+    claimed: [Claimed; CLAIM],
+    period: usize,
+    /// Entries claimed.
+    len: usize,
+    /// The next entry to step.
+    next: usize,
+    /// `next % period`.
+    at: usize,
+}
+
+impl Batch {
+    fn new(coop: Entity) -> Self {
+        Batch {
+            coop,
+            claimed: core::array::from_fn(|_| Claimed::default()),
+            period: 0,
+            len: 0,
+            next: 0,
+            at: 0,
+        }
+    }
+
+    /// The slot of the first entry not stepped, if any.
+    #[inline]
+    fn resume(&self) -> Option<u32> {
+        (self.next < self.len).then(|| self.claimed[self.at].slot)
+    }
+
+    /// Returns the cursor and the bodies to `queue`; the batch is then empty.
+    #[inline]
+    fn return_to(&mut self, queue: &mut RunQueue) {
+        if let Some(slot) = self.resume() {
+            queue.set_cursor(slot);
+        }
+        let period = core::mem::take(&mut self.period);
+        (self.len, self.next, self.at) = (0, 0, 0);
+        return_bodies(queue, &mut self.claimed[..period]);
+    }
+
+    /// Gives everything back to the cooperator.
+    fn give_back(&mut self, world: &mut World) {
+        let period = self.period;
+        GiveBack {
+            coop: self.coop,
+            resume: self.resume(),
+            before: &mut self.claimed[..period],
+            after: &mut [],
+        }
+        .give_back(world);
+        (self.period, self.len, self.next, self.at) = (0, 0, 0, 0);
+    }
+
+    /// After a step of entry `at` that used the world (everything else was given back): holds
+    /// only that entry, returned to its node with the next claim or at the end of the tick.
+    #[inline]
+    fn keep(&mut self, at: usize) {
+        self.claimed.swap(0, at);
+        (self.period, self.len, self.next, self.at) = (1, 0, 0, 0);
+    }
+}
+
+/// Returns claimed bodies to their nodes; those whose node is gone are dropped.
 #[inline]
-pub(crate) fn restore_cursor(world: &mut World, cooperator: Entity, slot: Option<u32>) {
-    if let Some(slot) = slot
-        && let Some(mut coop) = world.get_mut::<Cooperator>(cooperator)
-    {
-        coop.queue.set_cursor(slot);
+fn return_bodies(queue: &mut RunQueue, claimed: &mut [Claimed]) {
+    for claimed in claimed {
+        if claimed.body.is_some() {
+            queue.return_body(claimed.slot, claimed.generation, &mut claimed.body);
+        }
+    }
+}
+
+/// What a step's first world access gives back: the rest of its batch (every claimed entry but
+/// the one being stepped) and the cursor.
+pub(crate) struct GiveBack<'a> {
+    coop: Entity,
+    resume: Option<u32>,
+    before: &'a mut [Claimed],
+    after: &'a mut [Claimed],
+}
+
+impl GiveBack<'_> {
+    /// Gives the cursor and the bodies back to the cooperator (a body whose cooperator is gone
+    /// is dropped); nothing is left to give after.
+    #[inline]
+    pub(crate) fn give_back(&mut self, world: &mut World) {
+        if self.resume.is_some() || !self.before.is_empty() || !self.after.is_empty() {
+            self.give_back_all(world);
+        }
+    }
+
+    #[cold]
+    fn give_back_all(&mut self, world: &mut World) {
+        let resume = self.resume.take();
+        let before = core::mem::take(&mut self.before);
+        let after = core::mem::take(&mut self.after);
+        match world.get_mut::<Cooperator>(self.coop) {
+            Some(mut coop) => {
+                if let Some(slot) = resume {
+                    coop.queue.set_cursor(slot);
+                }
+                return_bodies(&mut coop.queue, before);
+                return_bodies(&mut coop.queue, after);
+            }
+            None => {
+                for claimed in before.iter_mut().chain(after.iter_mut()) {
+                    drop(claimed.body.take());
+                }
+            }
+        }
     }
 }
 
@@ -230,54 +338,66 @@ impl Ticker<'_> {
     fn tick(&mut self, world: &mut World, coop_entity: Entity, budget: &mut TickBudget) -> u32 {
         let mut steps: u32 = 0;
         let mut timed_longest: Option<(Entity, Duration)> = None;
-        let mut batch = [(NIL, Entity::PLACEHOLDER); CLAIM];
-        let (mut next, mut len) = (0, 0);
+        let mut batch = Batch::new(coop_entity);
         // Batches grow while steps stay clean and shrink to one entry after a step that touched
         // the world, so world-using tasks pay nothing for batching.
         let mut want = 1;
+        // The budget is asked once per batch (with the steps run since it was last asked): a batch
+        // never claims more entries than the budget allows before it must look (`claim_limit`),
+        // except for a custom predicate, which is asked after every step.
+        let every_step = matches!(budget, TickBudget::Custom(_));
+        let (mut unasked, mut last): (u32, Entity) = (0, Entity::PLACEHOLDER);
         loop {
-            if next == len {
+            if batch.next == batch.len {
                 let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity) else {
                     break;
                 };
+                batch.return_to(&mut coop.queue);
                 if !coop.running() {
                     break;
                 }
                 let limit = budget.claim_limit(steps).min(want);
-                len = coop.queue.claim(&mut batch[..limit]);
-                next = 0;
-                if len == 0 {
+                (batch.len, batch.period) = coop.queue.claim(limit, &mut batch.claimed);
+                if batch.len == 0 {
                     break;
                 }
             }
-            let (slot, task) = batch[next];
-            next += 1;
-            let resume = (next < len).then(|| batch[next].0);
-            let (ran, clean) = self.step_task(world, coop_entity, slot, task, resume);
+            let at = batch.at;
+            batch.next += 1;
+            batch.at = if at + 1 == batch.period { 0 } else { at + 1 };
+            let task = batch.claimed[at].task;
+            let (ran, clean) = self.step_task(world, &mut batch, at);
             if !clean {
-                // The cursor was put back: claim afresh, one entry at a time for now.
-                len = next;
+                // Given back: claim afresh, one entry at a time for now.
                 want = 1;
-            } else if next == len {
+            } else if batch.next == batch.len {
                 want = (want * 2).min(CLAIM);
             }
             match ran {
-                Ran::Nothing => continue,
-                Ran::Step => {}
+                Ran::Nothing => {}
+                Ran::Step => {
+                    (steps, unasked, last) = (steps + 1, unasked + 1, task);
+                }
                 Ran::Timed(took) => {
                     if timed_longest.is_none_or(|(_, d)| took > d) {
                         timed_longest = Some((task, took));
                     }
+                    (steps, unasked, last) = (steps + 1, unasked + 1, task);
                 }
             }
-            steps += 1;
-            if budget.exhausted(task, steps) {
-                break;
+            if unasked > 0 && (every_step || batch.next == batch.len) {
+                if budget.exhausted_after(last, steps, unasked) {
+                    break;
+                }
+                unasked = 0;
             }
         }
-        if next < len {
-            restore_cursor(world, coop_entity, Some(batch[next].0));
+        if batch.period > 0
+            && let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity)
+        {
+            batch.return_to(&mut coop.queue);
         }
+        batch.give_back(world);
         self.record(world, coop_entity, budget, steps, timed_longest);
         steps
     }
@@ -333,59 +453,77 @@ impl Ticker<'_> {
         }
     }
 
-    /// Runs one work unit of `task` and applies what it returned. Also says whether the step was
-    /// clean (it did not touch the world and continued), so the claimed batch is still valid.
+    /// Runs one work unit of the claimed entry `at` of `batch` and applies what it returned.
+    /// Also says whether the step was clean (it did not touch the world and continued), so the
+    /// batch is still valid.
     #[inline]
-    fn step_task(
-        &mut self,
-        world: &mut World,
-        coop_entity: Entity,
-        slot: u32,
-        task: Entity,
-        resume: Option<u32>,
-    ) -> (Ran, bool) {
-        let (work, timed) = match self.task_query.get_mut(world, task) {
-            Ok((mut t, timed)) if t.slot == slot && t.is_alive() => {
-                t.steps += 1;
-                (t.work.take(), timed)
-            }
-            _ => (None, false),
-        };
-        let Some(mut work) = work else {
+    fn step_task(&mut self, world: &mut World, batch: &mut Batch, at: usize) -> (Ran, bool) {
+        let coop_entity = batch.coop;
+        let resume = batch.resume();
+        let (before, rest) = batch.claimed[..batch.period].split_at_mut(at);
+        let (current, after) = rest.split_first_mut().expect("a claimed entry");
+        let (slot, generation, task, timed) = (
+            current.slot,
+            current.generation,
+            current.task,
+            current.timed,
+        );
+        let Some(body) = current.body.as_mut() else {
             // A stale queue entry (cannot normally happen): forget it.
-            restore_cursor(world, coop_entity, resume);
+            batch.give_back(world);
             if let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity)
-                && coop.queue.holds(slot, task)
+                && coop.queue.is_current(slot, generation)
             {
-                coop.queue.remove(slot);
+                drop(coop.queue.remove(slot));
             }
             return (Ran::Nothing, false);
         };
+        body.count_step();
         let start = timed.then(|| self.clock.now());
-        let mut cx = StepContext::in_batch(world, task, coop_entity, resume);
-        let result = catch_unwind(AssertUnwindSafe(|| work.get().step(&mut cx)));
+        let give_back = GiveBack {
+            coop: coop_entity,
+            resume,
+            before,
+            after,
+        };
+        let mut cx = StepContext::in_batch(world, task, coop_entity, give_back);
+        // Only a result other than `Continue` is moved out of the step's return slot: looking at
+        // its discriminant first is much cheaper than copying the whole `Step` every time.
+        let mut other = None;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let step = body.work.get().step(&mut cx);
+            if matches!(step, Step::Continue) {
+                // Holds nothing: no drop to run.
+                core::mem::forget(step);
+            } else {
+                other = Some(step);
+            }
+        }));
         let touched = cx.touched();
         let took = start.map(|start| self.clock.now().saturating_sub(start));
         if touched {
             world.flush();
         }
-        let clean = match result {
-            // The common case: put the work back and go on.
-            Ok(Step::Continue) => {
-                match self.task_query.get_mut(world, task) {
-                    Ok((mut t, _)) if t.is_alive() => t.work = Some(work),
-                    _ => drop(work),
-                }
-                !touched
+        let clean = if result.is_ok() && other.is_none() {
+            if touched {
+                batch.keep(at);
             }
-            result => {
-                if !touched {
-                    restore_cursor(world, coop_entity, resume);
-                }
-                let step = result.unwrap_or_else(|payload| Step::Fail(panic_error(payload).into()));
-                self.apply(world, task, work, step);
-                false
+            // The common case: the work stays where it is and the batch goes on.
+            !touched
+        } else {
+            let body = batch.claimed[at].body.take().expect("the stepped body");
+            if touched {
+                // Given back already; the queue may have changed since.
+                (batch.period, batch.len, batch.next, batch.at) = (0, 0, 0, 0);
+            } else {
+                batch.give_back(world);
             }
+            let step = match result {
+                Ok(()) => other.unwrap_or(Step::Continue),
+                Err(payload) => Step::Fail(panic_error(payload).into()),
+            };
+            self.apply(world, coop_entity, (slot, generation, task), body, step);
+            false
         };
         let ran = match took {
             None => Ran::Step,
@@ -399,36 +537,59 @@ impl Ticker<'_> {
         (ran, clean)
     }
 
-    /// Applies a step's result other than a plain `Continue`.
+    /// Applies a step's result other than a plain `Continue`, for the claimed entry
+    /// `(slot, generation, task)`.
     #[cold]
     fn apply(
         &mut self,
         world: &mut World,
-        task: Entity,
-        work: SyncCell<Box<dyn Work>>,
+        coop_entity: Entity,
+        (slot, generation, task): (u32, u64, Entity),
+        body: Body,
         step: Step,
     ) {
-        match self.task_query.get_mut(world, task) {
-            Ok((mut t, _)) if t.is_alive() => match step {
-                Step::Continue => t.work = Some(work),
-                Step::Wait(wait) => {
-                    t.work = Some(work);
-                    lifecycle::begin_wait(world, task, wait);
-                    world.flush();
-                }
-                Step::Done => {
-                    drop(work);
-                    lifecycle::finish(world, task, Outcome::Done);
-                    world.flush();
-                }
-                Step::Fail(error) => {
-                    drop(work);
-                    lifecycle::finish(world, task, Outcome::Failed(Failure::new(error)));
-                    world.flush();
-                }
-            },
+        let current = self
+            .coop_query
+            .get_manual(world, coop_entity)
+            .is_ok_and(|c| c.queue.is_current(slot, generation))
+            && world
+                .get::<CooperativeTask>(task)
+                .is_some_and(CooperativeTask::is_alive);
+        if !current {
             // Stopped, despawned or replaced during its own step: its outcome is already settled.
-            _ => drop(work),
+            drop(body);
+            return;
+        }
+        match step {
+            Step::Continue => self.put_back(world, coop_entity, slot, generation, body),
+            Step::Wait(wait) => {
+                self.put_back(world, coop_entity, slot, generation, body);
+                lifecycle::begin_wait(world, task, wait);
+                world.flush();
+            }
+            Step::Done => {
+                drop(body);
+                lifecycle::finish(world, task, Outcome::Done);
+                world.flush();
+            }
+            Step::Fail(error) => {
+                drop(body);
+                lifecycle::finish(world, task, Outcome::Failed(Failure::new(error)));
+                world.flush();
+            }
+        }
+    }
+
+    fn put_back(
+        &mut self,
+        world: &mut World,
+        coop_entity: Entity,
+        slot: u32,
+        generation: u64,
+        body: Body,
+    ) {
+        if let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity) {
+            drop(coop.queue.put_back(slot, generation, body));
         }
     }
 }

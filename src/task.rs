@@ -1,12 +1,12 @@
 //! The task component, [`CooperativeTask`], and its markers [`Paused`] and [`RetainFinished`].
 
-use alloc::{boxed::Box, vec::Vec};
+use alloc::{sync::Arc, vec::Vec};
 use bevy_ecs::{
     component::Component, entity::Entity, lifecycle::HookContext, world::DeferredWorld,
 };
-use bevy_platform::cell::SyncCell;
+use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::{Cooperator, Outcome, Work, lifecycle::Ticket, run_queue::NIL};
+use crate::{Cooperator, Outcome, lifecycle::Ticket, run_queue::NIL};
 
 /// A task: resumable work owned by a [`Cooperator`].
 ///
@@ -23,7 +23,6 @@ use crate::{Cooperator, Outcome, Work, lifecycle::Ticket, run_queue::NIL};
 #[derive(Component)]
 #[component(on_remove = on_task_remove)]
 pub struct CooperativeTask {
-    pub(crate) work: Option<SyncCell<Box<dyn Work>>>,
     pub(crate) cooperator: Entity,
     pub(crate) slot: u32,
     pub(crate) pause_count: u32,
@@ -33,7 +32,9 @@ pub struct CooperativeTask {
     /// Tasks waiting for this one to finish, with their wait tickets, in registration order.
     pub(crate) waiters: Vec<(Entity, Ticket)>,
     pub(crate) standalone: bool,
-    pub(crate) steps: u64,
+    /// Steps run; counted by the step loop through the task's run-queue node (its work lives
+    /// there too, so that stepping needs no lookup of the task entity).
+    pub(crate) steps: Arc<AtomicU64>,
     /// What the pending wait left at its source, and what its resolution delivered.
     pub(crate) waiting: crate::wait::WaitState,
     /// The task that started this one and owns it (see [`StepContext::cooperate`](crate::StepContext::cooperate)).
@@ -49,15 +50,14 @@ impl core::fmt::Debug for CooperativeTask {
             .field("pause_count", &self.pause_count)
             .field("waiting", &self.wait.is_some())
             .field("outcome", &self.outcome)
-            .field("steps", &self.steps)
+            .field("steps", &self.steps())
             .finish_non_exhaustive()
     }
 }
 
 impl CooperativeTask {
-    pub(crate) fn new(work: Box<dyn Work>, cooperator: Entity, standalone: bool) -> Self {
+    pub(crate) fn new(cooperator: Entity, standalone: bool) -> Self {
         CooperativeTask {
-            work: Some(SyncCell::new(work)),
             cooperator,
             slot: NIL,
             pause_count: 0,
@@ -65,7 +65,7 @@ impl CooperativeTask {
             wait: None,
             waiters: Vec::new(),
             standalone,
-            steps: 0,
+            steps: Arc::new(AtomicU64::new(0)),
             waiting: crate::wait::WaitState::default(),
             parent: None,
             children: Vec::new(),
@@ -99,7 +99,7 @@ impl CooperativeTask {
 
     /// Work units run so far.
     pub fn steps(&self) -> u64 {
-        self.steps
+        self.steps.load(Ordering::Relaxed)
     }
 
     /// Whether the task entity was spawned for it (and is despawned when it ends).
@@ -163,13 +163,13 @@ fn on_task_remove(mut world: DeferredWorld, ctx: HookContext) {
     let registration = core::mem::take(&mut task.waiting.registration);
     let children = core::mem::take(&mut task.children);
     let parent = task.parent;
-    let work = task.work.take();
-    drop(work);
+    // Its work goes at once (if the step loop holds it, the loop drops it on finding the node
+    // gone).
     if slot != NIL
         && let Some(mut c) = world.get_mut::<Cooperator>(coop)
         && c.queue.holds(slot, entity)
     {
-        c.queue.remove(slot);
+        drop(c.queue.remove(slot));
     }
     world
         .commands()

@@ -1,7 +1,11 @@
 //! Opt-in per-task figures: [`TaskStats`].
 
-use bevy_ecs::component::Component;
+use bevy_ecs::{
+    component::Component, entity::Entity, lifecycle::HookContext, world::DeferredWorld,
+};
 use core::time::Duration;
+
+use crate::{CooperativeTask, Cooperator};
 
 /// Per-task figures, opt-in: insert it on a task entity and the scheduler times each of the
 /// task's steps on the [`CooperatorClock`](crate::CooperatorClock) (two clock reads per step,
@@ -18,6 +22,7 @@ use core::time::Duration;
 /// assert_eq!(app.world().get::<TaskStats>(task).unwrap().steps, 10);
 /// ```
 #[derive(Component, Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[component(on_add = on_stats_add, on_remove = on_stats_remove)]
 pub struct TaskStats {
     /// Steps timed.
     pub steps: u64,
@@ -39,4 +44,25 @@ impl TaskStats {
         self.time += step;
         self.longest = self.longest.max(step);
     }
+}
+
+/// The step loop learns from the task's run-queue node whether to time its steps.
+fn set_timed(world: &mut DeferredWorld, entity: Entity, timed: bool) {
+    let Some((coop, slot)) = world
+        .get::<CooperativeTask>(entity)
+        .map(|t| (t.cooperator, t.slot))
+    else {
+        return;
+    };
+    if let Some(mut c) = world.get_mut::<Cooperator>(coop) {
+        c.queue.set_timed(slot, entity, timed);
+    }
+}
+
+fn on_stats_add(mut world: DeferredWorld, ctx: HookContext) {
+    set_timed(&mut world, ctx.entity, true);
+}
+
+fn on_stats_remove(mut world: DeferredWorld, ctx: HookContext) {
+    set_timed(&mut world, ctx.entity, false);
 }

@@ -47,44 +47,40 @@ pub struct StepContext<'w> {
     task: Entity,
     cooperator: Entity,
     touched: bool,
-    /// Where the run queue's cursor must stand before anyone else can see the queue (the
-    /// scheduler hands out a few queue entries at a time; see `scheduler.rs`).
-    resume_cursor: Option<u32>,
+    /// The run-queue entries the scheduler has claimed with this step's (it hands out a few at a
+    /// time, with their tasks' work; see `scheduler.rs`): given back before anyone else can see
+    /// the queue.
+    batch: crate::scheduler::GiveBack<'w>,
 }
 
 impl<'w> StepContext<'w> {
-    pub(crate) fn new(world: &'w mut World, task: Entity, cooperator: Entity) -> Self {
-        StepContext {
-            world,
-            task,
-            cooperator,
-            touched: false,
-            resume_cursor: None,
-        }
-    }
-
-    /// Like `new`, for a step of a batch: `resume_cursor` is restored on the first world access.
+    /// For a step of a batch: `batch` is given back on the first world access.
     #[inline]
     pub(crate) fn in_batch(
         world: &'w mut World,
         task: Entity,
         cooperator: Entity,
-        resume_cursor: Option<u32>,
+        batch: crate::scheduler::GiveBack<'w>,
     ) -> Self {
-        let mut cx = StepContext::new(world, task, cooperator);
-        cx.resume_cursor = resume_cursor;
-        cx
+        StepContext {
+            world,
+            task,
+            cooperator,
+            touched: false,
+            batch,
+        }
     }
 
-    /// Marks the world as used, and first puts the run queue's cursor where the scheduler's
-    /// batching owes it. **Every method that reaches the world must call this before it does**
-    /// (a method that only sets `touched` would let the queue be changed while entries are still
-    /// claimed, and up to a batch of tasks would lose their turn in this pass).
+    /// Marks the world as used, and first gives back what the scheduler's batching holds: the
+    /// run queue's cursor and the work of the other claimed tasks. **Every method that reaches the
+    /// world must call this before it does** (a method that only sets `touched` would let the
+    /// queue be changed while entries are still claimed, and up to a batch of tasks would lose
+    /// their turn in this pass, or be stopped while the scheduler holds their work).
     #[inline]
     fn touch(&mut self) {
         if !self.touched {
             self.touched = true;
-            crate::scheduler::restore_cursor(self.world, self.cooperator, self.resume_cursor);
+            self.batch.give_back(self.world);
         }
     }
 

@@ -188,3 +188,38 @@ fn a_task_can_wait_a_number_of_frames() {
         ]
     );
 }
+
+#[test]
+fn a_step_that_replaces_its_own_task_hands_the_entity_to_the_new_work() {
+    // The old work's step attaches new work to its own entity (stopping itself), then returns:
+    // whatever it returns belongs to the stopped task, not to the new one.
+    for last in ["continue", "done", "wait"] {
+        let mut app = app();
+        let finished = record_finished(&mut app);
+        let log = Log::new();
+        let actor = app.world_mut().spawn_empty().id();
+        let (l, new_log) = (log.clone(), log.clone());
+        app.world_mut()
+            .entity_mut(actor)
+            .cooperate(from_fn(move |cx: &mut StepContext| {
+                l.push("old");
+                let me = cx.task();
+                let new_log = new_log.clone();
+                cx.world()
+                    .entity_mut(me)
+                    .cooperate((0..3).map(move |_| new_log.push("new")));
+                match last {
+                    "continue" => Step::Continue,
+                    "done" => Step::Done,
+                    _ => Step::Wait(Wait::frames(1)),
+                }
+            }));
+        frames(&mut app, 6);
+        assert_eq!(log.get(), ["old", "new", "new", "new"], "{last}");
+        assert_eq!(kinds(&finished), ["stopped", "done"], "{last}");
+        assert!(
+            app.world().get::<CooperativeTask>(actor).is_none(),
+            "{last}"
+        );
+    }
+}

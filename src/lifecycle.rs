@@ -107,6 +107,24 @@ fn with_queue(world: &mut World, cooperator: Entity, f: impl FnOnce(&mut Coopera
     }
 }
 
+/// Takes a task off its cooperator's runnable list (it stays a member).
+fn take_off_queue(world: &mut World, cooperator: Entity, slot: u32, entity: Entity) {
+    with_queue(world, cooperator, |c| {
+        if c.queue.holds(slot, entity) {
+            c.queue.unlink(slot);
+        }
+    });
+}
+
+/// Puts a task back at the end of its cooperator's runnable list.
+fn put_back_on_queue(world: &mut World, cooperator: Entity, slot: u32, entity: Entity) {
+    with_queue(world, cooperator, |c| {
+        if c.queue.holds(slot, entity) {
+            c.queue.link_back(slot);
+        }
+    });
+}
+
 /// Adds one pause.
 pub(crate) fn pause(world: &mut World, entity: Entity) -> Result<(), TaskError> {
     let mut task = world
@@ -118,11 +136,7 @@ pub(crate) fn pause(world: &mut World, entity: Entity) -> Result<(), TaskError> 
     task.pause_count += 1;
     if task.pause_count == 1 {
         let (coop, slot) = (task.cooperator, task.slot);
-        with_queue(world, coop, |c| {
-            if c.queue.holds(slot, entity) {
-                c.queue.unlink(slot);
-            }
-        });
+        take_off_queue(world, coop, slot, entity);
     }
     sync_paused(world, entity);
     Ok(())
@@ -140,11 +154,7 @@ pub(crate) fn resume(world: &mut World, entity: Entity) -> Result<(), TaskError>
     task.pause_count -= 1;
     if task.pause_count == 0 && task.is_alive() {
         let (coop, slot) = (task.cooperator, task.slot);
-        with_queue(world, coop, |c| {
-            if c.queue.holds(slot, entity) {
-                c.queue.link_back(slot);
-            }
-        });
+        put_back_on_queue(world, coop, slot, entity);
     }
     sync_paused(world, entity);
     Ok(())
@@ -176,11 +186,7 @@ pub(crate) fn begin_wait(world: &mut World, entity: Entity, wait: Wait) {
     task.pause_count += 1;
     if task.pause_count == 1 {
         let (coop, slot) = (task.cooperator, task.slot);
-        with_queue(world, coop, |c| {
-            if c.queue.holds(slot, entity) {
-                c.queue.unlink(slot);
-            }
-        });
+        take_off_queue(world, coop, slot, entity);
     }
     match wait.register(world, entity, ticket) {
         Registered::Now(result) => resolve(world, entity, ticket, result),
@@ -263,11 +269,7 @@ pub(crate) fn resolve(
                 None
             };
             if let Some((coop, slot)) = requeue {
-                with_queue(world, coop, |c| {
-                    if c.queue.holds(slot, entity) {
-                        c.queue.link_back(slot);
-                    }
-                });
+                put_back_on_queue(world, coop, slot, entity);
             }
             sync_paused(world, entity);
             if !matches!(registration, Registration::Take(..)) {

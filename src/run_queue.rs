@@ -59,6 +59,14 @@ struct Node {
     body: Option<Body>,
 }
 
+impl Node {
+    /// Still the node claimed with `generation` (not freed, not reused).
+    #[inline]
+    fn is_current(&self, generation: u64) -> bool {
+        self.generation == generation && self.entity != Entity::PLACEHOLDER
+    }
+}
+
 /// A run-queue entry claimed by the step loop, with its task's body taken out of the node.
 #[derive(Debug)]
 pub(crate) struct Claimed {
@@ -184,33 +192,38 @@ impl RunQueue {
     pub(crate) fn is_current(&self, slot: u32, generation: u64) -> bool {
         self.nodes
             .get(slot as usize)
-            .is_some_and(|n| n.generation == generation && n.entity != Entity::PLACEHOLDER)
+            .is_some_and(|n| n.is_current(generation))
+    }
+
+    /// The node at `slot` if it is still the one claimed with `generation`.
+    #[inline]
+    fn current_mut(&mut self, slot: u32, generation: u64) -> Option<&mut Node> {
+        self.nodes
+            .get_mut(slot as usize)
+            .filter(|n| n.is_current(generation))
     }
 
     /// Gives the claimed body in `body` back to its node (`body` is then `None`); a body whose node
     /// is gone, freed or reused since the claim is dropped.
     #[inline]
     pub(crate) fn return_body(&mut self, slot: u32, generation: u64, body: &mut Option<Body>) {
-        match self.nodes.get_mut(slot as usize) {
-            Some(n) if n.generation == generation && n.entity != Entity::PLACEHOLDER => {
-                // Swapped in place (the node's is `None`): no temporary to copy.
-                core::mem::swap(&mut n.body, body);
-                drop(body.take());
-            }
-            _ => drop(body.take()),
+        if let Some(n) = self.current_mut(slot, generation) {
+            // Swapped in place (the node's is `None`): no temporary to copy.
+            core::mem::swap(&mut n.body, body);
         }
+        drop(body.take());
     }
 
     /// Gives a claimed body back to its node; `Err` (the body) when that node is gone, freed or
     /// reused since the claim: the caller drops it.
     #[inline]
     pub(crate) fn put_back(&mut self, slot: u32, generation: u64, body: Body) -> Result<(), Body> {
-        match self.nodes.get_mut(slot as usize) {
-            Some(n) if n.generation == generation && n.entity != Entity::PLACEHOLDER => {
+        match self.current_mut(slot, generation) {
+            Some(n) => {
                 n.body = Some(body);
                 Ok(())
             }
-            _ => Err(body),
+            None => Err(body),
         }
     }
 

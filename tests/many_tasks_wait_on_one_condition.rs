@@ -7,17 +7,6 @@ use bevy_app::App;
 use bevy_cooperator::prelude::*;
 use bevy_ecs::prelude::*;
 
-#[derive(Resource, Default)]
-struct Gate {
-    open: bool,
-    polls: u32,
-}
-
-fn gate_open(mut gate: ResMut<Gate>) -> bool {
-    gate.polls += 1;
-    gate.open
-}
-
 fn polls(app: &App) -> u32 {
     app.world().resource::<Gate>().polls
 }

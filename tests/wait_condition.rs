@@ -4,18 +4,6 @@ mod common;
 use common::*;
 
 use bevy_cooperator::prelude::*;
-use bevy_ecs::prelude::*;
-
-#[derive(Resource, Default)]
-struct Gate {
-    open: bool,
-    polls: u32,
-}
-
-fn gate_open(mut gate: ResMut<Gate>) -> bool {
-    gate.polls += 1;
-    gate.open
-}
 
 #[test]
 fn polled_once_per_frame_until_true() {

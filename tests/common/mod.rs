@@ -221,3 +221,16 @@ pub fn run_state() -> (App, Worker, Entity) {
     app.world_mut().entity_mut(task).insert(RetainFinished);
     (app, worker, task)
 }
+
+/// A gate a condition wait can poll: `gate_open` counts its polls and says whether it is open.
+#[derive(Resource, Default)]
+pub struct Gate {
+    pub open: bool,
+    pub polls: u32,
+}
+
+/// The condition system for [`Gate`].
+pub fn gate_open(mut gate: ResMut<Gate>) -> bool {
+    gate.polls += 1;
+    gate.open
+}

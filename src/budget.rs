@@ -1,5 +1,6 @@
 //! How much work a cooperator does per frame: [`Budget`] and the clock it reads, [`CooperatorClock`].
 
+use crate::watch::Watch;
 use alloc::{boxed::Box, sync::Arc};
 use bevy_ecs::{entity::Entity, resource::Resource};
 use bevy_platform::time::Instant;
@@ -40,11 +41,27 @@ impl fmt::Debug for PredicateFactory {
 ///
 /// Whatever the budget, a tick that starts with a runnable task runs **at least one step**
 /// (Twisted's rule): a zero budget makes slow progress, never none.
+///
+/// # The guarantee
+/// With [`Budget::Time`] and [`Budget::FrameFraction`], a tick ends at most **one step** past its
+/// deadline, however much the steps cost and however their cost changes within the tick. Two
+/// things end it: a deadline watcher thread, which raises a flag the step loop reads after every
+/// step (one atomic load), and the loop's own clock reads, spaced from the measured step cost so
+/// they stay within 1/32 of the budget and half of the time left. A step that is not followed
+/// by the tick's end is one that began before the deadline.
+///
+/// Where the watcher cannot run (no threads) or the clock is a [`CooperatorClock::manual`] one,
+/// the clock is read after every step instead. If the operating system runs the watcher late (a
+/// machine with every core busy), the loop's clock reads still end the tick within one step at
+/// steady step costs; a step cost that jumps during the very interval the watcher is late can
+/// then run the rest of that interval. The watcher normally wakes within tens of microseconds.
+///
+/// Every value is accepted: a duration too large to add saturates (the tick is then unlimited in
+/// practice), a NaN or negative [`FrameFraction`](Budget::FrameFraction) counts as 0, and a `min`
+/// above `max` is taken as the bound.
 #[derive(Clone, Debug)]
 pub enum Budget {
-    /// Step until this much time has passed on the [`CooperatorClock`]. The clock is read every
-    /// few steps, the interval adapted to the measured step cost so that the overshoot stays a small
-    /// fraction of the budget; one slow step resets the interval to one.
+    /// Step until this much time has passed on the [`CooperatorClock`].
     Time(Duration),
     /// Run exactly this many steps (or fewer, when the work runs out).
     Steps(u32),
@@ -101,14 +118,26 @@ impl Budget {
         match self {
             Budget::Time(d) => TickBudget::deadline(clock, *d),
             Budget::FrameFraction { fraction, min, max } => {
-                let share = real_delta.mul_f64(f64::from(fraction.clamp(0.0, 1.0)));
-                TickBudget::deadline(clock, share.clamp(*min, (*max).max(*min)))
+                TickBudget::deadline(clock, frame_share(real_delta, *fraction, *min, *max))
             }
             Budget::Steps(n) => TickBudget::Steps(*n),
             Budget::Unlimited => TickBudget::Unlimited,
             Budget::Custom(factory) => TickBudget::Custom(factory.build()),
         }
     }
+}
+
+/// `fraction` of `delta` within `[min, max]`; a NaN or negative fraction counts as 0, one above 1
+/// as 1, and a `min` above `max` wins.
+fn frame_share(delta: Duration, fraction: f32, min: Duration, max: Duration) -> Duration {
+    let fraction = if fraction > 0.0 {
+        f64::from(fraction.min(1.0))
+    } else {
+        0.0
+    };
+    Duration::try_from_secs_f64(delta.as_secs_f64() * fraction)
+        .unwrap_or(Duration::MAX)
+        .clamp(min, max.max(min))
 }
 
 /// The most steps between two clock reads of a time budget.
@@ -127,6 +156,10 @@ pub(crate) struct Deadline {
     start: Duration,
     pub(crate) end: Duration,
     budget: Duration,
+    /// The watcher's flag for this tick, once armed (at the first clock read).
+    watch: Option<Watch>,
+    /// Whether to arm a watcher (a system clock; not yet found impossible).
+    watchable: bool,
     /// Steps left before the next clock read.
     countdown: u32,
     /// Size of the batch the countdown started from.
@@ -145,8 +178,10 @@ impl TickBudget {
         TickBudget::Deadline(Deadline {
             clock: clock.clone(),
             start: now,
-            end: now + budget,
+            end: now.saturating_add(budget),
             budget,
+            watch: None,
+            watchable: clock.is_system(),
             countdown: 1,
             batch: 1,
             last_read: now,
@@ -155,41 +190,21 @@ impl TickBudget {
         })
     }
 
-    /// Called after each step of `task` with the number of steps done this tick; `true` ends the
-    /// tick.
-    #[cfg(test)]
-    pub(crate) fn exhausted(&mut self, task: Entity, steps: u32) -> bool {
-        self.exhausted_after(task, steps, 1)
-    }
-
-    /// Whether the tick must end after `run` more steps at once, the last of `task`, none of
-    /// which could have ended it (at most [`claim_limit`](Self::claim_limit) of them, and never
-    /// more than one for a [`TickBudget::Custom`], which is asked after every step); `steps`:
-    /// the steps done this tick.
+    /// Called after each step, the `steps`-th of this tick, of `task`; `true` ends the tick.
     #[inline]
-    pub(crate) fn exhausted_after(&mut self, task: Entity, steps: u32, run: u32) -> bool {
+    pub(crate) fn exhausted(&mut self, task: Entity, steps: u32) -> bool {
         match self {
             TickBudget::Steps(n) => steps >= *n,
             TickBudget::Unlimited => false,
             TickBudget::Custom(p) => p(),
             TickBudget::Deadline(d) => {
-                d.countdown = d.countdown.saturating_sub(run);
-                if d.countdown > 0 {
+                d.countdown -= 1;
+                if d.countdown > 0 && !d.watch.as_ref().is_some_and(Watch::expired) {
                     return false;
                 }
                 d.last_task = task;
                 d.read()
             }
-        }
-    }
-
-    /// How many queue entries are worth claiming at once after `steps` steps.
-    #[inline]
-    pub(crate) fn claim_limit(&self, steps: u32) -> usize {
-        match self {
-            TickBudget::Steps(n) => n.saturating_sub(steps).max(1) as usize,
-            TickBudget::Deadline(d) => d.countdown as usize,
-            _ => usize::MAX,
         }
     }
 
@@ -219,6 +234,8 @@ impl TickBudget {
 }
 
 impl Deadline {
+    /// Reads the clock: `true` once the deadline has passed (or the watcher says so); otherwise
+    /// sets how many steps may run before the next read, and arms the watcher if not yet done.
     #[cold]
     #[inline(never)]
     fn read(&mut self) -> bool {
@@ -227,26 +244,42 @@ impl Deadline {
         if self.batch == 1 && self.longest.is_none_or(|(_, d)| spent > d) {
             self.longest = Some((self.last_task, spent));
         }
-        if now >= self.end {
+        if now >= self.end || self.watch.as_ref().is_some_and(Watch::expired) {
             return true;
         }
-        // Allow a batch of steps whose predicted cost stays within 1/32 of the budget and half of
-        // what is left, so the overshoot stays bounded by about one step.
-        let allowance =
-            (self.budget.as_nanos() as u64 / 32).min((self.end - now).as_nanos() as u64 / 2);
-        let spent = spent.as_nanos() as u64;
-        let batch = if spent > allowance.max(1) * 2 && self.batch > 1 {
-            // Much slower than predicted: a heavy step. Time the next steps one by one.
-            1
+        let left = self.end - now;
+        if self.watchable && self.watch.is_none() {
+            self.watch = Watch::arm(left);
+            self.watchable = self.watch.is_some();
+        }
+        self.countdown = if self.watch.is_some() {
+            interval(self.budget, left, spent, self.batch)
         } else {
-            let per_step = (spent / u64::from(self.batch)).max(1);
-            (allowance / per_step).clamp(1, u64::from(MAX_CHECK_INTERVAL)) as u32
+            // No watcher: only a read after every step keeps the guarantee.
+            1
         };
-        self.countdown = batch;
-        self.batch = batch;
+        self.batch = self.countdown;
         self.last_read = now;
         false
     }
+}
+
+/// How many steps may run before the next clock read, after `batch` steps took `spent` with
+/// `left` to go: a batch whose predicted cost stays within 1/32 of the budget and half of what
+/// is left, so that the clock alone ends the tick within about one step at steady step costs;
+/// a batch much slower than predicted (a step turned heavy) times the next step alone.
+fn interval(budget: Duration, left: Duration, spent: Duration, batch: u32) -> u32 {
+    let allowance = nanos(budget / 32).min(nanos(left / 2)).max(1);
+    let spent = nanos(spent);
+    if spent > allowance.saturating_mul(2) && batch > 1 {
+        return 1;
+    }
+    let per_step = (spent / u64::from(batch.max(1))).max(1);
+    (allowance / per_step).clamp(1, u64::from(MAX_CHECK_INTERVAL)) as u32
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The clock time budgets are measured on. A resource; replace it to drive budgets by hand.
@@ -293,6 +326,11 @@ impl CooperatorClock {
             ClockSource::Manual(m) => m.now(),
         }
     }
+
+    /// Whether it is the system clock (the one a deadline watcher thread can follow).
+    pub(crate) fn is_system(&self) -> bool {
+        matches!(self.0, ClockSource::System(_))
+    }
 }
 
 /// A hand-driven clock shared between a test and its [`CooperatorClock`].
@@ -302,7 +340,12 @@ pub struct ManualClock(Arc<AtomicU64>);
 impl ManualClock {
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.as_nanos() as u64, Ordering::Relaxed);
+        let by = nanos(by);
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
+                Some(now.saturating_add(by))
+            });
     }
 
     /// The clock's current reading.
@@ -315,65 +358,81 @@ impl ManualClock {
 mod tests {
     use super::*;
 
-    /// Runs steps of `cost(n)` on a manual clock until the budget says stop; returns the steps,
-    /// the time spent and the batch sizes seen at each clock read.
-    fn run(budget: Duration, cost: impl Fn(u32) -> Duration) -> (u32, Duration, Vec<(u32, u32)>) {
+    /// Runs steps of `cost(n)` on a manual clock until the budget says stop; returns the steps
+    /// and the time spent.
+    fn run(budget: Duration, cost: impl Fn(u32) -> Duration) -> (u32, Duration) {
         let (clock, manual) = CooperatorClock::manual();
         let mut tick = TickBudget::deadline(&clock, budget);
         let mut steps = 0;
-        let mut batches = Vec::new();
         loop {
             manual.advance(cost(steps));
             steps += 1;
-            let stop = tick.exhausted(Entity::PLACEHOLDER, steps);
-            if let TickBudget::Deadline(d) = &tick
-                && d.countdown == d.batch
-            {
-                batches.push((steps, d.batch));
-            }
-            if stop {
-                break;
+            if tick.exhausted(Entity::PLACEHOLDER, steps) {
+                return (steps, manual.now());
             }
         }
-        (steps, manual.now(), batches)
     }
 
     #[test]
-    fn light_steps_read_the_clock_rarely_and_overshoot_by_at_most_one_step() {
-        let step = Duration::from_nanos(100);
+    fn a_manual_clock_is_read_after_every_step_so_the_tick_ends_right_after_the_deadline() {
         let budget = Duration::from_millis(2);
-        let (steps, spent, batches) = run(budget, |_| step);
-        assert!(spent >= budget);
-        assert!(spent - budget <= step, "overshoot {:?}", spent - budget);
-        assert_eq!(steps as u128, spent.as_nanos() / 100);
-        // Batches grow to the cap; a few hundred clock reads for 20,000 steps.
-        assert_eq!(batches.iter().map(|b| b.1).max(), Some(MAX_CHECK_INTERVAL));
-        assert!(batches.len() < 200, "{} clock reads", batches.len());
+        let (steps, spent) = run(budget, |_| Duration::from_nanos(100));
+        assert_eq!((steps, spent), (20_000, budget));
+        // 1 µs steps, then 1 ms steps: the tick ends with the first step that crosses.
+        let (steps, spent) = run(budget, |n| {
+            Duration::from_micros(if n < 1_500 { 1 } else { 1_000 })
+        });
+        assert_eq!(steps, 1_501);
+        assert_eq!(spent, Duration::from_micros(2_500));
     }
 
     #[test]
-    fn steps_of_a_fortieth_of_the_budget_are_checked_one_by_one() {
-        let budget = Duration::from_millis(2);
-        let step = Duration::from_micros(50);
-        let (steps, spent, batches) = run(budget, |_| step);
-        assert_eq!(steps, 40);
-        assert_eq!(spent, budget);
-        assert!(batches.iter().all(|b| b.1 == 1));
+    fn clock_reads_are_spaced_by_the_step_cost_and_a_heavy_batch_resets_them() {
+        let (us, budget) = (Duration::from_micros, Duration::from_millis(2));
+        // 100 ns steps: the cap.
+        assert_eq!(interval(budget, budget, Duration::from_nanos(100), 1), 256);
+        // 50 µs steps, a fortieth of the budget: every step.
+        assert_eq!(interval(budget, budget, us(50), 1), 1);
+        // A batch of 64 expected to take a few µs took 1 ms: one step at a time.
+        assert_eq!(interval(budget, us(1_000), us(1_000), 64), 1);
+        // Near the deadline the batches shrink to half the time left.
+        assert_eq!(interval(budget, us(2), Duration::from_nanos(100), 1), 10);
     }
 
     #[test]
-    fn a_heavy_step_resets_the_interval_and_the_overshoot_stays_within_one_step() {
-        let budget = Duration::from_millis(2);
-        let light = Duration::from_nanos(100);
-        let heavy = Duration::from_micros(500);
-        // Light steps, then a heavy one (the 1,001st, inside a large batch).
-        let (_, spent, batches) = run(budget, |n| if n == 1_000 { heavy } else { light });
-        assert!(spent - budget <= heavy);
-        let before = batches.iter().rev().find(|b| b.0 <= 1_000).unwrap();
-        assert!(before.1 > 1, "{batches:?}");
-        // The clock read that follows the heavy step times the next step alone.
-        let after = batches.iter().find(|b| b.0 > 1_000).unwrap();
-        assert_eq!(after.1, 1, "{batches:?}");
+    fn any_budget_value_starts_a_tick() {
+        let clock = CooperatorClock::default();
+        for budget in [
+            Budget::Time(Duration::MAX),
+            Budget::Time(Duration::ZERO),
+            Budget::frame_fraction(f32::NAN),
+            Budget::frame_fraction(-1.0),
+            Budget::frame_fraction(f32::INFINITY),
+            Budget::FrameFraction {
+                fraction: 0.5,
+                min: Duration::MAX,
+                max: Duration::ZERO,
+            },
+            Budget::Steps(u32::MAX),
+        ] {
+            let mut tick = budget.begin(&clock, Duration::MAX);
+            let _ = tick.exhausted(Entity::PLACEHOLDER, 1);
+            let _ = tick.elapsed();
+        }
+    }
+
+    #[test]
+    fn frame_shares_are_clamped_and_nan_counts_as_zero() {
+        let (ms, min, max) = (
+            Duration::from_millis,
+            Duration::from_micros(100),
+            Duration::from_millis(8),
+        );
+        assert_eq!(frame_share(ms(16), 0.25, min, max), ms(4));
+        assert_eq!(frame_share(ms(16), f32::NAN, min, max), min);
+        assert_eq!(frame_share(ms(16), -3.0, min, max), min);
+        assert_eq!(frame_share(ms(100), 2.0, min, max), max);
+        assert_eq!(frame_share(ms(16), 0.5, ms(9), ms(1)), ms(9));
     }
 
     #[test]
@@ -387,5 +446,13 @@ mod tests {
         assert!(tick.exhausted(task, 2));
         assert_eq!(tick.longest_step(), Some((task, Duration::from_micros(80))));
         assert_eq!(tick.granted(), Some(Duration::from_micros(100)));
+    }
+
+    #[test]
+    fn a_manual_clock_saturates() {
+        let (clock, manual) = CooperatorClock::manual();
+        manual.advance(Duration::MAX);
+        manual.advance(Duration::MAX);
+        assert_eq!(clock.now(), Duration::from_nanos(u64::MAX));
     }
 }

@@ -86,6 +86,12 @@ pub trait CooperateWorldExt {
     fn start_cooperator(&mut self, cooperator: Entity) -> Result<(), TaskError>;
     /// How a task ended, if it has and is still there to ask.
     fn task_outcome(&self, task: Entity) -> Option<Outcome>;
+    /// Work units `task` has run so far (all of them, once it has finished and while it is
+    /// retained).
+    ///
+    /// # Errors
+    /// [`TaskError::NoSuchTask`].
+    fn task_steps(&self, task: Entity) -> Result<u64, TaskError>;
     /// Spawns a pending [`Signal`].
     fn spawn_signal(&mut self) -> Signal;
     /// Fires a signal: every task waiting on it resumes.
@@ -144,6 +150,19 @@ impl CooperateWorldExt for World {
 
     fn task_outcome(&self, task: Entity) -> Option<Outcome> {
         self.get::<CooperativeTask>(task)?.outcome().cloned()
+    }
+
+    fn task_steps(&self, task: Entity) -> Result<u64, TaskError> {
+        let t = self
+            .get::<CooperativeTask>(task)
+            .ok_or(TaskError::NoSuchTask(task))?;
+        if !t.is_alive() {
+            return Ok(t.steps);
+        }
+        Ok(self
+            .get::<crate::Cooperator>(t.cooperator)
+            .and_then(|c| c.queue.steps(t.slot, task))
+            .unwrap_or(t.steps))
     }
 
     fn spawn_signal(&mut self) -> Signal {

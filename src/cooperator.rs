@@ -5,7 +5,10 @@ use bevy_ecs::{
     component::Component, entity::Entity, lifecycle::HookContext, resource::Resource,
     world::DeferredWorld,
 };
-use core::time::Duration;
+use core::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use crate::{Budget, Outcome, run_queue::RunQueue};
 
@@ -31,7 +34,7 @@ use crate::{Budget, Outcome, run_queue::RunQueue};
 /// assert!(!world.get::<Cooperator>(loader).unwrap().running());
 /// ```
 #[derive(Component, Debug)]
-#[component(on_discard = on_cooperator_discard)]
+#[component(on_insert = on_cooperator_insert, on_discard = on_cooperator_discard)]
 pub struct Cooperator {
     /// How much work it may do per frame. May be changed at any time; read at the start of a tick.
     /// Ignored while the cooperator is a lane of a [`FrameBudget`](crate::FrameBudget).
@@ -42,7 +45,12 @@ pub struct Cooperator {
     pub(crate) stats: CooperatorStats,
     /// Clock reading of the last "step over budget" warning (rate limit).
     pub(crate) warned_at: Option<Duration>,
+    /// When it was inserted, as a count: cooperators tick in this order.
+    pub(crate) created: u64,
 }
+
+/// Numbers cooperators in the order they are inserted.
+static CREATED: AtomicU64 = AtomicU64::new(0);
 
 impl Default for Cooperator {
     fn default() -> Self {
@@ -61,6 +69,7 @@ impl Cooperator {
             queue: RunQueue::new(),
             stats: CooperatorStats::default(),
             warned_at: None,
+            created: 0,
         }
     }
 
@@ -190,6 +199,12 @@ impl CooperatorStats {
 pub struct GlobalCooperator(pub Entity);
 
 /// A despawned, removed or replaced cooperator finishes all its tasks at once.
+fn on_cooperator_insert(mut world: DeferredWorld, ctx: HookContext) {
+    if let Some(mut coop) = world.get_mut::<Cooperator>(ctx.entity) {
+        coop.created = CREATED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 fn on_cooperator_discard(mut world: DeferredWorld, ctx: HookContext) {
     let Some(mut coop) = world.get_mut::<Cooperator>(ctx.entity) else {
         return;
@@ -201,8 +216,13 @@ fn on_cooperator_discard(mut world: DeferredWorld, ctx: HookContext) {
     world
         .commands()
         .queue(move |world: &mut bevy_ecs::world::World| {
-            for (task, body) in tasks {
-                crate::lifecycle::finish_with(world, task, Outcome::SchedulerStopped, body);
+            for (task, work, steps) in tasks {
+                crate::lifecycle::finish_with(
+                    world,
+                    task,
+                    Outcome::SchedulerStopped,
+                    Some((work, steps)),
+                );
             }
         });
 }

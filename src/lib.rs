@@ -27,6 +27,7 @@ mod task_result;
 mod task_stats;
 mod timers;
 mod wait;
+mod watch;
 mod work;
 
 pub use budget::*;

@@ -3,7 +3,7 @@
 //! Every wait kind, every control call and every despawn ends in these few functions, so the rules
 //! of the task lifecycle live in one place.
 
-use alloc::{boxed::Box, string::String, vec::Vec};
+use alloc::{boxed::Box, vec::Vec};
 use bevy_ecs::{
     entity::Entity,
     error::{BevyError, ErrorContext, Severity},
@@ -19,7 +19,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crate::{
     CooperativeTask, Cooperator, Failure, Outcome, Paused, TaskError, TaskFinished, TaskPanicked,
     TaskStats, Wait, Work,
-    run_queue::{Body, NIL},
+    run_queue::{BoxedWork, NIL},
     wait::{self, JoinMode, Offer, Registered, Registration},
 };
 
@@ -58,10 +58,7 @@ pub(crate) fn attach(
         finish(world, entity, Outcome::Stopped);
     }
     let mut task = CooperativeTask::new(cooperator, standalone);
-    let body = Body {
-        work: SyncCell::new(work),
-        steps: task.steps.clone(),
-    };
+    let work = SyncCell::new(work);
     let timed = {
         let e = world.entity(entity);
         // An entity without components (a task's own, just spawned) cannot hold it.
@@ -70,18 +67,23 @@ pub(crate) fn attach(
     let mut rejected = None;
     match world.get_mut::<Cooperator>(cooperator) {
         Some(mut coop) if !coop.is_stopped() => {
-            let slot = coop.queue.insert(entity, Some(body), timed);
+            let slot = coop.queue.insert(entity, Some(work), timed);
             coop.queue.link_back(slot);
             task.slot = slot;
         }
-        _ => rejected = Some(body),
+        _ => rejected = Some(work),
     }
     let open = rejected.is_none();
     world.entity_mut(entity).insert(task);
     // A user pause of the task it replaces must not leave `Paused` on the new one.
     sync_paused(world, entity);
     if !open {
-        finish_with(world, entity, Outcome::SchedulerStopped, rejected);
+        finish_with(
+            world,
+            entity,
+            Outcome::SchedulerStopped,
+            Some((rejected, 0)),
+        );
     }
 }
 
@@ -288,9 +290,15 @@ pub(crate) fn finish(world: &mut World, entity: Entity, outcome: Outcome) {
     finish_with(world, entity, outcome, None);
 }
 
-/// [`finish`], for a task whose body is no longer in its run-queue node (`body`: it was taken out
-/// by a drained queue, or never went in), so that it is dropped at the same point.
-pub(crate) fn finish_with(world: &mut World, entity: Entity, outcome: Outcome, body: Option<Body>) {
+/// [`finish`], for a task that is no longer in its run queue: `left` holds its work and step
+/// count (taken out by a drained queue, or the work never went in), so that the work is dropped
+/// at the same point.
+pub(crate) fn finish_with(
+    world: &mut World,
+    entity: Entity,
+    outcome: Outcome,
+    left: Option<(Option<BoxedWork>, u64)>,
+) {
     let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
         return;
     };
@@ -307,14 +315,18 @@ pub(crate) fn finish_with(world: &mut World, entity: Entity, outcome: Outcome, b
     let slot = core::mem::replace(&mut task.slot, NIL);
     let coop = task.cooperator;
     let waiters = core::mem::take(&mut task.waiters);
-    let mut work = body;
+    let (mut work, mut steps) = left.unwrap_or((None, 0));
     with_queue(world, coop, |c| {
         if slot != NIL && c.queue.holds(slot, entity) {
             // `None` while the step loop holds it: the loop drops it on finding the node gone.
-            work = c.queue.remove(slot).or(work.take());
+            let (queued, counted) = c.queue.remove(slot);
+            (work, steps) = (queued.or(work.take()), counted);
         }
         c.stats.finished += 1;
     });
+    if let Some(mut task) = world.get_mut::<CooperativeTask>(entity) {
+        task.steps = steps;
+    }
     sync_paused(world, entity);
     if let Some(mut finished) = world.get_resource_mut::<FinishedTasks>() {
         finished.0.push(entity);
@@ -408,11 +420,7 @@ pub(crate) fn announce(
 }
 
 fn report_observer_panic(world: &mut World, payload: Box<dyn core::any::Any + Send>) {
-    let message = payload
-        .downcast_ref::<&str>()
-        .map(|s| String::from(*s))
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| String::from("<non-string panic payload>"));
+    let message = crate::scheduler::panic_text(payload.as_ref());
     let error = BevyError::new(Severity::Error, TaskPanicked(message));
     let context = ErrorContext::Observer {
         name: DebugName::borrowed("TaskFinished observer"),
@@ -427,9 +435,10 @@ pub(crate) fn stop_cooperator(world: &mut World, cooperator: Entity) -> Result<(
         .get_mut::<Cooperator>(cooperator)
         .ok_or(TaskError::NoSuchCooperator(cooperator))?;
     coop.set_stopped();
+    // In run order, then the paused tasks in the order they joined.
     let tasks = coop.queue.drain();
-    for (task, body) in tasks {
-        finish_with(world, task, Outcome::SchedulerStopped, body);
+    for (task, work, steps) in tasks {
+        finish_with(world, task, Outcome::SchedulerStopped, Some((work, steps)));
     }
     Ok(())
 }

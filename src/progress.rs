@@ -90,6 +90,6 @@ impl TaskProgressExt for World {
         }
         let (cooperator, slot) = (t.cooperator, t.slot);
         let mut coop = self.get_mut::<Cooperator>(cooperator)?;
-        coop.queue.body_mut(slot, task)?.work.get().progress()
+        coop.queue.work_mut(slot, task)?.progress()
     }
 }

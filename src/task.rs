@@ -1,10 +1,9 @@
 //! The task component, [`CooperativeTask`], and its markers [`Paused`] and [`RetainFinished`].
 
-use alloc::{sync::Arc, vec::Vec};
+use alloc::vec::Vec;
 use bevy_ecs::{
     component::Component, entity::Entity, lifecycle::HookContext, world::DeferredWorld,
 };
-use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::{Cooperator, Outcome, lifecycle::Ticket, run_queue::NIL};
 
@@ -32,9 +31,9 @@ pub struct CooperativeTask {
     /// Tasks waiting for this one to finish, with their wait tickets, in registration order.
     pub(crate) waiters: Vec<(Entity, Ticket)>,
     pub(crate) standalone: bool,
-    /// Steps run; counted by the step loop through the task's run-queue node (its work lives
-    /// there too, so that stepping needs no lookup of the task entity).
-    pub(crate) steps: Arc<AtomicU64>,
+    /// Steps run, once it has finished (until then the run queue counts them; read them with
+    /// [`CooperateWorldExt::task_steps`](crate::CooperateWorldExt::task_steps)).
+    pub(crate) steps: u64,
     /// What the pending wait left at its source, and what its resolution delivered.
     pub(crate) waiting: crate::wait::WaitState,
     /// The task that started this one and owns it (see [`StepContext::cooperate`](crate::StepContext::cooperate)).
@@ -50,7 +49,6 @@ impl core::fmt::Debug for CooperativeTask {
             .field("pause_count", &self.pause_count)
             .field("waiting", &self.wait.is_some())
             .field("outcome", &self.outcome)
-            .field("steps", &self.steps())
             .finish_non_exhaustive()
     }
 }
@@ -65,7 +63,7 @@ impl CooperativeTask {
             wait: None,
             waiters: Vec::new(),
             standalone,
-            steps: Arc::new(AtomicU64::new(0)),
+            steps: 0,
             waiting: crate::wait::WaitState::default(),
             parent: None,
             children: Vec::new(),
@@ -95,11 +93,6 @@ impl CooperativeTask {
     /// Whether it waits for a [`Wait`](crate::Wait) to be resolved.
     pub fn is_waiting(&self) -> bool {
         self.wait.is_some()
-    }
-
-    /// Work units run so far.
-    pub fn steps(&self) -> u64 {
-        self.steps.load(Ordering::Relaxed)
     }
 
     /// Whether the task entity was spawned for it (and is despawned when it ends).
@@ -165,11 +158,20 @@ fn on_task_remove(mut world: DeferredWorld, ctx: HookContext) {
     let parent = task.parent;
     // Its work goes at once (if the step loop holds it, the loop drops it on finding the node
     // gone).
-    if slot != NIL
-        && let Some(mut c) = world.get_mut::<Cooperator>(coop)
+    let mut steps = None;
+    if let Some(mut c) = world.get_mut::<Cooperator>(coop)
+        && slot != NIL
         && c.queue.holds(slot, entity)
     {
-        drop(c.queue.remove(slot));
+        let (work, counted) = c.queue.remove(slot);
+        drop(work);
+        c.stats.finished += 1;
+        steps = Some(counted);
+    }
+    if let Some(steps) = steps
+        && let Some(mut task) = world.get_mut::<CooperativeTask>(entity)
+    {
+        task.steps = steps;
     }
     world
         .commands()

@@ -47,40 +47,37 @@ pub struct StepContext<'w> {
     task: Entity,
     cooperator: Entity,
     touched: bool,
-    /// The run-queue entries the scheduler has claimed with this step's (it hands out a few at a
-    /// time, with their tasks' work; see `scheduler.rs`): given back before anyone else can see
-    /// the queue.
-    batch: crate::scheduler::GiveBack<'w>,
+    /// The cooperator's run queue, which the step loop holds while it steps (see
+    /// `scheduler.rs`): given back before anyone else can see the queue.
+    lent: &'w mut crate::scheduler::Lent,
 }
 
 impl<'w> StepContext<'w> {
-    /// For a step of a batch: `batch` is given back on the first world access.
+    /// For a step of `task`: the run queue in `lent` is given back on the first world access.
     #[inline]
-    pub(crate) fn in_batch(
+    pub(crate) fn new(
         world: &'w mut World,
         task: Entity,
         cooperator: Entity,
-        batch: crate::scheduler::GiveBack<'w>,
+        lent: &'w mut crate::scheduler::Lent,
     ) -> Self {
         StepContext {
             world,
             task,
             cooperator,
             touched: false,
-            batch,
+            lent,
         }
     }
 
-    /// Marks the world as used, and first gives back what the scheduler's batching holds: the
-    /// run queue's cursor and the work of the other claimed tasks. **Every method that reaches the
-    /// world must call this before it does** (a method that only sets `touched` would let the
-    /// queue be changed while entries are still claimed, and up to a batch of tasks would lose
-    /// their turn in this pass, or be stopped while the scheduler holds their work).
+    /// Marks the world as used, and first gives the run queue the step loop holds back to the
+    /// cooperator. **Every method that reaches the world must call this before it does** (a
+    /// method that only sets `touched` would let the world see a cooperator without its queue).
     #[inline]
     fn touch(&mut self) {
         if !self.touched {
             self.touched = true;
-            self.batch.give_back(self.world);
+            self.lent.give_back(self.world);
         }
     }
 

@@ -47,7 +47,7 @@ fn the_waker_resumes_the_script() {
     }));
     frames(&mut app, 3);
     assert!(app.world().get::<Paused>(task).is_some());
-    assert_eq!(app.world().get::<CooperativeTask>(task).unwrap().steps(), 1);
+    assert_eq!(app.world().task_steps(task), Ok(1));
     // Opened from another thread.
     let opener = gate.clone();
     std::thread::spawn(move || opener.open()).join().unwrap();

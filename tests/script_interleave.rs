@@ -33,7 +33,7 @@ fn one_step_per_frame_moves_one_unit() {
     }));
     frames(&mut app, 1);
     assert_eq!(log.get(), vec!["a"]);
-    assert_eq!(app.world().get::<CooperativeTask>(task).unwrap().steps(), 1);
+    assert_eq!(app.world().task_steps(task), Ok(1));
     frames(&mut app, 1);
     assert_eq!(log.get(), vec!["a", "b"]);
 }

@@ -94,31 +94,34 @@ pub fn panic_message() -> String {
     format!("task panicked: {PANIC_MARKER}")
 }
 
-/// A cooperator's run queue: member slots (reused last-freed first, as the real slab does, since
-/// the order in which a stop finishes tasks is slot order) and the runnable ring, kept from its
-/// head, with a cursor that persists across frames.
+/// A cooperator's run queue: member slots (reused last-freed first, as the real slab does) and the
+/// run order, an array with holes where tasks left it, walked by a cursor that persists across
+/// frames; at its end the holes are dropped and a new pass starts at the front.
 #[derive(Debug, Default)]
 pub struct Queue {
     slots: Vec<Option<Entity>>,
+    /// When each slot's member joined (a stop finishes paused tasks in that order).
+    joined: Vec<u64>,
+    next_join: u64,
     free: Vec<usize>,
     members: usize,
-    /// Runnable slots from the head; the back of the queue is the end of the vector.
-    ring: Vec<usize>,
-    /// Index in `ring` of the next task to step.
+    /// Runnable slots in run order; `None` where a task left.
+    order: Vec<Option<usize>>,
+    /// Index in `order` of the next entry to step.
     cursor: usize,
-    /// The last step was the back of the queue and nothing left since: a task joining now still
-    /// belongs to the current pass (Twisted's live list iterator) and runs next.
-    at_pass_end: bool,
 }
 
 impl Queue {
     fn insert(&mut self, e: Entity) -> usize {
         self.members += 1;
+        self.next_join += 1;
         if let Some(s) = self.free.pop() {
             self.slots[s] = Some(e);
+            self.joined[s] = self.next_join;
             s
         } else {
             self.slots.push(Some(e));
+            self.joined.push(self.next_join);
             self.slots.len() - 1
         }
     }
@@ -134,53 +137,67 @@ impl Queue {
         self.members -= 1;
         if self.members == 0 {
             self.slots.clear();
+            self.joined.clear();
             self.free.clear();
+            self.order.clear();
+            self.cursor = 0;
         }
     }
 
     fn link_back(&mut self, slot: usize) {
-        if self.ring.contains(&slot) {
-            return;
-        }
-        self.ring.push(slot);
-        if self.ring.len() == 1 {
-            self.cursor = 0;
-        } else if self.at_pass_end && self.cursor == 0 {
-            self.cursor = self.ring.len() - 1;
+        if !self.order.contains(&Some(slot)) {
+            self.order.push(Some(slot));
         }
     }
 
     fn unlink(&mut self, slot: usize) {
-        let Some(i) = self.ring.iter().position(|&s| s == slot) else {
-            return;
-        };
-        self.ring.remove(i);
-        self.at_pass_end = false;
-        if self.cursor > i {
-            self.cursor -= 1;
+        if let Some(i) = self.order.iter().position(|&s| s == Some(slot)) {
+            self.order[i] = None;
         }
-        if self.cursor >= self.ring.len() {
-            self.cursor = 0;
-        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.order.iter().all(Option::is_none)
     }
 
     fn advance(&mut self) -> Option<(usize, Entity)> {
-        let slot = *self.ring.get(self.cursor)?;
-        self.cursor = (self.cursor + 1) % self.ring.len();
-        self.at_pass_end = self.cursor == 0;
-        Some((slot, self.slots[slot].unwrap()))
+        loop {
+            if self.cursor == self.order.len() {
+                if self.is_empty() {
+                    return None;
+                }
+                self.order.retain(Option::is_some);
+                self.cursor = 0;
+            }
+            self.cursor += 1;
+            if let Some(slot) = self.order[self.cursor - 1] {
+                return Some((slot, self.slots[slot].unwrap()));
+            }
+        }
     }
 
+    fn runnable_slots(&self) -> Vec<usize> {
+        let (earlier, later) = self.order.split_at(self.cursor);
+        later.iter().chain(earlier).flatten().copied().collect()
+    }
+
+    /// Runnable members in run order, then the others in the order they joined.
     fn drain(&mut self) -> Vec<Entity> {
-        let out = self.slots.iter().flatten().copied().collect();
+        let mut slots = self.runnable_slots();
+        let mut others: Vec<usize> = (0..self.slots.len())
+            .filter(|&s| self.slots[s].is_some() && !slots.contains(&s))
+            .collect();
+        others.sort_by_key(|&s| self.joined[s]);
+        slots.extend(others);
+        let out = slots.iter().map(|&s| self.slots[s].unwrap()).collect();
         *self = Queue::default();
         out
     }
 
     pub fn run_order(&self) -> Vec<Entity> {
-        let n = self.ring.len();
-        (0..n)
-            .map(|i| self.slots[self.ring[(self.cursor + i) % n]].unwrap())
+        self.runnable_slots()
+            .into_iter()
+            .map(|s| self.slots[s].unwrap())
             .collect()
     }
 
@@ -191,6 +208,8 @@ impl Queue {
 
 #[derive(Debug, Default)]
 pub struct MCoop {
+    /// Cooperators tick in the order they were created.
+    pub created: u64,
     pub started: bool,
     pub stopped: bool,
     pub queue: Queue,
@@ -240,8 +259,9 @@ pub enum MSignal {
 pub struct Model {
     /// Every entity that should exist.
     pub entities: HashSet<Entity>,
-    /// Live cooperators, in the (stable) order the step system visits them.
+    /// Live cooperators.
     pub coops: BTreeMap<Entity, MCoop>,
+    next_coop: u64,
     /// Entities holding a task component.
     pub tasks: HashMap<Entity, MTask>,
     pub signals: HashMap<Entity, MSignal>,
@@ -261,9 +281,11 @@ impl Model {
 
     pub fn add_coop(&mut self, e: Entity, started: bool) {
         self.entities.insert(e);
+        self.next_coop += 1;
         self.coops.insert(
             e,
             MCoop {
+                created: self.next_coop,
                 started,
                 ..MCoop::default()
             },
@@ -595,17 +617,18 @@ impl Model {
 
     // ---- one frame -------------------------------------------------------------------------------
 
-    /// One frame: every running cooperator with a runnable task, in entity order, steps round-robin
-    /// from its cursor with a budget of `budget` steps (at least one), then finished tasks are
-    /// cleaned up.
+    /// One frame: every running cooperator, in the order they were created, steps round-robin
+    /// from its cursor with a budget of `budget` steps (at least one) if it has a runnable task
+    /// when its turn comes, then finished tasks are cleaned up.
     pub fn frame(&mut self, budget: u32) {
-        let order: Vec<Entity> = self
+        let mut order: Vec<(u64, Entity)> = self
             .coops
             .iter()
-            .filter(|(_, c)| c.running() && !c.queue.ring.is_empty())
-            .map(|(&e, _)| e)
+            .filter(|(_, c)| c.running())
+            .map(|(&e, c)| (c.created, e))
             .collect();
-        for c in order {
+        order.sort_unstable();
+        for (_, c) in order {
             let mut steps = 0;
             while let Some(coop) = self.coops.get_mut(&c) {
                 if !coop.running() {

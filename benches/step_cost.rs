@@ -1,5 +1,7 @@
-//! Per-step cost of a trivial step under a live 2 ms time budget, 1 and 1,000 tasks, against the
-//! bare budgeted loop measured in the same run (the floor).
+//! Per-step cost of a trivial step under a live 2 ms time budget, 1, 1,000, 100,000 and 1,000,000
+//! tasks, against two floors measured in the same run: the bare budgeted loop (clock every 64
+//! steps) and the same loop with the per-step check the crate's time budget makes (one atomic
+//! load of a deadline flag).
 //!
 //! `cargo bench --bench step_cost`; the ratios are printed at the end.
 
@@ -16,23 +18,41 @@ use criterion::BenchmarkId;
 struct Counter(u64);
 use support::*;
 
+/// Runnable task counts.
+const TASKS: [usize; 4] = [1, 1_000, 100_000, 1_000_000];
+
 fn main() {
     let mut c = criterion();
     let mut group = c.benchmark_group("step");
-    for tasks in [1usize, 1_000] {
+    for tasks in TASKS {
         let mut floor = floor_app(tasks);
-        group.bench_function(BenchmarkId::new("floor", tasks), |b| {
-            b.iter_custom(|iters| {
-                time_steps(&mut floor, floor_steps, iters, &format!("floor/{tasks}"))
-            })
-        });
+        let mut flagged = floor_app_with(tasks, true);
         let mut ours = coop_app(Budget::Time(BUDGET), tasks);
-        group.bench_function(BenchmarkId::new("cooperator", tasks), |b| {
-            b.iter_custom(|iters| {
-                time_steps(&mut ours, coop_steps, iters, &format!("cooperator/{tasks}"))
-            })
-        });
-        drop(black_box((floor, ours)));
+        // Interleaved, so that a change in the machine's speed touches all three alike.
+        for round in 0..3 {
+            group.bench_function(BenchmarkId::new(format!("floor-r{round}"), tasks), |b| {
+                b.iter_custom(|iters| {
+                    time_steps(&mut floor, floor_steps, iters, &format!("floor/{tasks}"))
+                })
+            });
+            group.bench_function(
+                BenchmarkId::new(format!("floor-flag-r{round}"), tasks),
+                |b| {
+                    b.iter_custom(|iters| {
+                        time_steps(&mut flagged, floor_steps, iters, &format!("flag/{tasks}"))
+                    })
+                },
+            );
+            group.bench_function(
+                BenchmarkId::new(format!("cooperator-r{round}"), tasks),
+                |b| {
+                    b.iter_custom(|iters| {
+                        time_steps(&mut ours, coop_steps, iters, &format!("cooperator/{tasks}"))
+                    })
+                },
+            );
+        }
+        drop(black_box((floor, flagged, ours)));
     }
     // A step that uses the world (reads a resource), 1,000 tasks: the batching must not cost it.
     let mut touching = coop_app(Budget::Time(BUDGET), 0);
@@ -53,11 +73,17 @@ fn main() {
     c.final_summary();
 
     println!("\nper step, trivial step, 2 ms time budget (medians of this run):");
-    for tasks in [1, 1_000] {
+    for tasks in TASKS {
         print_ratio(
-            &format!("{tasks} task(s)"),
+            &format!("{tasks} task(s), against the bare loop"),
             &format!("cooperator/{tasks}"),
             &format!("floor/{tasks}"),
+            "ns",
+        );
+        print_ratio(
+            &format!("{tasks} task(s), against the bare loop + per-step flag"),
+            &format!("cooperator/{tasks}"),
+            &format!("flag/{tasks}"),
             "ns",
         );
     }

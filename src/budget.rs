@@ -191,20 +191,14 @@ impl TickBudget {
     }
 
     /// Called after each step, the `steps`-th of this tick, of `task`; `true` ends the tick.
-    #[inline]
+    /// (The step loop asks each kind directly.)
+    #[cfg(test)]
     pub(crate) fn exhausted(&mut self, task: Entity, steps: u32) -> bool {
         match self {
             TickBudget::Steps(n) => steps >= *n,
             TickBudget::Unlimited => false,
             TickBudget::Custom(p) => p(),
-            TickBudget::Deadline(d) => {
-                d.countdown -= 1;
-                if d.countdown > 0 && !d.watch.as_ref().is_some_and(Watch::expired) {
-                    return false;
-                }
-                d.last_task = task;
-                d.read()
-            }
+            TickBudget::Deadline(d) => d.exhausted(task),
         }
     }
 
@@ -234,6 +228,17 @@ impl TickBudget {
 }
 
 impl Deadline {
+    /// Called after each step of `task`; `true` ends the tick.
+    #[inline]
+    pub(crate) fn exhausted(&mut self, task: Entity) -> bool {
+        self.countdown -= 1;
+        if self.countdown > 0 && !self.watch.as_ref().is_some_and(Watch::expired) {
+            return false;
+        }
+        self.last_task = task;
+        self.read()
+    }
+
     /// Reads the clock: `true` once the deadline has passed (or the watcher says so); otherwise
     /// sets how many steps may run before the next read, and arms the watcher if not yet done.
     #[cold]

@@ -90,6 +90,7 @@ impl TaskProgressExt for World {
         }
         let (cooperator, slot) = (t.cooperator, t.slot);
         let mut coop = self.get_mut::<Cooperator>(cooperator)?;
-        coop.queue.work_mut(slot, task)?.progress()
+        let (work, steps) = coop.queue.work_mut(slot, task)?;
+        work.progress_after(steps)
     }
 }

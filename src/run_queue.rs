@@ -29,11 +29,12 @@ pub(crate) struct Entry {
     pub(crate) task: Entity,
     /// Steps run so far.
     pub(crate) steps: u64,
-    pub(crate) generation: u64,
     /// The task's member slot; [`NIL`] for a hole (the task left the run order).
     pub(crate) slot: u32,
-    /// The task carries [`TaskStats`](crate::TaskStats): its steps are timed.
-    pub(crate) timed: bool,
+    /// The low half of the node's generation: enough to tell whether the node was reused during
+    /// one step (that would take 2^32 new tasks within the step), and it keeps the entry at
+    /// 40 bytes.
+    pub(crate) generation: u32,
 }
 
 /// A member task.
@@ -50,8 +51,9 @@ struct Node {
 }
 
 impl Node {
-    fn is_current(&self, generation: u64) -> bool {
-        self.generation == generation && self.entity != Entity::PLACEHOLDER
+    /// Still the node whose generation's low half is `generation` (not freed, not reused).
+    fn is_current(&self, generation: u32) -> bool {
+        self.generation as u32 == generation && self.entity != Entity::PLACEHOLDER
     }
 }
 
@@ -71,6 +73,9 @@ pub(crate) struct RunQueue {
     free: Vec<u32>,
     /// Runnable tasks in run order, with holes.
     order: Vec<Entry>,
+    /// Members whose steps are timed (most cooperators have none, and then the step loop never
+    /// looks at a node).
+    timed: u32,
     /// The next index of `order` to step.
     cursor: usize,
     holes: usize,
@@ -98,6 +103,7 @@ impl RunQueue {
     /// Adds a member (not yet runnable) running `work` and returns its slot.
     pub(crate) fn insert(&mut self, entity: Entity, work: Option<BoxedWork>, timed: bool) -> u32 {
         self.members += 1;
+        self.timed += u32::from(timed);
         let node = Node {
             entity,
             generation: self.new_generation(),
@@ -135,7 +141,7 @@ impl RunQueue {
 
     /// Whether the node at `slot` is still the one with `generation` (not freed, not reused).
     #[inline]
-    pub(crate) fn is_current(&self, slot: u32, generation: u64) -> bool {
+    pub(crate) fn is_current(&self, slot: u32, generation: u32) -> bool {
         self.nodes
             .get(slot as usize)
             .is_some_and(|n| n.is_current(generation))
@@ -149,26 +155,37 @@ impl RunQueue {
     pub(crate) fn set_timed(&mut self, slot: u32, entity: Entity, timed: bool) {
         if let Some(n) = self.nodes.get_mut(slot as usize)
             && n.entity == entity
+            && n.timed != timed
         {
             n.timed = timed;
-            if n.at != NIL {
-                self.order[n.at as usize].timed = timed;
+            if timed {
+                self.timed += 1;
+            } else {
+                self.timed -= 1;
             }
         }
     }
 
-    /// The work of the member `entity` at `slot`, unless the step loop holds it.
-    pub(crate) fn work_mut(&mut self, slot: u32, entity: Entity) -> Option<&mut dyn Work> {
+    /// Whether the steps of the member at `slot` are timed.
+    #[inline]
+    pub(crate) fn is_timed(&self, slot: u32) -> bool {
+        self.timed > 0 && self.nodes[slot as usize].timed
+    }
+
+    /// The work of the member `entity` at `slot` and the steps it has run, unless the step loop
+    /// holds the work.
+    pub(crate) fn work_mut(&mut self, slot: u32, entity: Entity) -> Option<(&mut dyn Work, u64)> {
         let node = self
             .nodes
             .get_mut(slot as usize)
             .filter(|n| n.entity == entity)?;
-        let work = if node.at == NIL {
-            node.work.as_mut()
+        let (work, steps) = if node.at == NIL {
+            (node.work.as_mut(), node.steps)
         } else {
-            self.order[node.at as usize].work.as_mut()
+            let entry = &mut self.order[node.at as usize];
+            (entry.work.as_mut(), entry.steps)
         };
-        Some(&mut **work?.get())
+        Some((&mut **work?.get(), steps))
     }
 
     /// Steps run by the member `entity` at `slot`.
@@ -183,7 +200,7 @@ impl RunQueue {
 
     /// Gives work the step loop held back to its task, wherever the task is now (runnable or
     /// not); work whose node is gone, freed or reused since the step began is dropped.
-    pub(crate) fn return_work(&mut self, slot: u32, generation: u64, work: BoxedWork) {
+    pub(crate) fn return_work(&mut self, slot: u32, generation: u32, work: BoxedWork) {
         let Some(node) = self
             .nodes
             .get_mut(slot as usize)
@@ -203,6 +220,7 @@ impl RunQueue {
     pub(crate) fn remove(&mut self, slot: u32) -> (Option<BoxedWork>, u64) {
         self.unlink(slot);
         let node = &mut self.nodes[slot as usize];
+        self.timed -= u32::from(node.timed);
         node.entity = Entity::PLACEHOLDER;
         node.generation = u64::MAX;
         let removed = (node.work.take(), node.steps);
@@ -224,7 +242,7 @@ impl RunQueue {
             self.free.clear();
             self.order.clear();
         }
-        (self.cursor, self.holes) = (0, 0);
+        (self.cursor, self.holes, self.timed) = (0, 0, 0);
     }
 
     /// Puts a member at the back of the run order.
@@ -238,9 +256,8 @@ impl RunQueue {
             work: node.work.take(),
             task: node.entity,
             steps: node.steps,
-            generation: node.generation,
             slot,
-            timed: node.timed,
+            generation: node.generation as u32,
         });
         self.runnable += 1;
     }
@@ -260,10 +277,10 @@ impl RunQueue {
         self.holes += 1;
     }
 
-    /// The index of the next entry to step, the cursor moved past it; `None` when nothing is
-    /// runnable. At the end of the run order a new pass begins at the front.
+    /// The next entry to step, with its work taken out of it, the cursor moved past it; `None`
+    /// when nothing is runnable. At the end of the run order a new pass begins at the front.
     #[inline]
-    pub(crate) fn next(&mut self) -> Option<usize> {
+    pub(crate) fn next(&mut self) -> Option<(usize, BoxedWork)> {
         loop {
             if self.cursor == self.order.len() {
                 if self.runnable == 0 {
@@ -273,8 +290,9 @@ impl RunQueue {
             }
             let at = self.cursor;
             self.cursor += 1;
-            if self.order[at].slot != NIL {
-                return Some(at);
+            // A hole holds no work (nor does the entry being stepped, which is behind the cursor).
+            if let Some(work) = self.order[at].work.take() {
+                return Some((at, work));
             }
         }
     }
@@ -297,6 +315,13 @@ impl RunQueue {
     #[inline]
     pub(crate) fn entry(&mut self, at: usize) -> &mut Entry {
         &mut self.order[at]
+    }
+
+    /// The entry [`next`](Self::next) returned last (the cursor is just past it), if any.
+    #[inline]
+    pub(crate) fn last(&mut self) -> Option<&mut Entry> {
+        let at = self.cursor.checked_sub(1)?;
+        self.order.get_mut(at)
     }
 
     pub(crate) fn runnable(&self) -> u32 {
@@ -359,12 +384,19 @@ mod tests {
 
     /// Steps the next task: its entity.
     fn advance(q: &mut RunQueue) -> Option<Entity> {
-        q.next().map(|at| q.entry(at).task)
+        let (at, work) = q.next()?;
+        q.entry(at).work = Some(work);
+        Some(q.entry(at).task)
+    }
+
+    fn work() -> Option<BoxedWork> {
+        let work = crate::from_fn(|_: &mut crate::StepContext| ());
+        Some(SyncCell::new(Box::new(work) as Box<dyn Work>))
     }
 
     fn queue(n: u32) -> (RunQueue, Vec<u32>) {
         let mut q = RunQueue::new();
-        let slots: Vec<u32> = (1..=n).map(|i| q.insert(e(i), None, false)).collect();
+        let slots: Vec<u32> = (1..=n).map(|i| q.insert(e(i), work(), false)).collect();
         for &s in &slots {
             q.link_back(s);
         }
@@ -402,7 +434,7 @@ mod tests {
         let (mut q, _) = queue(2);
         assert_eq!(advance(&mut q), Some(e(1)));
         assert_eq!(advance(&mut q), Some(e(2)));
-        let c = q.insert(e(3), None, false);
+        let c = q.insert(e(3), work(), false);
         q.link_back(c);
         assert_eq!(advance(&mut q), Some(e(3)));
         assert_eq!(advance(&mut q), Some(e(1)));
@@ -413,10 +445,10 @@ mod tests {
         // A steps; B joins and leaves; C joins: the pass goes on with C, not A again.
         let (mut q, _) = queue(1);
         assert_eq!(advance(&mut q), Some(e(1)));
-        let b = q.insert(e(2), None, false);
+        let b = q.insert(e(2), work(), false);
         q.link_back(b);
         q.remove(b);
-        let c = q.insert(e(3), None, false);
+        let c = q.insert(e(3), work(), false);
         q.link_back(c);
         assert_eq!(advance(&mut q), Some(e(3)));
         assert_eq!(advance(&mut q), Some(e(1)));
@@ -439,23 +471,17 @@ mod tests {
     #[test]
     fn stepped_work_returns_to_its_task_wherever_it_went() {
         let mut q = RunQueue::new();
-        let work = || {
-            Some(SyncCell::new(
-                Box::new(crate::from_fn(|_: &mut crate::StepContext| ())) as Box<dyn Work>,
-            ))
-        };
         let a = q.insert(e(1), work(), false);
         q.link_back(a);
-        let at = q.next().unwrap();
-        let (held, generation) = (q.entry(at).work.take().unwrap(), q.entry(at).generation);
+        let (at, held) = q.next().unwrap();
+        let generation = q.entry(at).generation;
         // Paused during its own step: the work goes to the node.
         q.unlink(a);
         q.return_work(a, generation, held);
         assert!(q.work_mut(a, e(1)).is_some());
         // Removed and the slot reused by another task: old work is dropped, not given to it.
         q.link_back(a);
-        let at = q.next().unwrap();
-        let held = q.entry(at).work.take().unwrap();
+        let (_, held) = q.next().unwrap();
         q.remove(a);
         let b = q.insert(e(2), None, false);
         assert_eq!(a, b);

@@ -12,7 +12,7 @@ use crate::{
     budget::TickBudget,
     lifecycle,
     lifecycle::FinishedTasks,
-    run_queue::{BoxedWork, RunQueue},
+    run_queue::{BoxedWork, NIL, RunQueue},
     wait,
 };
 
@@ -201,17 +201,41 @@ struct Ticker<'a> {
 /// that looks at the cooperator from the world sees the real queue; the loop takes it again after
 /// that step.
 pub(crate) struct Lent {
-    coop: Entity,
+    pub(crate) coop: Entity,
     queue: RunQueue,
     /// The queue is here, not in the component.
     held: bool,
+    /// The slot and generation of the entry being stepped (the queue's last), when the queue
+    /// was given back during its step.
+    given_back: (u32, u32),
 }
 
 impl Lent {
+    fn new(coop: Entity) -> Self {
+        Lent {
+            coop,
+            queue: RunQueue::default(),
+            held: false,
+            given_back: (NIL, u32::MAX),
+        }
+    }
+
+    /// The slot and generation of the entry being stepped, as they were before the step.
+    fn stepped(&mut self) -> (u32, u32) {
+        if self.held {
+            self.queue
+                .last()
+                .map_or((NIL, u32::MAX), |e| (e.slot, e.generation))
+        } else {
+            self.given_back
+        }
+    }
+
     /// Puts the queue back into the cooperator (nothing to do if it is there already).
     #[inline]
     pub(crate) fn give_back(&mut self, world: &mut World) {
         if self.held {
+            self.given_back = self.stepped();
             self.held = false;
             if let Some(mut coop) = world.get_mut::<Cooperator>(self.coop) {
                 core::mem::swap(&mut coop.queue, &mut self.queue);
@@ -234,15 +258,6 @@ impl Lent {
     }
 }
 
-/// The entry being stepped: its place in the run order and who it is.
-#[derive(Clone, Copy)]
-struct Stepped {
-    at: usize,
-    slot: u32,
-    generation: u64,
-    task: Entity,
-}
-
 /// How long between two "step over budget" warnings of one cooperator.
 const WARN_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -256,57 +271,71 @@ impl Ticker<'_> {
     /// One tick of one cooperator: steps round-robin until the budget is spent or no task is
     /// runnable, then records the figures. Returns the steps run.
     fn tick(&mut self, world: &mut World, coop_entity: Entity, budget: &mut TickBudget) -> u32 {
-        let mut steps: u32 = 0;
-        let mut timed_longest: Option<(Entity, Duration)> = None;
-        let mut lent = Lent {
-            coop: coop_entity,
-            queue: RunQueue::default(),
-            held: false,
+        let mut lent = Lent::new(coop_entity);
+        // One loop per kind of budget, so that asking it after each step is a plain call.
+        let (steps, timed_longest) = match budget {
+            TickBudget::Steps(n) => self.run(world, &mut lent, |_, steps| steps >= *n),
+            TickBudget::Unlimited => self.run(world, &mut lent, |_, _| false),
+            TickBudget::Custom(predicate) => self.run(world, &mut lent, |_, _| predicate()),
+            TickBudget::Deadline(deadline) => {
+                self.run(world, &mut lent, |task, _| deadline.exhausted(task))
+            }
         };
-        while lent.take(world) {
-            let Some(at) = lent.queue.next() else {
-                break;
-            };
-            let entry = lent.queue.entry(at);
-            let Some(work) = entry.work.take() else {
-                continue;
-            };
-            entry.steps += 1;
-            let stepped = Stepped {
-                at,
-                slot: entry.slot,
-                generation: entry.generation,
-                task: entry.task,
-            };
-            let timed = entry.timed;
-            let start = timed.then(|| self.clock.now());
-            self.step(world, &mut lent, stepped, work);
-            steps += 1;
-            if let Some(start) = start {
-                let took = self.clock.now().saturating_sub(start);
-                if let Some(mut stats) = world.get_mut::<TaskStats>(stepped.task) {
-                    stats.record(took);
-                }
-                if timed_longest.is_none_or(|(_, d)| took > d) {
-                    timed_longest = Some((stepped.task, took));
-                }
-            }
-            if budget.exhausted(stepped.task, steps) {
-                break;
-            }
-        }
         lent.give_back(world);
         self.record(world, coop_entity, budget, steps, timed_longest);
         steps
     }
 
-    /// Runs one work unit of the entry `stepped`, whose work the caller took out of it.
-    #[inline]
-    fn step(&mut self, world: &mut World, lent: &mut Lent, stepped: Stepped, mut work: BoxedWork) {
-        let coop = lent.coop;
-        let mut cx = StepContext::new(world, stepped.task, coop, lent);
+    /// The hot loop: takes the next runnable task, runs one work unit of it, puts its work back,
+    /// and asks the budget (`exhausted(task, steps)`) after every step.
+    #[inline(always)]
+    fn run(
+        &mut self,
+        world: &mut World,
+        lent: &mut Lent,
+        mut exhausted: impl FnMut(Entity, u32) -> bool,
+    ) -> (u32, Option<(Entity, Duration)>) {
+        let mut steps: u32 = 0;
+        let mut timed_longest = None;
+        if !lent.take(world) {
+            return (0, None);
+        }
+        while let Some((at, work)) = lent.queue.next() {
+            let entry = lent.queue.entry(at);
+            entry.steps += 1;
+            let (task, slot) = (entry.task, entry.slot);
+            let timed = lent.queue.is_timed(slot);
+            let clean = if timed {
+                self.step_timed(world, lent, task, work, &mut timed_longest)
+            } else {
+                self.step(world, lent, task, work)
+            };
+            steps += 1;
+            // A step that used the world or did not just continue gave the queue back.
+            if !clean && !lent.take(world) {
+                break;
+            }
+            if exhausted(task, steps) {
+                break;
+            }
+        }
+        (steps, timed_longest)
+    }
+
+    /// Runs one work unit of `task`, whose work the loop took out of its entry, and puts the work
+    /// back. Returns `true` for a clean step: it did not use the world and continues, so the
+    /// loop still holds the queue.
+    #[inline(always)]
+    fn step(
+        &mut self,
+        world: &mut World,
+        lent: &mut Lent,
+        task: Entity,
+        mut work: BoxedWork,
+    ) -> bool {
+        let mut cx = StepContext::new(world, task, lent);
         // Only a result other than `Continue` is moved out of the step's return slot: looking at
-        // its discriminant first is much cheaper than copying the whole `Step` every time.
+        // its discriminant there is much cheaper than copying the whole `Step` each time.
         let mut other = None;
         let result = catch_unwind(AssertUnwindSafe(|| {
             let step = work.get().step(&mut cx);
@@ -318,40 +347,72 @@ impl Ticker<'_> {
             }
         }));
         let touched = cx.touched();
-        if !touched && result.is_ok() && other.is_none() {
-            // The common case: the work goes back where it was, and the tick goes on.
-            lent.queue.entry(stepped.at).work = Some(work);
-            return;
+        if result.is_ok() && other.is_none() && !touched {
+            // The common case: the work goes back where it was (empty while stepped, so there is
+            // nothing to drop).
+            if let Some(entry) = lent.queue.last() {
+                core::mem::forget(entry.work.replace(work));
+            }
+            return true;
         }
-        let step = match result {
-            Ok(()) => other.unwrap_or(Step::Continue),
-            Err(payload) => Step::Fail(TaskPanicked(panic_text(payload.as_ref())).into()),
-        };
-        self.apply(world, lent, stepped, work, step, touched);
+        let result = result.map(|()| other.unwrap_or(Step::Continue));
+        self.apply(world, lent, task, work, result, touched);
+        false
     }
 
-    /// After a step that used the world or did not just continue: gives the queue back, then
-    /// applies what the step returned.
+    /// [`step`](Self::step) for a task with [`TaskStats`]: timed.
     #[cold]
+    #[inline(never)]
+    fn step_timed(
+        &mut self,
+        world: &mut World,
+        lent: &mut Lent,
+        task: Entity,
+        work: BoxedWork,
+        longest: &mut Option<(Entity, Duration)>,
+    ) -> bool {
+        let start = self.clock.now();
+        let clean = self.step(world, lent, task, work);
+        let took = self.clock.now().saturating_sub(start);
+        if let Some(mut stats) = world.get_mut::<TaskStats>(task) {
+            stats.record(took);
+        }
+        if longest.is_none_or(|(_, d)| took > d) {
+            *longest = Some((task, took));
+        }
+        clean
+    }
+
+    /// After a step that used the world or did not just continue: applies what it returned.
+    #[cold]
+    #[inline(never)]
     fn apply(
         &mut self,
         world: &mut World,
         lent: &mut Lent,
-        stepped: Stepped,
+        task: Entity,
         work: BoxedWork,
-        step: Step,
+        result: Result<Step, Box<dyn core::any::Any + Send>>,
         touched: bool,
     ) {
-        lent.give_back(world);
+        let (slot, generation) = lent.stepped();
         if touched {
+            // The step gave the queue back; what it queued takes effect now.
             world.flush();
         }
-        let Stepped {
-            slot,
-            generation,
-            task,
-            ..
-        } = stepped;
+        let step = match result {
+            Ok(Step::Continue) => {
+                // A step that used the world and continues: its work goes home, unless its task
+                // was stopped, despawned or replaced meanwhile (the node is gone).
+                if lent.take(world) {
+                    lent.queue.return_work(slot, generation, work);
+                }
+                return;
+            }
+            Ok(step) => step,
+            Err(payload) => Step::Fail(TaskPanicked(panic_text(payload.as_ref())).into()),
+        };
+        lent.give_back(world);
         let current = self
             .coop_query
             .get_manual(world, lent.coop)
@@ -364,29 +425,24 @@ impl Ticker<'_> {
             drop(work);
             return;
         }
-        let return_work = |world: &mut World, work| {
-            if let Some(mut coop) = world.get_mut::<Cooperator>(lent.coop) {
-                coop.queue.return_work(slot, generation, work);
-            }
-        };
         match step {
-            Step::Continue => return_work(world, work),
+            Step::Continue => unreachable!("handled above"),
             Step::Wait(wait) => {
-                return_work(world, work);
+                if let Some(mut coop) = world.get_mut::<Cooperator>(lent.coop) {
+                    coop.queue.return_work(slot, generation, work);
+                }
                 lifecycle::begin_wait(world, task, wait);
-                world.flush();
             }
             Step::Done => {
                 drop(work);
                 lifecycle::finish(world, task, Outcome::Done);
-                world.flush();
             }
             Step::Fail(error) => {
                 drop(work);
                 lifecycle::finish(world, task, Outcome::Failed(Failure::new(error)));
-                world.flush();
             }
         }
+        world.flush();
     }
 
     #[cold]

@@ -45,7 +45,6 @@ impl<T: Into<Step>, E: Into<BevyError>> From<Result<T, E>> for Step {
 pub struct StepContext<'w> {
     world: &'w mut World,
     task: Entity,
-    cooperator: Entity,
     touched: bool,
     /// The cooperator's run queue, which the step loop holds while it steps (see
     /// `scheduler.rs`): given back before anyone else can see the queue.
@@ -58,13 +57,11 @@ impl<'w> StepContext<'w> {
     pub(crate) fn new(
         world: &'w mut World,
         task: Entity,
-        cooperator: Entity,
         lent: &'w mut crate::scheduler::Lent,
     ) -> Self {
         StepContext {
             world,
             task,
-            cooperator,
             touched: false,
             lent,
         }
@@ -100,7 +97,7 @@ impl<'w> StepContext<'w> {
 
     /// The entity of the cooperator stepping it.
     pub fn cooperator(&self) -> Entity {
-        self.cooperator
+        self.lent.coop
     }
 
     /// Starts `work` as a **child** of this task, on the same cooperator, and returns its entity.
@@ -143,6 +140,14 @@ pub trait Work: Send + 'static {
     fn progress(&self) -> Option<crate::Progress> {
         None
     }
+
+    /// [`progress`](Self::progress), for work that has run `steps` steps: iterator work counts
+    /// its items this way instead of keeping a count of its own.
+    #[doc(hidden)]
+    fn progress_after(&self, steps: u64) -> Option<crate::Progress> {
+        let _ = steps;
+        self.progress()
+    }
 }
 
 /// Marker for [`IntoWork`] on iterators.
@@ -176,9 +181,10 @@ pub trait IntoWork<Marker>: Send + 'static {
 }
 
 /// Iterator work (see [`IntoWork`]). Knows its progress when the iterator's `size_hint` is exact.
+///
+/// It holds nothing but the iterator: the run queue counts the steps, and so the items taken.
 pub struct IterWork<I> {
     iter: I,
-    done: u64,
 }
 
 impl<I> Work for IterWork<I>
@@ -189,18 +195,15 @@ where
     #[inline]
     fn step(&mut self, _cx: &mut StepContext) -> Step {
         match self.iter.next() {
-            Some(item) => {
-                self.done += 1;
-                item.into()
-            }
+            Some(item) => item.into(),
             None => Step::Done,
         }
     }
 
-    fn progress(&self) -> Option<crate::Progress> {
+    fn progress_after(&self, steps: u64) -> Option<crate::Progress> {
         match self.iter.size_hint() {
             (low, Some(high)) if low == high => {
-                Some(crate::Progress::new(self.done, self.done + low as u64))
+                Some(crate::Progress::new(steps, steps + low as u64))
             }
             _ => None,
         }
@@ -214,10 +217,7 @@ where
 {
     type Work = IterWork<I>;
     fn into_work(self) -> IterWork<I> {
-        IterWork {
-            iter: self,
-            done: 0,
-        }
+        IterWork { iter: self }
     }
 }
 

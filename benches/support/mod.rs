@@ -39,6 +39,16 @@ pub struct FloorTask(Option<Box<dyn Iterator<Item = ()> + Send + Sync>>);
 pub struct FloorSteps(pub u64);
 
 fn floor_system(world: &mut World, tasks: &mut QueryState<&mut FloorTask>) {
+    floor_loop(world, tasks, || false);
+}
+
+/// The bare loop; `stop` is polled after every step, and the clock read every 64 steps.
+#[inline(always)]
+fn floor_loop(
+    world: &mut World,
+    tasks: &mut QueryState<&mut FloorTask>,
+    mut stop: impl FnMut() -> bool,
+) {
     let deadline = Instant::now() + BUDGET;
     let mut steps: u64 = 0;
     'frame: loop {
@@ -51,7 +61,7 @@ fn floor_system(world: &mut World, tasks: &mut QueryState<&mut FloorTask>) {
             task.0 = Some(work);
             any = true;
             steps += 1;
-            if steps.is_multiple_of(64) && Instant::now() >= deadline {
+            if stop() || (steps.is_multiple_of(64) && Instant::now() >= deadline) {
                 break 'frame;
             }
         }
@@ -62,11 +72,39 @@ fn floor_system(world: &mut World, tasks: &mut QueryState<&mut FloorTask>) {
     world.resource_mut::<FloorSteps>().0 += steps;
 }
 
+/// A deadline flag as a watcher thread raises it: the number of the watch that expired.
+#[derive(Resource, Default)]
+pub struct Flag(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+/// The floor with the per-step check the crate's time budget makes: one atomic load of a
+/// deadline flag (never raised here) after every step.
+fn floor_flag_system(
+    world: &mut World,
+    tasks: &mut QueryState<&mut FloorTask>,
+    mut watch: Local<u64>,
+) {
+    let flag = world.resource::<Flag>().0.clone();
+    *watch += 1;
+    let number = *watch;
+    floor_loop(world, tasks, || {
+        flag.load(std::sync::atomic::Ordering::Relaxed) == number
+    });
+}
+
 /// An app running the floor loop over `tasks` never-ending tasks.
 pub fn floor_app(tasks: usize) -> App {
+    floor_app_with(tasks, false)
+}
+
+/// [`floor_app`], with the per-step flag check when `flag`.
+pub fn floor_app_with(tasks: usize, flag: bool) -> App {
     let mut app = App::new();
-    app.init_resource::<FloorSteps>()
-        .add_systems(Update, floor_system);
+    app.init_resource::<FloorSteps>().init_resource::<Flag>();
+    if flag {
+        app.add_systems(Update, floor_flag_system);
+    } else {
+        app.add_systems(Update, floor_system);
+    }
     app.world_mut()
         .spawn_batch((0..tasks).map(|_| FloorTask(Some(Box::new(std::iter::repeat(()))))));
     app.finish();

@@ -37,6 +37,13 @@ pub(crate) struct Entry {
     pub(crate) generation: u32,
 }
 
+/// The task [`RunQueue::next`] hands out.
+pub(crate) struct Next {
+    pub(crate) work: BoxedWork,
+    pub(crate) task: Entity,
+    pub(crate) slot: u32,
+}
+
 /// A member task.
 struct Node {
     /// `Entity::PLACEHOLDER` for a free node.
@@ -166,10 +173,16 @@ impl RunQueue {
         }
     }
 
+    /// Whether the steps of any member are timed.
+    #[inline]
+    pub(crate) fn any_timed(&self) -> bool {
+        self.timed > 0
+    }
+
     /// Whether the steps of the member at `slot` are timed.
     #[inline]
     pub(crate) fn is_timed(&self, slot: u32) -> bool {
-        self.timed > 0 && self.nodes[slot as usize].timed
+        self.nodes[slot as usize].timed
     }
 
     /// The work of the member `entity` at `slot` and the steps it has run, unless the step loop
@@ -201,6 +214,15 @@ impl RunQueue {
     /// Gives work the step loop held back to its task, wherever the task is now (runnable or
     /// not); work whose node is gone, freed or reused since the step began is dropped.
     pub(crate) fn return_work(&mut self, slot: u32, generation: u32, work: BoxedWork) {
+        // Most often it is still the entry just stepped.
+        if let Some(entry) = self.last()
+            && entry.slot == slot
+            && entry.generation == generation
+            && entry.work.is_none()
+        {
+            entry.work = Some(work);
+            return;
+        }
         let Some(node) = self
             .nodes
             .get_mut(slot as usize)
@@ -277,10 +299,11 @@ impl RunQueue {
         self.holes += 1;
     }
 
-    /// The next entry to step, with its work taken out of it, the cursor moved past it; `None`
-    /// when nothing is runnable. At the end of the run order a new pass begins at the front.
+    /// The next task to step: its work is taken out of its entry, its step counted, and the
+    /// cursor moved past it; `None` when nothing is runnable. At the end of the run order a new
+    /// pass begins at the front.
     #[inline]
-    pub(crate) fn next(&mut self) -> Option<(usize, BoxedWork)> {
+    pub(crate) fn next(&mut self) -> Option<Next> {
         loop {
             if self.cursor == self.order.len() {
                 if self.runnable == 0 {
@@ -288,11 +311,16 @@ impl RunQueue {
                 }
                 self.new_pass();
             }
-            let at = self.cursor;
+            let entry = &mut self.order[self.cursor];
             self.cursor += 1;
             // A hole holds no work (nor does the entry being stepped, which is behind the cursor).
-            if let Some(work) = self.order[at].work.take() {
-                return Some((at, work));
+            if let Some(work) = entry.work.take() {
+                entry.steps += 1;
+                return Some(Next {
+                    work,
+                    task: entry.task,
+                    slot: entry.slot,
+                });
             }
         }
     }
@@ -309,12 +337,6 @@ impl RunQueue {
             self.nodes[entry.slot as usize].at = at as u32;
         }
         self.holes = 0;
-    }
-
-    /// The entry at `at` (from [`next`](Self::next)).
-    #[inline]
-    pub(crate) fn entry(&mut self, at: usize) -> &mut Entry {
-        &mut self.order[at]
     }
 
     /// The entry [`next`](Self::next) returned last (the cursor is just past it), if any.
@@ -384,9 +406,9 @@ mod tests {
 
     /// Steps the next task: its entity.
     fn advance(q: &mut RunQueue) -> Option<Entity> {
-        let (at, work) = q.next()?;
-        q.entry(at).work = Some(work);
-        Some(q.entry(at).task)
+        let next = q.next()?;
+        q.last().unwrap().work = Some(next.work);
+        Some(next.task)
     }
 
     fn work() -> Option<BoxedWork> {
@@ -473,15 +495,15 @@ mod tests {
         let mut q = RunQueue::new();
         let a = q.insert(e(1), work(), false);
         q.link_back(a);
-        let (at, held) = q.next().unwrap();
-        let generation = q.entry(at).generation;
+        let held = q.next().unwrap().work;
+        let generation = q.last().unwrap().generation;
         // Paused during its own step: the work goes to the node.
         q.unlink(a);
         q.return_work(a, generation, held);
         assert!(q.work_mut(a, e(1)).is_some());
         // Removed and the slot reused by another task: old work is dropped, not given to it.
         q.link_back(a);
-        let (_, held) = q.next().unwrap();
+        let held = q.next().unwrap().work;
         q.remove(a);
         let b = q.insert(e(2), None, false);
         assert_eq!(a, b);

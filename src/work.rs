@@ -46,19 +46,23 @@ pub struct StepContext<'w> {
     world: &'w mut World,
     task: Entity,
     touched: bool,
-    /// The cooperator's run queue, which the step loop holds while it steps (see
-    /// `scheduler.rs`): given back before anyone else can see the queue.
-    lent: &'w mut crate::scheduler::Lent,
+    /// The cooperator's run queue, which the step loop holds while it steps: given back before
+    /// anyone else can see the queue.
+    lent: &'w mut dyn Lender,
+}
+
+/// What lends a cooperator's run queue to the step loop (the scheduler's side of the seam).
+pub(crate) trait Lender {
+    /// Puts the run queue back into its cooperator, if it is not there already.
+    fn give_back(&mut self, world: &mut World);
+    /// The cooperator whose queue it is.
+    fn cooperator(&self) -> Entity;
 }
 
 impl<'w> StepContext<'w> {
     /// For a step of `task`: the run queue in `lent` is given back on the first world access.
     #[inline]
-    pub(crate) fn new(
-        world: &'w mut World,
-        task: Entity,
-        lent: &'w mut crate::scheduler::Lent,
-    ) -> Self {
+    pub(crate) fn new(world: &'w mut World, task: Entity, lent: &'w mut dyn Lender) -> Self {
         StepContext {
             world,
             task,
@@ -97,7 +101,7 @@ impl<'w> StepContext<'w> {
 
     /// The entity of the cooperator stepping it.
     pub fn cooperator(&self) -> Entity {
-        self.lent.coop
+        self.lent.cooperator()
     }
 
     /// Starts `work` as a **child** of this task, on the same cooperator, and returns its entity.

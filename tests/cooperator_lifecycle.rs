@@ -301,3 +301,89 @@ fn replacing_a_cooperator_component_finishes_its_tasks() {
     app.update();
     assert_eq!(log.len(), 3, "the new cooperator works");
 }
+
+// Regression: cooperators ticked in reverse spawn order, the global one last.
+#[test]
+fn cooperators_tick_in_the_order_they_were_created_the_global_one_first() {
+    let mut app = app_with(Budget::Steps(1));
+    let log = Log::new();
+    let world = app.world_mut();
+    let first = world.spawn(Cooperator::new(Budget::Steps(1))).id();
+    let second = world.spawn(Cooperator::new(Budget::Steps(1))).id();
+    // Tasks added in the opposite order, so that nothing but creation order can explain the log.
+    world
+        .cooperate_on(second, logging(&log, "second", 1))
+        .unwrap();
+    world
+        .cooperate_on(first, logging(&log, "first", 1))
+        .unwrap();
+    world.cooperate(logging(&log, "global", 1));
+    app.update();
+    assert_eq!(log.get(), ["global0", "first0", "second0"]);
+}
+
+// A cooperator whose turn has not come yet runs work given to it earlier in the same frame; one
+// whose turn has passed runs it next frame.
+#[test]
+fn work_given_to_a_later_cooperator_during_a_tick_runs_in_the_same_frame() {
+    let mut app = app_with(Budget::Steps(1));
+    let log = Log::new();
+    let later = app
+        .world_mut()
+        .spawn(Cooperator::new(Budget::Steps(1)))
+        .id();
+    let (l, l2) = (log.clone(), log.clone());
+    let mut handed = false;
+    app.world_mut()
+        .cooperate(from_fn(move |cx: &mut StepContext| {
+            l.push("global".to_string());
+            if !handed {
+                handed = true;
+                let (l3, l4) = (l2.clone(), l2.clone());
+                let global = cx.cooperator();
+                let world = cx.world();
+                world
+                    .cooperate_on(
+                        later,
+                        std::iter::once(()).map(move |()| l4.push("later".into())),
+                    )
+                    .unwrap();
+                // And the global cooperator, whose turn is now: that waits for the next frame.
+                world
+                    .cooperate_on(
+                        global,
+                        std::iter::once(()).map(move |()| l3.push("again".into())),
+                    )
+                    .unwrap();
+            }
+            Step::Continue
+        }));
+    app.update();
+    assert_eq!(log.get(), ["global", "later"]);
+    app.update();
+    assert_eq!(log.get(), ["global", "later", "again"]);
+}
+
+// Regression: stop_cooperator finished its tasks in run-queue slot order.
+#[test]
+fn stop_finishes_runnable_tasks_in_run_order_then_paused_ones_in_the_order_they_joined() {
+    let mut app = app_with(Budget::Steps(2));
+    let finished = record_finished(&mut app);
+    let world = app.world_mut();
+    let coop = world.spawn(Cooperator::new(Budget::Steps(2))).id();
+    let tasks: Vec<Entity> = (0..5)
+        .map(|_| world.cooperate_on(coop, std::iter::repeat(())).unwrap())
+        .collect();
+    world.pause_task(tasks[3]).unwrap();
+    world.pause_task(tasks[1]).unwrap();
+    // Runnable: 0, 2, 4; two steps run 0 and 2, so 4 runs next.
+    app.update();
+    let world = app.world_mut();
+    assert_eq!(
+        world.get::<Cooperator>(coop).unwrap().run_order(),
+        [tasks[4], tasks[0], tasks[2]]
+    );
+    world.stop_cooperator(coop).unwrap();
+    let order: Vec<Entity> = finished.get().iter().map(|(e, _)| *e).collect();
+    assert_eq!(order, [tasks[4], tasks[0], tasks[2], tasks[1], tasks[3]]);
+}

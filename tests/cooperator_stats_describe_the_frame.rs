@@ -70,3 +70,54 @@ fn step_budgets_count_steps_without_reading_the_clock() {
     assert_eq!(stats.last_tick_time, None);
     assert_eq!(stats.longest_step, None);
 }
+
+// Regression: tasks ended by despawning their entity or removing their component were not
+// counted.
+#[test]
+fn finished_counts_every_way_a_task_ends() {
+    let mut app = app_with(Budget::Steps(10));
+    let world = app.world_mut();
+    let done = world.cooperate(std::iter::once(()));
+    let stopped = world.cooperate(std::iter::repeat(()));
+    let despawned = world.cooperate(std::iter::repeat(()));
+    let removed = world.cooperate(std::iter::repeat(()));
+    world.stop_task(stopped).unwrap();
+    world.despawn(despawned);
+    world.entity_mut(removed).remove::<CooperativeTask>();
+    app.update();
+    let _ = done;
+    let stats = app
+        .world()
+        .get::<Cooperator>(global(&app))
+        .unwrap()
+        .stats()
+        .clone();
+    assert_eq!(stats.finished, 4);
+}
+
+#[test]
+fn a_task_s_steps_are_counted_and_kept_once_it_finishes() {
+    let mut app = app_with(Budget::Steps(3));
+    let world = app.world_mut();
+    let task = world.cooperate((0..5).map(|_| ()));
+    world.entity_mut(task).insert(RetainFinished);
+    assert_eq!(app.world().task_steps(task), Ok(0));
+    app.update();
+    assert_eq!(app.world().task_steps(task), Ok(3));
+    app.world_mut().pause_task(task).unwrap();
+    assert_eq!(
+        app.world().task_steps(task),
+        Ok(3),
+        "paused, the count stays"
+    );
+    app.world_mut().resume_task(task).unwrap();
+    frames(&mut app, 2);
+    // Five items, and the step that found the iterator empty.
+    assert_eq!(app.world().task_steps(task), Ok(6));
+    assert!(app.world().task_outcome(task).unwrap().is_done());
+    let nobody = app.world_mut().spawn_empty().id();
+    assert_eq!(
+        app.world().task_steps(nobody),
+        Err(TaskError::NoSuchTask(nobody))
+    );
+}

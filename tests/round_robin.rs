@@ -216,3 +216,41 @@ fn a_child_started_mid_pass_keeps_everyone_s_turn() {
         ]
     );
 }
+
+// Regression: when the task due next was the last of its pass and left the queue, the pass
+// ended early, so a task joining right after missed it and a task that had had its turn ran
+// again first.
+#[test]
+fn a_task_that_leaves_at_the_end_of_a_pass_does_not_end_the_pass_early() {
+    let mut app = app();
+    let log = Log::new();
+    app.world_mut().cooperate(logging(&log, "A", 2));
+    app.update();
+    assert_eq!(log.get(), ["A0"]);
+    let world = app.world_mut();
+    let b = world.cooperate(logging(&log, "B", 2));
+    world.stop_task(b).unwrap();
+    world.cooperate(logging(&log, "C", 2));
+    app.update();
+    assert_eq!(log.get(), ["A0", "C0"], "C joined the pass A's turn ended");
+    app.update();
+    assert_eq!(log.get(), ["A0", "C0", "A1"]);
+}
+
+// A resumed task joins the back of the current pass, even right after the pass's last step.
+#[test]
+fn a_task_resumed_after_the_last_step_of_a_pass_runs_in_that_pass() {
+    let mut app = app();
+    let log = Log::new();
+    let a = app.world_mut().cooperate(logging(&log, "A", 3));
+    app.world_mut().cooperate(logging(&log, "B", 3));
+    frames(&mut app, 2);
+    assert_eq!(log.get(), ["A0", "B0"]);
+    let coop = global(&app);
+    let world = app.world_mut();
+    world.pause_task(a).unwrap();
+    world.resume_task(a).unwrap();
+    assert_eq!(world.get::<Cooperator>(coop).unwrap().run_order()[0], a);
+    app.update();
+    assert_eq!(log.get(), ["A0", "B0", "A1"]);
+}

@@ -23,7 +23,13 @@ use crate::{Budget, Outcome, run_queue::RunQueue};
 /// Start, stop and inspect it through [`CooperateWorldExt`](crate::CooperateWorldExt) and
 /// [`CooperateCommandsExt`](crate::CooperateCommandsExt). **Despawning a cooperator, or stopping
 /// it, finishes every one of its tasks — paused ones too — with
-/// [`Outcome::SchedulerStopped`].**
+/// [`Outcome::SchedulerStopped`]**: the runnable ones in run order, then the paused ones in the
+/// order they joined.
+///
+/// Cooperators take their turns in [`CooperatorSystems::Step`](crate::CooperatorSystems::Step) in
+/// the order they were inserted, the [`GlobalCooperator`] first. Each ticks if it has runnable
+/// tasks when its turn comes, so work that an earlier cooperator's step gives it runs in the same
+/// frame, and work given to one whose turn has passed runs in the next.
 ///
 /// ```
 /// # use bevy_cooperator::prelude::*;

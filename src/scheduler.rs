@@ -285,7 +285,18 @@ impl Ticker<'_> {
         let (steps, timed_longest) = match budget {
             TickBudget::Steps(n) => run(self.clock, world, &mut lent, |_, steps| steps >= *n),
             TickBudget::Unlimited => run(self.clock, world, &mut lent, |_, _| false),
-            TickBudget::Custom(predicate) => run(self.clock, world, &mut lent, |_, _| predicate()),
+            TickBudget::Custom(predicate) => run(self.clock, world, &mut lent, |_, _| {
+                // A panicking predicate ends the tick; it must not unwind while the loop holds
+                // the queue.
+                catch_unwind(AssertUnwindSafe(&mut *predicate)).unwrap_or_else(|payload| {
+                    log::error!(
+                        "bevy_cooperator: the budget predicate of cooperator {coop_entity} \
+                         panicked ({}); the tick ends",
+                        panic_text(payload.as_ref())
+                    );
+                    true
+                })
+            }),
             TickBudget::Deadline(deadline) => run(self.clock, world, &mut lent, |task, _| {
                 deadline.exhausted(task)
             }),

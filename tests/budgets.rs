@@ -257,3 +257,26 @@ fn the_budget_can_change_at_run_time() {
     app.update();
     assert_eq!(log.len(), 5);
 }
+
+// A custom predicate that panics ends the tick and loses no task.
+#[test]
+fn a_panicking_budget_predicate_ends_the_tick_and_loses_nothing() {
+    let mut app = app_with(Budget::custom(|| {
+        let mut polls = 0;
+        move || {
+            polls += 1;
+            assert!(polls < 3, "predicate panics on its third poll");
+            false
+        }
+    }));
+    let task = app.world_mut().cooperate((0..10).map(|_| ()));
+    app.world_mut().entity_mut(task).insert(RetainFinished);
+    app.update();
+    assert_eq!(app.world().task_steps(task), Ok(3));
+    app.world_mut().stop_task(task).unwrap();
+    assert_eq!(
+        app.world().task_outcome(task),
+        Some(Outcome::Stopped),
+        "the task was still there to be stopped"
+    );
+}

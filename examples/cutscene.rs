@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use bevy_app::{App, First};
-use bevy_cooperator::prelude::*;
+use bevy_cooperator::{PendingWaits, prelude::*};
 use bevy_ecs::error::BevyError;
 use bevy_ecs::prelude::*;
 use bevy_time::{Time, TimePlugin, TimeUpdateStrategy};

@@ -7,7 +7,7 @@
 //! ```
 
 use bevy_app::{App, AppExit};
-use bevy_cooperator::prelude::*;
+use bevy_cooperator::{FrameBudget, TaskProgressExt, prelude::*};
 
 fn main() -> AppExit {
     let mut app = App::new();

@@ -1,13 +1,12 @@
-//! How much work a cooperator does per frame: [`Budget`] and the clock it reads, [`CooperatorClock`].
+//! How much work a cooperator does per frame: [`Budget`], and its per-tick form.
 
-use crate::watch::Watch;
 use alloc::{boxed::Box, sync::Arc};
-use bevy_ecs::{entity::Entity, resource::Resource};
-use bevy_platform::time::Instant;
-use core::{
-    fmt,
-    sync::atomic::{AtomicU64, Ordering},
-    time::Duration,
+use bevy_ecs::entity::Entity;
+use core::{fmt, time::Duration};
+
+use crate::{
+    clock::{CooperatorClock, nanos},
+    watch::Watch,
 };
 
 /// A predicate polled after every step; `true` ends the tick.
@@ -283,82 +282,6 @@ fn interval(budget: Duration, left: Duration, spent: Duration, batch: u32) -> u3
     (allowance / per_step).clamp(1, u64::from(MAX_CHECK_INTERVAL)) as u32
 }
 
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// The clock time budgets are measured on. A resource; replace it to drive budgets by hand.
-///
-/// The default reads the monotonic system clock ([`bevy_platform::time::Instant`]). Tests use
-/// [`CooperatorClock::manual`] and advance it from inside steps to make time budgets
-/// deterministic.
-#[derive(Resource, Clone)]
-pub struct CooperatorClock(ClockSource);
-
-#[derive(Clone)]
-enum ClockSource {
-    System(Instant),
-    Manual(ManualClock),
-}
-
-impl Default for CooperatorClock {
-    fn default() -> Self {
-        CooperatorClock(ClockSource::System(Instant::now()))
-    }
-}
-
-impl fmt::Debug for CooperatorClock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            ClockSource::System(_) => f.write_str("CooperatorClock(System)"),
-            ClockSource::Manual(m) => write!(f, "CooperatorClock(Manual({:?}))", m.now()),
-        }
-    }
-}
-
-impl CooperatorClock {
-    /// A clock that only moves when the returned [`ManualClock`] is advanced.
-    pub fn manual() -> (Self, ManualClock) {
-        let manual = ManualClock::default();
-        (CooperatorClock(ClockSource::Manual(manual.clone())), manual)
-    }
-
-    /// Time since the clock's origin.
-    #[inline]
-    pub fn now(&self) -> Duration {
-        match &self.0 {
-            ClockSource::System(origin) => origin.elapsed(),
-            ClockSource::Manual(m) => m.now(),
-        }
-    }
-
-    /// Whether it is the system clock (the one a deadline watcher thread can follow).
-    pub(crate) fn is_system(&self) -> bool {
-        matches!(self.0, ClockSource::System(_))
-    }
-}
-
-/// A hand-driven clock shared between a test and its [`CooperatorClock`].
-#[derive(Clone, Default, Debug)]
-pub struct ManualClock(Arc<AtomicU64>);
-
-impl ManualClock {
-    /// Moves the clock forward.
-    pub fn advance(&self, by: Duration) {
-        let by = nanos(by);
-        let _ = self
-            .0
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
-                Some(now.saturating_add(by))
-            });
-    }
-
-    /// The clock's current reading.
-    pub fn now(&self) -> Duration {
-        Duration::from_nanos(self.0.load(Ordering::Relaxed))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,13 +374,5 @@ mod tests {
         assert!(tick.exhausted(task, 2));
         assert_eq!(tick.longest_step(), Some((task, Duration::from_micros(80))));
         assert_eq!(tick.granted(), Some(Duration::from_micros(100)));
-    }
-
-    #[test]
-    fn a_manual_clock_saturates() {
-        let (clock, manual) = CooperatorClock::manual();
-        manual.advance(Duration::MAX);
-        manual.advance(Duration::MAX);
-        assert_eq!(clock.now(), Duration::from_nanos(u64::MAX));
     }
 }

@@ -8,8 +8,12 @@ use bevy_ecs::{
 };
 
 use crate::{
-    CooperativeTask, Failure, GlobalCooperator, IntoWork, Outcome, Signal, TaskError, lifecycle,
-    signal,
+    cooperator::{Cooperator, GlobalCooperator},
+    error::TaskError,
+    outcome::{Failure, Outcome},
+    task::{CooperativeTask, lifecycle},
+    wait::signal::{self, Signal},
+    work::{IntoWork, Work},
 };
 
 fn global(world: &World) -> Option<Entity> {
@@ -23,7 +27,7 @@ const NO_PLUGIN: &str =
 ///
 /// ```
 /// # use bevy_app::App;
-/// # use bevy_cooperator::prelude::*;
+/// # use bevy_cooperator::{FinishKind, prelude::*};
 /// # use bevy_ecs::prelude::*;
 /// let mut app = App::new();
 /// app.add_plugins(CooperatorPlugin::default());
@@ -78,7 +82,7 @@ pub trait CooperateWorldExt {
     /// # Errors
     /// [`TaskError::NoSuchCooperator`].
     fn stop_cooperator(&mut self, cooperator: Entity) -> Result<(), TaskError>;
-    /// Starts a cooperator made [`not_started`](crate::Cooperator::not_started), or re-opens a
+    /// Starts a cooperator made [`not_started`](Cooperator::not_started), or re-opens a
     /// stopped one. Idempotent.
     ///
     /// # Errors
@@ -120,7 +124,7 @@ impl CooperateWorldExt for World {
         cooperator: Entity,
         work: impl IntoWork<M>,
     ) -> Result<Entity, TaskError> {
-        if self.get::<crate::Cooperator>(cooperator).is_none() {
+        if self.get::<Cooperator>(cooperator).is_none() {
             return Err(TaskError::NoSuchCooperator(cooperator));
         }
         let entity = self.spawn_empty().id();
@@ -160,7 +164,7 @@ impl CooperateWorldExt for World {
             return Ok(t.steps);
         }
         Ok(self
-            .get::<crate::Cooperator>(t.cooperator)
+            .get::<Cooperator>(t.cooperator)
             .and_then(|c| c.queue.steps(t.slot, task))
             .unwrap_or(t.steps))
     }
@@ -170,7 +174,7 @@ impl CooperateWorldExt for World {
     }
 
     fn fire_signal(&mut self, signal: Signal) -> Result<(), TaskError> {
-        signal::settle(self, signal, Ok(()))
+        lifecycle::settle_signal(self, signal, Ok(()))
     }
 
     fn fail_signal(
@@ -178,7 +182,7 @@ impl CooperateWorldExt for World {
         signal: Signal,
         error: impl Into<BevyError>,
     ) -> Result<(), TaskError> {
-        signal::settle(self, signal, Err(Failure::new(error)))
+        lifecycle::settle_signal(self, signal, Err(Failure::new(error)))
     }
 }
 
@@ -222,7 +226,7 @@ pub trait CooperateCommandsExt {
 fn attach_command(
     entity: Entity,
     cooperator: Option<Entity>,
-    work: alloc::boxed::Box<dyn crate::Work>,
+    work: alloc::boxed::Box<dyn Work>,
     standalone: bool,
 ) -> impl FnOnce(&mut World) -> Result<(), BevyError> + Send + 'static {
     move |world: &mut World| {
@@ -233,7 +237,7 @@ fn attach_command(
             ));
         }
         let coop = cooperator.or_else(|| global(world));
-        let exists = coop.is_some_and(|c| world.get::<crate::Cooperator>(c).is_some());
+        let exists = coop.is_some_and(|c| world.get::<Cooperator>(c).is_some());
         lifecycle::attach(
             world,
             entity,
@@ -299,12 +303,14 @@ impl CooperateCommandsExt for Commands<'_, '_> {
     }
 
     fn fire_signal(&mut self, signal: Signal) {
-        self.queue(move |world: &mut World| warn(signal::settle(world, signal, Ok(()))));
+        self.queue(move |world: &mut World| warn(lifecycle::settle_signal(world, signal, Ok(()))));
     }
 
     fn fail_signal(&mut self, signal: Signal, error: impl Into<BevyError>) {
         let failure = Failure::new(error);
-        self.queue(move |world: &mut World| warn(signal::settle(world, signal, Err(failure))));
+        self.queue(move |world: &mut World| {
+            warn(lifecycle::settle_signal(world, signal, Err(failure)))
+        });
     }
 }
 

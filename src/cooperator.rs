@@ -2,15 +2,21 @@
 
 use alloc::vec::Vec;
 use bevy_ecs::{
-    component::Component, entity::Entity, lifecycle::HookContext, resource::Resource,
-    world::DeferredWorld,
+    component::Component,
+    entity::Entity,
+    lifecycle::HookContext,
+    resource::Resource,
+    world::{DeferredWorld, World},
 };
 use core::{
     sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
 
-use crate::{Budget, Outcome, run_queue::RunQueue};
+use crate::{
+    budget::Budget,
+    run_queue::{Drained, RunQueue},
+};
 
 /// One scheduler: a [`Budget`], a run queue of tasks and a round-robin cursor that persists
 /// across frames.
@@ -23,7 +29,7 @@ use crate::{Budget, Outcome, run_queue::RunQueue};
 /// Start, stop and inspect it through [`CooperateWorldExt`](crate::CooperateWorldExt) and
 /// [`CooperateCommandsExt`](crate::CooperateCommandsExt). **Despawning a cooperator, or stopping
 /// it, finishes every one of its tasks — paused ones too — with
-/// [`Outcome::SchedulerStopped`]**: the runnable ones in run order, then the paused ones in the
+/// [`Outcome::SchedulerStopped`](crate::Outcome::SchedulerStopped)**: the runnable ones in run order, then the paused ones in the
 /// order they joined.
 ///
 /// Cooperators take their turns in [`CooperatorSystems::Step`](crate::CooperatorSystems::Step) in
@@ -219,16 +225,14 @@ fn on_cooperator_discard(mut world: DeferredWorld, ctx: HookContext) {
     if tasks.is_empty() {
         return;
     }
-    world
-        .commands()
-        .queue(move |world: &mut bevy_ecs::world::World| {
-            for (task, work, steps) in tasks {
-                crate::lifecycle::finish_with(
-                    world,
-                    task,
-                    Outcome::SchedulerStopped,
-                    Some((work, steps)),
-                );
-            }
-        });
+    world.commands().queue(move |world: &mut World| {
+        if let Some(finish) = world.get_resource::<FinishDrained>().copied() {
+            (finish.0)(world, tasks);
+        }
+    });
 }
+
+/// How the tasks of a despawned cooperator are finished: the task part, which owns every task
+/// transition, sets it when the plugin is built (the same transition as `stop_cooperator`).
+#[derive(Resource, Clone, Copy)]
+pub(crate) struct FinishDrained(pub(crate) fn(&mut World, Vec<Drained>));

@@ -4,7 +4,7 @@ use bevy_app::{App, Last, Plugin};
 use bevy_diagnostic::{Diagnostic, DiagnosticPath, Diagnostics, RegisterDiagnostic};
 use bevy_ecs::system::Query;
 
-use crate::Cooperator;
+use crate::cooperator::Cooperator;
 
 /// Feeds the figures of all [`Cooperator`]s, added up, to `bevy_diagnostic` every frame (in
 /// `Last`): steps run, time used, largest overshoot, runnable and paused tasks. Add it after

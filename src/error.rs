@@ -1,5 +1,7 @@
-//! Errors returned by the task and cooperator control API.
+//! Errors: what the control API refuses ([`TaskError`]), and what a panicking step fails its
+//! task with ([`TaskPanicked`]).
 
+use alloc::string::String;
 use bevy_ecs::entity::Entity;
 use core::fmt;
 
@@ -68,3 +70,26 @@ impl fmt::Display for TaskError {
 }
 
 impl core::error::Error for TaskError {}
+
+/// The error a panicking step fails its task with.
+#[derive(Debug)]
+pub struct TaskPanicked(pub String);
+
+impl core::fmt::Display for TaskPanicked {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "task panicked: {}", self.0)
+    }
+}
+
+impl core::error::Error for TaskPanicked {}
+
+/// The text of a panic's payload.
+pub(crate) fn panic_text(payload: &(dyn core::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        String::from(*s)
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        String::from("<non-string panic payload>")
+    }
+}

@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 use bevy_ecs::{component::Component, entity::Entity};
 
-use crate::Budget;
+use crate::budget::Budget;
 
 /// One budget per frame shared by several [`Cooperator`](crate::Cooperator)s, its **lanes**.
 ///
@@ -24,7 +24,7 @@ use crate::Budget;
 ///
 /// ```
 /// # use bevy_app::App;
-/// # use bevy_cooperator::prelude::*;
+/// # use bevy_cooperator::{FrameBudget, Lane, prelude::*};
 /// # use bevy_ecs::prelude::*;
 /// # let mut app = App::new();
 /// # app.add_plugins(CooperatorPlugin::default());

@@ -4,7 +4,7 @@ use alloc::sync::Arc;
 use bevy_ecs::{entity::Entity, error::BevyError, event::EntityEvent, message::Message};
 use core::fmt;
 
-use crate::{FinishKind, TaskError};
+use crate::error::{FinishKind, TaskError};
 
 /// A task's error, shared by everyone who learns of it.
 ///

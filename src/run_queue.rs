@@ -6,12 +6,15 @@ use bevy_ecs::entity::Entity;
 use bevy_platform::cell::SyncCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::Work;
+use crate::work::Work;
 
 pub(crate) const NIL: u32 = u32::MAX;
 
 /// A task's boxed work (`SyncCell`: the component holding the queue must be `Sync`).
 pub(crate) type BoxedWork = SyncCell<Box<dyn Work>>;
+
+/// A member of a drained queue: its task, its work (unless the step loop holds it) and its steps.
+pub(crate) type Drained = (Entity, Option<BoxedWork>, u64);
 
 /// Node generations, handed out once each across every queue: a node freed and reused (also in
 /// a new queue of a replaced cooperator) is never taken for the old one. A queue reserves them
@@ -366,7 +369,7 @@ impl RunQueue {
 
     /// Empties the queue, returning every member with its work and step count: the runnable
     /// ones in run order, then the others in the order they joined the queue.
-    pub(crate) fn drain(&mut self) -> Vec<(Entity, Option<BoxedWork>, u64)> {
+    pub(crate) fn drain(&mut self) -> Vec<Drained> {
         let mut slots: Vec<u32> = self.runnable_slots().collect();
         let mut others: Vec<u32> = (0..self.nodes.len() as u32)
             .filter(|&s| {
@@ -412,7 +415,7 @@ mod tests {
     }
 
     fn work() -> Option<BoxedWork> {
-        let work = crate::from_fn(|_: &mut crate::StepContext| ());
+        let work = crate::work::from_fn(|_: &mut crate::work::StepContext| ());
         Some(SyncCell::new(Box::new(work) as Box<dyn Work>))
     }
 

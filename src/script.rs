@@ -18,10 +18,18 @@ use std::sync::Mutex;
 use std::task::Wake;
 
 use crate::{
-    CooperativeTask, Failure, IntoWork, Step, StepContext, Wait, Work, lifecycle,
-    message_wait::{Filter, Sink},
-    task_result::Joined,
-    wait::Registration,
+    outcome::Failure,
+    task::{
+        CooperativeTask, lifecycle,
+        result::{Joined, move_result},
+    },
+    wait::{
+        Wait,
+        message::{Filter, Sink},
+        registration::Registration,
+        seam::Resolution,
+    },
+    work::{IntoWork, Step, StepContext, Work},
 };
 
 type WorldFn = Box<dyn FnOnce(&mut World) -> Box<dyn Any + Send> + Send>;
@@ -224,7 +232,7 @@ impl ScriptContext {
     /// Waits for `task` to finish `Done` and takes its [`TaskResult<T>`](crate::TaskResult). Fails with the task's
     /// failure, or if it finished without a `TaskResult<T>` (or another joiner took it first).
     pub async fn join<T: Send + Sync + 'static>(&self, task: Entity) -> Result<T, Failure> {
-        self.wait(Wait::take::<T>(task)).await?;
+        self.wait(Wait::take(task, move_result::<T>)).await?;
         let me = self.task();
         self.with_world(move |world| {
             world
@@ -363,10 +371,10 @@ impl Wake for ScriptWaker {
 #[derive(Resource, Default, Clone)]
 pub(crate) struct WakerQueue(Arc<Mutex<Vec<Entity>>>);
 
-/// Resolves the waker waits of tasks whose waker fired.
-pub(crate) fn wake_wakers(world: &mut World) {
+/// Reports the waker waits of tasks whose waker fired.
+pub(crate) fn wake_wakers(world: &mut World) -> Vec<Resolution> {
     let Some(queue) = world.get_resource::<WakerQueue>() else {
-        return;
+        return Vec::new();
     };
     let woken = {
         let mut q = queue
@@ -374,19 +382,20 @@ pub(crate) fn wake_wakers(world: &mut World) {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if q.is_empty() {
-            return;
+            return Vec::new();
         }
         core::mem::take(&mut *q)
     };
-    for task in woken {
-        let ticket = match world.get::<CooperativeTask>(task) {
-            Some(t) if matches!(t.waiting.registration, Registration::Waker) => t.wait,
-            _ => None,
-        };
-        if let Some(ticket) = ticket {
-            lifecycle::resolve(world, task, ticket, Ok(()));
-        }
-    }
+    woken
+        .into_iter()
+        .filter_map(|task| {
+            match world.get::<CooperativeTask>(task) {
+                Some(t) if matches!(t.waiting.registration, Registration::Waker) => t.wait,
+                _ => None,
+            }
+            .map(|ticket| Resolution::new(task, ticket, Ok(())))
+        })
+        .collect()
 }
 
 /// The [`Work`] of an async [`script`].

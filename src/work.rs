@@ -1,9 +1,10 @@
-//! What a task runs: [`Work`], [`Step`], [`StepContext`] and the conversions of [`IntoWork`].
+//! What a task runs: [`Work`], [`Step`], [`StepContext`], the conversions of [`IntoWork`], and
+//! how far work has come, [`Progress`].
 
 use alloc::boxed::Box;
 use bevy_ecs::{entity::Entity, error::BevyError, system::Commands, world::World};
 
-use crate::Wait;
+use crate::wait::Wait;
 
 /// What one work unit asks of the scheduler next.
 #[derive(Debug)]
@@ -104,26 +105,6 @@ impl<'w> StepContext<'w> {
         self.lent.cooperator()
     }
 
-    /// Starts `work` as a **child** of this task, on the same cooperator, and returns its entity.
-    ///
-    /// The child is owned: if it is still running when this task finishes (done, failed, or
-    /// stopped — a skipped cutscene), it is stopped too, and everything waiting on it is settled.
-    /// Wait for it with [`Wait::task`](crate::Wait::task).
-    pub fn cooperate<M>(&mut self, work: impl crate::IntoWork<M>) -> Entity {
-        self.touch();
-        crate::lifecycle::spawn_child(self.world, self.task, work.into_boxed_work())
-    }
-
-    /// Sets the value this task finishes with: a [`TaskResult<T>`](crate::TaskResult) on the task
-    /// entity, there before [`TaskFinished`](crate::TaskFinished) fires. Return [`Step::Done`]
-    /// to finish.
-    pub fn set_result<T: Send + Sync + 'static>(&mut self, value: T) {
-        self.touch();
-        if let Ok(mut e) = self.world.get_entity_mut(self.task) {
-            e.insert(crate::TaskResult(value));
-        }
-    }
-
     /// Whether the step used the world (then the scheduler flushes queued commands).
     pub(crate) fn touched(&self) -> bool {
         self.touched
@@ -141,14 +122,14 @@ pub trait Work: Send + 'static {
     /// How far the work has come, if it knows (see
     /// [`TaskProgressExt::task_progress`](crate::TaskProgressExt::task_progress)). Called only
     /// when someone asks, never by the scheduler's step loop. Default: unknown.
-    fn progress(&self) -> Option<crate::Progress> {
+    fn progress(&self) -> Option<Progress> {
         None
     }
 
     /// [`progress`](Self::progress), for work that has run `steps` steps: iterator work counts
     /// its items this way instead of keeping a count of its own.
     #[doc(hidden)]
-    fn progress_after(&self, steps: u64) -> Option<crate::Progress> {
+    fn progress_after(&self, steps: u64) -> Option<Progress> {
         let _ = steps;
         self.progress()
     }
@@ -204,11 +185,9 @@ where
         }
     }
 
-    fn progress_after(&self, steps: u64) -> Option<crate::Progress> {
+    fn progress_after(&self, steps: u64) -> Option<Progress> {
         match self.iter.size_hint() {
-            (low, Some(high)) if low == high => {
-                Some(crate::Progress::new(steps, steps + low as u64))
-            }
+            (low, Some(high)) if low == high => Some(Progress::new(steps, steps + low as u64)),
             _ => None,
         }
     }
@@ -270,4 +249,34 @@ where
     S: Into<Step>,
 {
     FnWork(f)
+}
+
+/// How far a task has come: `done` units of work out of `total` (when known).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Progress {
+    /// Units done.
+    pub done: u64,
+    /// Units in all, if known.
+    pub total: Option<u64>,
+}
+
+impl Progress {
+    /// `done` of `total`.
+    #[must_use]
+    pub fn new(done: u64, total: u64) -> Self {
+        Progress {
+            done,
+            total: Some(total),
+        }
+    }
+
+    /// The share done, `0.0..=1.0`, when the total is known (an empty total counts as done).
+    pub fn fraction(&self) -> Option<f32> {
+        let total = self.total?;
+        Some(if total == 0 {
+            1.0
+        } else {
+            (self.done as f64 / total as f64).min(1.0) as f32
+        })
+    }
 }

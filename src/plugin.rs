@@ -1,0 +1,97 @@
+//! The plugin, [`CooperatorPlugin`]: it puts the parts together.
+
+use bevy_app::{App, Plugin, Update};
+use bevy_ecs::{
+    intern::Interned,
+    schedule::{IntoScheduleConfigs, ScheduleLabel},
+};
+
+use crate::{
+    budget::Budget,
+    clock::CooperatorClock,
+    cooperator::{Cooperator, GlobalCooperator},
+    outcome::TaskFinished,
+    scheduler::{self, CooperatorSystems},
+    task, wait,
+};
+#[cfg(feature = "bevy_reflect")]
+use crate::{cooperator::CooperatorStats, error::FinishKind};
+#[cfg(doc)]
+use crate::{
+    frame_budget::FrameBudget,
+    task::{CooperativeTask, RetainFinished},
+};
+
+/// Adds cooperative task scheduling: the [`CooperatorSystems`] sets and their systems, the
+/// [`GlobalCooperator`], the [`CooperatorClock`] and the [`TaskFinished`] message.
+///
+/// Fields are read once, when the plugin is built. Change a cooperator's budget at run time
+/// through its [`Cooperator::budget`] field.
+///
+/// # Scheduling
+/// The three [`CooperatorSystems`] sets run chained, in the plugin's schedule (`Update` by
+/// default). Order your systems against them: a system that fires signals or pauses tasks before
+/// [`CooperatorSystems::Wake`] takes effect the same frame.
+///
+/// Budgets of type [`Budget::FrameFraction`] read `Time<Real>`; add `TimePlugin` (part of
+/// Bevy's `DefaultPlugins`/`MinimalPlugins`) for them. Everything else works without it.
+#[derive(Debug, Clone)]
+pub struct CooperatorPlugin {
+    /// The [`GlobalCooperator`]'s budget. Default: [`Budget::Time`] of 2 ms per frame.
+    pub budget: Budget,
+    /// The schedule the systems run in. Default: `Update`.
+    pub schedule: Interned<dyn ScheduleLabel>,
+}
+
+impl Default for CooperatorPlugin {
+    fn default() -> Self {
+        CooperatorPlugin {
+            budget: Budget::default(),
+            schedule: Update.intern(),
+        }
+    }
+}
+
+impl CooperatorPlugin {
+    /// Sets the [`GlobalCooperator`]'s budget.
+    #[must_use]
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Sets the schedule the systems run in.
+    #[must_use]
+    pub fn with_schedule(mut self, schedule: impl ScheduleLabel) -> Self {
+        self.schedule = schedule.intern();
+        self
+    }
+}
+
+impl Plugin for CooperatorPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<CooperatorClock>()
+            .add_message::<TaskFinished>()
+            .configure_sets(
+                self.schedule,
+                (
+                    CooperatorSystems::Wake,
+                    CooperatorSystems::Step,
+                    CooperatorSystems::Cleanup,
+                )
+                    .chain(),
+            );
+        // Each part registers what it keeps.
+        task::build(app);
+        wait::build(app);
+        scheduler::build(app, self.schedule);
+        #[cfg(feature = "bevy_reflect")]
+        app.register_type::<FinishKind>()
+            .register_type::<CooperatorStats>();
+        let global = app
+            .world_mut()
+            .spawn(Cooperator::new(self.budget.clone()))
+            .id();
+        app.insert_resource(GlobalCooperator(global));
+    }
+}

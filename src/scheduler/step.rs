@@ -1,0 +1,345 @@
+//! The hot loop: one tick of one cooperator steps its runnable tasks round-robin until the budget
+//! is spent, holding the cooperator's run queue while steps do not use the world.
+
+use alloc::boxed::Box;
+use bevy_ecs::{entity::Entity, query::QueryState, world::World};
+use core::time::Duration;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::{
+    budget::TickBudget,
+    clock::CooperatorClock,
+    cooperator::Cooperator,
+    error::{TaskPanicked, panic_text},
+    outcome::{Failure, Outcome},
+    run_queue::{BoxedWork, NIL, Next, RunQueue},
+    task::{CooperativeTask, lifecycle, stats::TaskStats},
+    work::{Lender, Step, StepContext},
+};
+
+/// Steps cooperators: the hot loop.
+pub(super) struct Ticker<'a> {
+    pub(super) coop_query: &'a mut QueryState<&'static mut Cooperator>,
+    pub(super) clock: &'a CooperatorClock,
+}
+
+/// A cooperator's run queue, taken out of its component for the length of a tick, so that a step
+/// that does not use the world costs nothing but the queue's own array. The first world access
+/// of a step gives it back ([`StepContext`] calls [`give_back`](Lender::give_back)), so anything
+/// that looks at the cooperator from the world sees the real queue; the loop takes it again after
+/// that step.
+struct Lent<'q> {
+    coop: Entity,
+    /// Reaches the cooperator faster than a world lookup.
+    query: &'q mut QueryState<&'static mut Cooperator>,
+    queue: RunQueue,
+    /// The queue is here, not in the component.
+    held: bool,
+    /// The slot and generation of the entry being stepped (the queue's last), when the queue
+    /// was given back during its step.
+    given_back: (u32, u32),
+}
+
+impl<'q> Lent<'q> {
+    fn new(coop: Entity, query: &'q mut QueryState<&'static mut Cooperator>) -> Self {
+        Lent {
+            coop,
+            query,
+            queue: RunQueue::default(),
+            held: false,
+            given_back: (NIL, u32::MAX),
+        }
+    }
+
+    /// The slot and generation of the entry being stepped, as they were before the step.
+    fn stepped(&mut self) -> (u32, u32) {
+        if self.held {
+            self.queue
+                .last()
+                .map_or((NIL, u32::MAX), |e| (e.slot, e.generation))
+        } else {
+            self.given_back
+        }
+    }
+
+    /// Takes the queue out of a running cooperator; `false` when it is gone or not running.
+    fn take(&mut self, world: &mut World) -> bool {
+        if !self.held {
+            match self.query.get_mut(world, self.coop) {
+                Ok(mut coop) if coop.running() => {
+                    core::mem::swap(&mut coop.queue, &mut self.queue);
+                    self.held = true;
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+impl Lender for Lent<'_> {
+    #[inline]
+    fn give_back(&mut self, world: &mut World) {
+        if self.held {
+            self.given_back = self.stepped();
+            self.held = false;
+            if let Ok(mut coop) = self.query.get_mut(world, self.coop) {
+                core::mem::swap(&mut coop.queue, &mut self.queue);
+            }
+        }
+    }
+
+    fn cooperator(&self) -> Entity {
+        self.coop
+    }
+}
+
+/// How long between two "step over budget" warnings of one cooperator.
+const WARN_INTERVAL: Duration = Duration::from_secs(5);
+
+impl Ticker<'_> {
+    pub(super) fn has_work(&mut self, world: &World, coop: Entity) -> bool {
+        self.coop_query
+            .get_manual(world, coop)
+            .is_ok_and(|c| c.running() && c.queue.runnable() > 0)
+    }
+
+    /// One tick of one cooperator: steps round-robin until the budget is spent or no task is
+    /// runnable, then records the figures. Returns the steps run.
+    pub(super) fn tick(
+        &mut self,
+        world: &mut World,
+        coop_entity: Entity,
+        budget: &mut TickBudget,
+    ) -> u32 {
+        let mut lent = Lent::new(coop_entity, self.coop_query);
+        // One loop per kind of budget, so that asking it after each step is a plain call.
+        let (steps, timed_longest) = match budget {
+            TickBudget::Steps(n) => run(self.clock, world, &mut lent, |_, steps| steps >= *n),
+            TickBudget::Unlimited => run(self.clock, world, &mut lent, |_, _| false),
+            TickBudget::Custom(predicate) => run(self.clock, world, &mut lent, |_, _| {
+                // A panicking predicate ends the tick; it must not unwind while the loop holds
+                // the queue.
+                catch_unwind(AssertUnwindSafe(&mut *predicate)).unwrap_or_else(|payload| {
+                    log::error!(
+                        "bevy_cooperator: the budget predicate of cooperator {coop_entity} \
+                         panicked ({}); the tick ends",
+                        panic_text(payload.as_ref())
+                    );
+                    true
+                })
+            }),
+            TickBudget::Deadline(deadline) => run(self.clock, world, &mut lent, |task, _| {
+                deadline.exhausted(task)
+            }),
+        };
+        lent.give_back(world);
+        self.record(world, coop_entity, budget, steps, timed_longest);
+        steps
+    }
+
+    #[cold]
+    fn record(
+        &mut self,
+        world: &mut World,
+        coop_entity: Entity,
+        budget: &TickBudget,
+        steps: u32,
+        timed_longest: Option<(Entity, Duration)>,
+    ) {
+        let elapsed = budget.elapsed();
+        let granted = budget.granted();
+        let longest = match (budget.longest_step(), timed_longest) {
+            (Some(a), Some(b)) => Some(if b.1 > a.1 { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity) else {
+            return;
+        };
+        let coop = &mut *coop;
+        let (runnable, members) = (coop.queue.runnable(), coop.queue.members());
+        let stats = &mut coop.stats;
+        stats.ticks += 1;
+        stats.last_tick_steps = steps;
+        stats.last_tick_time = elapsed;
+        stats.last_tick_budget = granted;
+        stats.last_tick_overshoot = elapsed.zip(granted).map(|(e, g)| e.saturating_sub(g));
+        stats.longest_step = longest;
+        stats.runnable = runnable;
+        stats.paused = members - runnable;
+        stats.total_steps += u64::from(steps);
+        let (Some((task, took)), Some(granted)) = (longest, granted) else {
+            return;
+        };
+        if took <= granted || steps == 0 {
+            return;
+        }
+        stats.over_budget_steps += 1;
+        let now = self.clock.now();
+        if coop
+            .warned_at
+            .is_none_or(|at| now.saturating_sub(at) >= WARN_INTERVAL)
+        {
+            coop.warned_at = Some(now);
+            log::warn!(
+                "bevy_cooperator: one step of task {task} took {took:?}, more than the whole \
+                 budget of its cooperator {coop_entity} ({granted:?}); split its work into \
+                 smaller steps (this warning is shown at most every {WARN_INTERVAL:?})"
+            );
+        }
+    }
+}
+
+/// The hot loop: takes the next runnable task, runs one work unit of it, puts its work back,
+/// and asks the budget (`exhausted(task, steps)`) after every step.
+#[inline(always)]
+fn run(
+    clock: &CooperatorClock,
+    world: &mut World,
+    lent: &mut Lent<'_>,
+    mut exhausted: impl FnMut(Entity, u32) -> bool,
+) -> (u32, Option<(Entity, Duration)>) {
+    let mut steps: u32 = 0;
+    let mut timed_longest = None;
+    if !lent.take(world) {
+        return (0, None);
+    }
+    // Whether any task of the cooperator is timed (read again after a step that gave the
+    // queue back, the only time it can change).
+    let mut any_timed = lent.queue.any_timed();
+    while let Some(Next { work, task, slot }) = lent.queue.next() {
+        let clean = if any_timed && lent.queue.is_timed(slot) {
+            step_timed(clock, world, lent, task, work, &mut timed_longest)
+        } else {
+            step(world, lent, task, work)
+        };
+        steps += 1;
+        // A step that used the world or did not just continue gave the queue back.
+        if !clean {
+            if !lent.take(world) {
+                break;
+            }
+            any_timed = lent.queue.any_timed();
+        }
+        if exhausted(task, steps) {
+            break;
+        }
+    }
+    (steps, timed_longest)
+}
+
+/// Runs one work unit of `task`, whose work the loop took out of its entry, and puts the work
+/// back. Returns `true` for a clean step: it did not use the world and continues, so the
+/// loop still holds the queue.
+#[inline(always)]
+fn step(world: &mut World, lent: &mut Lent<'_>, task: Entity, mut work: BoxedWork) -> bool {
+    let mut cx = StepContext::new(world, task, lent);
+    // Only a result other than `Continue` is moved out of the step's return slot: looking at
+    // its discriminant there is much cheaper than copying the whole `Step` each time.
+    let mut other = None;
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let step = work.get().step(&mut cx);
+        if matches!(step, Step::Continue) {
+            // Holds nothing: no drop to run.
+            core::mem::forget(step);
+        } else {
+            other = Some(step);
+        }
+    }));
+    let touched = cx.touched();
+    if result.is_ok() && other.is_none() && !touched {
+        // The common case: the work goes back where it was (empty while stepped, so there is
+        // nothing to drop).
+        if let Some(entry) = lent.queue.last() {
+            core::mem::forget(entry.work.replace(work));
+        }
+        return true;
+    }
+    let result = result.map(|()| other.unwrap_or(Step::Continue));
+    apply(world, lent, task, work, result, touched);
+    false
+}
+
+/// [`step`] for a task with [`TaskStats`]: timed.
+#[cold]
+#[inline(never)]
+fn step_timed(
+    clock: &CooperatorClock,
+    world: &mut World,
+    lent: &mut Lent<'_>,
+    task: Entity,
+    work: BoxedWork,
+    longest: &mut Option<(Entity, Duration)>,
+) -> bool {
+    let start = clock.now();
+    let clean = step(world, lent, task, work);
+    let took = clock.now().saturating_sub(start);
+    if let Some(mut stats) = world.get_mut::<TaskStats>(task) {
+        stats.record(took);
+    }
+    if longest.is_none_or(|(_, d)| took > d) {
+        *longest = Some((task, took));
+    }
+    clean
+}
+
+/// After a step that used the world or did not just continue: applies what it returned.
+#[cold]
+#[inline(never)]
+fn apply(
+    world: &mut World,
+    lent: &mut Lent<'_>,
+    task: Entity,
+    work: BoxedWork,
+    result: Result<Step, Box<dyn core::any::Any + Send>>,
+    touched: bool,
+) {
+    let (slot, generation) = lent.stepped();
+    if touched {
+        // The step gave the queue back; what it queued takes effect now.
+        world.flush();
+    }
+    let step = match result {
+        Ok(Step::Continue) => {
+            // A step that used the world and continues: its work goes home, unless its task
+            // was stopped, despawned or replaced meanwhile (the node is gone).
+            if lent.take(world) {
+                lent.queue.return_work(slot, generation, work);
+            }
+            return;
+        }
+        Ok(step) => step,
+        Err(payload) => Step::Fail(TaskPanicked(panic_text(payload.as_ref())).into()),
+    };
+    lent.give_back(world);
+    let current = lent
+        .query
+        .get_manual(world, lent.coop)
+        .is_ok_and(|c| c.queue.is_current(slot, generation))
+        && world
+            .get::<CooperativeTask>(task)
+            .is_some_and(CooperativeTask::is_alive);
+    if !current {
+        // Stopped, despawned or replaced during its own step: its outcome is already settled.
+        drop(work);
+        return;
+    }
+    match step {
+        Step::Continue => unreachable!("handled above"),
+        Step::Wait(wait) => {
+            if let Ok(mut coop) = lent.query.get_mut(world, lent.coop) {
+                coop.queue.return_work(slot, generation, work);
+            }
+            lifecycle::begin_wait(world, task, wait);
+        }
+        Step::Done => {
+            drop(work);
+            lifecycle::finish(world, task, Outcome::Done);
+        }
+        Step::Fail(error) => {
+            drop(work);
+            lifecycle::finish(world, task, Outcome::Failed(Failure::new(error)));
+        }
+    }
+    world.flush();
+}

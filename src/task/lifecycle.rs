@@ -1,0 +1,502 @@
+//! The state changes every path goes through: attach, pause, resume, wait, resolve, finish.
+//!
+//! Every wait kind, every control call and every despawn ends in these few functions, so the rules
+//! of the task lifecycle live in one place.
+
+use alloc::{boxed::Box, vec::Vec};
+use bevy_ecs::{
+    entity::Entity,
+    error::{BevyError, ErrorContext, Severity},
+    message::Messages,
+    resource::Resource,
+    utils::prelude::DebugName,
+    world::World,
+};
+use bevy_platform::cell::SyncCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::{
+    cooperator::Cooperator,
+    error::{TaskError, TaskPanicked, panic_text},
+    outcome::{Failure, Outcome, TaskFinished},
+    run_queue::{BoxedWork, Drained, NIL},
+    task::{CooperativeTask, Paused, stats::TaskStats, waiting},
+    wait::{
+        Wait,
+        join::{JoinMode, Offer},
+        registration::{Registered, Registration},
+        seam::{Resolution, Ticket, new_ticket},
+        signal::{self, Signal},
+    },
+    work::{IntoWork, StepContext, Work},
+};
+
+/// Tasks that finished since the last cleanup.
+#[derive(Resource, Default)]
+pub(crate) struct FinishedTasks(pub(crate) Vec<Entity>);
+
+/// Makes `entity` a task of `cooperator`. A live task already there is stopped first.
+/// On a stopped or missing cooperator the task is born finished with `SchedulerStopped`.
+pub(crate) fn attach(
+    world: &mut World,
+    entity: Entity,
+    cooperator: Entity,
+    work: Box<dyn Work>,
+    standalone: bool,
+) {
+    if world.get_entity(entity).is_err() {
+        return;
+    }
+    if world
+        .get::<CooperativeTask>(entity)
+        .is_some_and(CooperativeTask::is_alive)
+    {
+        finish(world, entity, Outcome::Stopped);
+    }
+    let mut task = CooperativeTask::new(cooperator, standalone);
+    let work = SyncCell::new(work);
+    let timed = {
+        let e = world.entity(entity);
+        // An entity without components (a task's own, just spawned) cannot hold it.
+        e.archetype().component_count() > 0 && e.contains::<TaskStats>()
+    };
+    let mut rejected = None;
+    match world.get_mut::<Cooperator>(cooperator) {
+        Some(mut coop) if !coop.is_stopped() => {
+            let slot = coop.queue.insert(entity, Some(work), timed);
+            coop.queue.link_back(slot);
+            task.slot = slot;
+        }
+        _ => rejected = Some(work),
+    }
+    let open = rejected.is_none();
+    world.entity_mut(entity).insert(task);
+    // A user pause of the task it replaces must not leave `Paused` on the new one.
+    sync_paused(world, entity);
+    if !open {
+        finish_with(
+            world,
+            entity,
+            Outcome::SchedulerStopped,
+            Some((rejected, 0)),
+        );
+    }
+}
+
+/// Inserts or removes [`Paused`] to match the pause count.
+pub(crate) fn sync_paused(world: &mut World, entity: Entity) {
+    let Ok(mut e) = world.get_entity_mut(entity) else {
+        return;
+    };
+    let Some(count) = e.get::<CooperativeTask>().map(|t| t.pause_count) else {
+        return;
+    };
+    let has = e.contains::<Paused>();
+    if count > 0 && !has {
+        e.insert(Paused);
+    } else if count == 0 && has {
+        e.remove::<Paused>();
+    }
+}
+
+fn with_queue(world: &mut World, cooperator: Entity, f: impl FnOnce(&mut Cooperator)) {
+    if let Some(mut coop) = world.get_mut::<Cooperator>(cooperator) {
+        f(&mut coop);
+    }
+}
+
+/// Takes a task off its cooperator's runnable list (it stays a member).
+fn take_off_queue(world: &mut World, cooperator: Entity, slot: u32, entity: Entity) {
+    with_queue(world, cooperator, |c| {
+        if c.queue.holds(slot, entity) {
+            c.queue.unlink(slot);
+        }
+    });
+}
+
+/// Puts a task back at the end of its cooperator's runnable list.
+fn put_back_on_queue(world: &mut World, cooperator: Entity, slot: u32, entity: Entity) {
+    with_queue(world, cooperator, |c| {
+        if c.queue.holds(slot, entity) {
+            c.queue.link_back(slot);
+        }
+    });
+}
+
+/// Adds one pause.
+pub(crate) fn pause(world: &mut World, entity: Entity) -> Result<(), TaskError> {
+    let mut task = world
+        .get_mut::<CooperativeTask>(entity)
+        .ok_or(TaskError::NoSuchTask(entity))?;
+    if let Some(outcome) = &task.outcome {
+        return Err(outcome.error());
+    }
+    task.pause_count += 1;
+    if task.pause_count == 1 {
+        let (coop, slot) = (task.cooperator, task.slot);
+        take_off_queue(world, coop, slot, entity);
+    }
+    sync_paused(world, entity);
+    Ok(())
+}
+
+/// Removes one pause; at zero a live task rejoins the back of the run queue.
+pub(crate) fn resume(world: &mut World, entity: Entity) -> Result<(), TaskError> {
+    let mut task = world
+        .get_mut::<CooperativeTask>(entity)
+        .ok_or(TaskError::NoSuchTask(entity))?;
+    // A pending wait's pause is not the user's to resume.
+    if task.pause_count == u32::from(task.wait.is_some()) {
+        return Err(TaskError::NotPaused);
+    }
+    task.pause_count -= 1;
+    if task.pause_count == 0 && task.is_alive() {
+        let (coop, slot) = (task.cooperator, task.slot);
+        put_back_on_queue(world, coop, slot, entity);
+    }
+    sync_paused(world, entity);
+    Ok(())
+}
+
+/// Stops a live task.
+pub(crate) fn stop(world: &mut World, entity: Entity) -> Result<(), TaskError> {
+    let task = world
+        .get::<CooperativeTask>(entity)
+        .ok_or(TaskError::NoSuchTask(entity))?;
+    if let Some(outcome) = &task.outcome {
+        return Err(outcome.error());
+    }
+    finish(world, entity, Outcome::Stopped);
+    Ok(())
+}
+
+/// A race's losing task stops.
+fn stop_loser(world: &mut World, loser: Entity) {
+    let _ = stop(world, loser);
+}
+
+/// Cancels what a wait left at its source; a lost race's tasks stop when `stop_losers`.
+fn cancel_wait(world: &mut World, entity: Entity, registration: Registration, stop_losers: bool) {
+    let mut stop = stop_loser;
+    let stop: Option<waiting::StopLoser> = if stop_losers { Some(&mut stop) } else { None };
+    waiting::cancel(world, entity, registration, stop);
+}
+
+/// Starts waiting: one more pause until the wait is resolved.
+pub(crate) fn begin_wait(world: &mut World, entity: Entity, wait: Wait) {
+    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
+        return;
+    };
+    if !task.is_alive() {
+        return;
+    }
+    let ticket = new_ticket();
+    task.wait = Some(ticket);
+    task.waiting.deliver = wait.deliver;
+    task.pause_count += 1;
+    if task.pause_count == 1 {
+        let (coop, slot) = (task.cooperator, task.slot);
+        take_off_queue(world, coop, slot, entity);
+    }
+    match waiting::register(wait, world, entity, ticket, &mut stop_loser) {
+        Registered::Now(result) => resolve(world, entity, ticket, result),
+        Registered::Pending(registration) => {
+            match world.get_mut::<CooperativeTask>(entity) {
+                Some(mut task) if task.wait == Some(ticket) => {
+                    task.waiting.registration = registration;
+                }
+                // Finished (or moved on) while registering: undo the registration.
+                _ => waiting::cancel(world, entity, registration, None),
+            }
+            sync_paused(world, entity);
+        }
+    }
+}
+
+/// Settles a signal and resolves its waiters in registration order.
+pub(crate) fn settle_signal(
+    world: &mut World,
+    signal: Signal,
+    result: Result<(), Failure>,
+) -> Result<(), TaskError> {
+    let resolved = signal::settle(world, signal, result)?;
+    resolve_all(world, resolved);
+    Ok(())
+}
+
+/// Applies what wait sources reported, in order.
+pub(crate) fn resolve_all(world: &mut World, resolutions: Vec<Resolution>) {
+    for Resolution {
+        task,
+        ticket,
+        result,
+    } in resolutions
+    {
+        resolve(world, task, ticket, result);
+    }
+}
+
+/// Resolves the wait `ticket` of `entity`: success removes its pause, failure fails the task
+/// (or, for a task that asked for failures to be delivered, is kept for its next step and
+/// removes the pause like a success). A stale ticket (the task moved on, finished or is gone) is
+/// ignored. A ticket of a sub-wait of a join is offered to the join, which resolves the task's
+/// wait through this same function once it settles.
+pub(crate) fn resolve(
+    world: &mut World,
+    entity: Entity,
+    ticket: Ticket,
+    result: Result<(), Failure>,
+) {
+    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
+        return;
+    };
+    let Some(main) = task.wait else {
+        return;
+    };
+    if main != ticket {
+        let Registration::Join(join) = &mut task.waiting.registration else {
+            return;
+        };
+        let mut result = Some(result);
+        let mut ended = Vec::new();
+        let settled = match join.offer(ticket, &mut result, &mut ended) {
+            Offer::Settled(result, winner) => {
+                if winner.is_some() {
+                    task.waiting.winner = winner;
+                }
+                Some(result)
+            }
+            Offer::NotMine | Offer::Absorbed => None,
+        };
+        for (registration, stop_losers) in ended {
+            cancel_wait(world, entity, registration, stop_losers);
+        }
+        if let Some(result) = settled {
+            resolve(world, entity, main, result);
+        }
+        return;
+    }
+    task.wait = None;
+    task.pause_count -= 1;
+    let registration = core::mem::take(&mut task.waiting.registration);
+    let result = match result {
+        Err(failure) if task.waiting.deliver => {
+            task.waiting.caught = Some(failure);
+            Ok(())
+        }
+        other => other,
+    };
+    let stop_losers = matches!(&registration, Registration::Join(j) if j.mode() == JoinMode::Race);
+    match result {
+        Ok(()) => {
+            let requeue = if let Registration::Take(from, take) = registration {
+                // A joined task's typed result moves to the waiter before it runs again.
+                take(world, from, entity);
+                world
+                    .get::<CooperativeTask>(entity)
+                    .filter(|t| t.pause_count == 0 && t.is_alive())
+                    .map(|t| (t.cooperator, t.slot))
+            } else if task.pause_count == 0 {
+                Some((task.cooperator, task.slot))
+            } else {
+                None
+            };
+            if let Some((coop, slot)) = requeue {
+                put_back_on_queue(world, coop, slot, entity);
+            }
+            sync_paused(world, entity);
+            if !matches!(registration, Registration::Take(..)) {
+                cancel_wait(world, entity, registration, stop_losers);
+            }
+        }
+        Err(failure) => {
+            cancel_wait(world, entity, registration, stop_losers);
+            finish(world, entity, Outcome::Failed(failure));
+        }
+    }
+}
+
+/// Ends a live task: leaves the run queue, drops its work, cancels its wait, then tells everyone.
+pub(crate) fn finish(world: &mut World, entity: Entity, outcome: Outcome) {
+    finish_with(world, entity, outcome, None);
+}
+
+/// [`finish`], for a task that is no longer in its run queue: `left` holds its work and step
+/// count (taken out by a drained queue, or the work never went in), so that the work is dropped
+/// at the same point.
+pub(crate) fn finish_with(
+    world: &mut World,
+    entity: Entity,
+    outcome: Outcome,
+    left: Option<(Option<BoxedWork>, u64)>,
+) {
+    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
+        return;
+    };
+    if !task.is_alive() {
+        return;
+    }
+    task.outcome = Some(outcome.clone());
+    if task.wait.take().is_some() {
+        task.pause_count -= 1;
+    }
+    let registration = core::mem::take(&mut task.waiting.registration);
+    let children = core::mem::take(&mut task.children);
+    let parent = task.parent;
+    let slot = core::mem::replace(&mut task.slot, NIL);
+    let coop = task.cooperator;
+    let waiters = core::mem::take(&mut task.waiters);
+    let (mut work, mut steps) = left.unwrap_or((None, 0));
+    with_queue(world, coop, |c| {
+        if slot != NIL && c.queue.holds(slot, entity) {
+            // `None` while the step loop holds it: the loop drops it on finding the node gone.
+            let (queued, counted) = c.queue.remove(slot);
+            (work, steps) = (queued.or(work.take()), counted);
+        }
+        c.stats.finished += 1;
+    });
+    if let Some(mut task) = world.get_mut::<CooperativeTask>(entity) {
+        task.steps = steps;
+    }
+    sync_paused(world, entity);
+    if let Some(mut finished) = world.get_resource_mut::<FinishedTasks>() {
+        finished.0.push(entity);
+    }
+    // Cleanup first: the script's state goes, its pending wait is cancelled at its source, the
+    // tasks it owns are stopped; then everyone waiting on it is told.
+    drop(work);
+    waiting::cancel(world, entity, registration, None);
+    release_family(world, entity, parent, children);
+    announce(world, entity, coop, outcome, waiters);
+}
+
+/// A finished task leaves its parent's children and stops its own live children.
+pub(crate) fn release_family(
+    world: &mut World,
+    entity: Entity,
+    parent: Option<Entity>,
+    children: Vec<Entity>,
+) {
+    if let Some(parent) = parent
+        && let Some(mut p) = world.get_mut::<CooperativeTask>(parent)
+        && let Some(i) = p.children.iter().position(|&c| c == entity)
+    {
+        p.children.swap_remove(i);
+    }
+    for child in children {
+        if let Some(mut c) = world.get_mut::<CooperativeTask>(child) {
+            c.parent = None;
+            if c.is_alive() {
+                finish(world, child, Outcome::Stopped);
+            }
+        }
+    }
+}
+
+impl StepContext<'_> {
+    /// Starts `work` as a **child** of this task, on the same cooperator, and returns its entity.
+    ///
+    /// The child is owned: if it is still running when this task finishes (done, failed, or
+    /// stopped — a skipped cutscene), it is stopped too, and everything waiting on it is settled.
+    /// Wait for it with [`Wait::task`].
+    pub fn cooperate<M>(&mut self, work: impl IntoWork<M>) -> Entity {
+        let parent = self.task();
+        spawn_child(self.world(), parent, work.into_boxed_work())
+    }
+}
+
+/// Starts `work` as a child of `parent`, on the parent's cooperator: the parent owns it, and
+/// stops it if it is still running when the parent finishes.
+pub(crate) fn spawn_child(world: &mut World, parent: Entity, work: Box<dyn Work>) -> Entity {
+    let cooperator = world
+        .get::<CooperativeTask>(parent)
+        .map_or(Entity::PLACEHOLDER, |t| t.cooperator);
+    let child = world.spawn_empty().id();
+    attach(world, child, cooperator, work, true);
+    let alive = world
+        .get::<CooperativeTask>(child)
+        .is_some_and(CooperativeTask::is_alive);
+    let parent_alive = world
+        .get::<CooperativeTask>(parent)
+        .is_some_and(CooperativeTask::is_alive);
+    if alive && parent_alive {
+        world.get_mut::<CooperativeTask>(child).unwrap().parent = Some(parent);
+        world
+            .get_mut::<CooperativeTask>(parent)
+            .unwrap()
+            .children
+            .push(child);
+    } else if alive {
+        // The owner is already gone: the child goes with it.
+        finish(world, child, Outcome::Stopped);
+    }
+    child
+}
+
+/// Fires [`TaskFinished`] (observers, then the message) and settles the waiting tasks in order.
+pub(crate) fn announce(
+    world: &mut World,
+    entity: Entity,
+    _cooperator: Entity,
+    outcome: Outcome,
+    waiters: Vec<(Entity, Ticket)>,
+) {
+    let event = TaskFinished {
+        entity,
+        outcome: outcome.clone(),
+    };
+    if let Some(mut messages) = world.get_resource_mut::<Messages<TaskFinished>>() {
+        messages.write(event.clone());
+    }
+    // A panicking observer must not leave the waiters hanging or unwind through the scheduler:
+    // it is reported through the world's error handler, like a failing observer.
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| world.trigger(event))) {
+        report_observer_panic(world, payload);
+    }
+    if waiters.is_empty() {
+        return;
+    }
+    let result = outcome.as_wait_result();
+    for (waiter, ticket) in waiters {
+        resolve(world, waiter, ticket, result.clone());
+    }
+}
+
+fn report_observer_panic(world: &mut World, payload: Box<dyn core::any::Any + Send>) {
+    let message = panic_text(payload.as_ref());
+    let error = BevyError::new(Severity::Error, TaskPanicked(message));
+    let context = ErrorContext::Observer {
+        name: DebugName::borrowed("TaskFinished observer"),
+        last_run: world.change_tick(),
+    };
+    (world.fallback_error_handler())(error, context);
+}
+
+/// Stops a cooperator: every task it holds, paused or not, finishes with `SchedulerStopped`.
+pub(crate) fn stop_cooperator(world: &mut World, cooperator: Entity) -> Result<(), TaskError> {
+    let mut coop = world
+        .get_mut::<Cooperator>(cooperator)
+        .ok_or(TaskError::NoSuchCooperator(cooperator))?;
+    coop.set_stopped();
+    // In run order, then the paused tasks in the order they joined.
+    let tasks = coop.queue.drain();
+    finish_drained(world, tasks);
+    Ok(())
+}
+
+/// Finishes the tasks of a drained queue (a stopped or despawned cooperator), in order, with
+/// `SchedulerStopped`.
+pub(crate) fn finish_drained(world: &mut World, tasks: Vec<Drained>) {
+    for (task, work, steps) in tasks {
+        finish_with(world, task, Outcome::SchedulerStopped, Some((work, steps)));
+    }
+}
+
+/// Starts (or re-opens) a cooperator.
+pub(crate) fn start_cooperator(world: &mut World, cooperator: Entity) -> Result<(), TaskError> {
+    let mut coop = world
+        .get_mut::<Cooperator>(cooperator)
+        .ok_or(TaskError::NoSuchCooperator(cooperator))?;
+    coop.set_started();
+    Ok(())
+}

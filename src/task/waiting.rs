@@ -1,0 +1,220 @@
+//! Waiting, on the task's side: registering a [`Wait`] with its source, cancelling what a pending
+//! wait left there, and waiting on another task (a waiter list kept in the task it waits on).
+//!
+//! A lost race stops its losing tasks; how to stop a task is the lifecycle's business, so the
+//! caller passes it in ([`StopLoser`]).
+
+use alloc::{boxed::Box, vec::Vec};
+use bevy_ecs::{entity::Entity, world::World};
+
+use crate::{
+    error::TaskError,
+    outcome::Failure,
+    task::CooperativeTask,
+    wait::{
+        Wait, WaitKind,
+        join::{Join, JoinMode, Offer, Sub, WaitTimedOut},
+        registration::{Registered, Registration},
+        seam::{Ticket, new_ticket},
+        signal, timers,
+    },
+};
+
+/// Stops the losing task of a race (the lifecycle's `stop`).
+pub(crate) type StopLoser<'a> = &'a mut dyn FnMut(&mut World, Entity);
+
+/// Registers `task` (wait `ticket`) with the wait's source.
+pub(crate) fn register(
+    wait: Wait,
+    world: &mut World,
+    task: Entity,
+    ticket: Ticket,
+    stop: StopLoser,
+) -> Registered {
+    match wait.kind {
+        WaitKind::Signal(s) => match signal::register(world, s, task, ticket) {
+            Some(result) => Registered::Now(result),
+            None => Registered::Pending(Registration::Signal(s)),
+        },
+        WaitKind::Task(other) => register_task(world, task, ticket, other),
+        WaitKind::Take(other, take) => match register_task(world, task, ticket, other) {
+            Registered::Now(Ok(())) => {
+                take(world, other, task);
+                Registered::Now(Ok(()))
+            }
+            Registered::Pending(_) => Registered::Pending(Registration::Take(other, take)),
+            now => now,
+        },
+        WaitKind::Frames(0) => Registered::Now(Ok(())),
+        WaitKind::Frames(n) => timers::register_frames(world, task, ticket, n),
+        WaitKind::Time(clock, duration) => {
+            timers::register_time(world, task, ticket, clock, duration)
+        }
+        WaitKind::Custom(_, register) => register(world, task, ticket),
+        WaitKind::Waker => Registered::Pending(Registration::Waker),
+        WaitKind::Join(mode, waits) => register_join_with(world, task, mode, waits, None, stop),
+        WaitKind::Timeout(wait, clock, duration) => {
+            let timer = Wait::new(WaitKind::Time(clock, duration));
+            register_join_with(world, task, JoinMode::Race, [*wait, timer], Some(1), stop)
+        }
+    }
+}
+
+fn register_task(world: &mut World, task: Entity, ticket: Ticket, other: Entity) -> Registered {
+    if other == task {
+        return Registered::Now(Err(Failure::msg("a task cannot wait for itself")));
+    }
+    let Some(mut target) = world.get_mut::<CooperativeTask>(other) else {
+        return Registered::Now(Err(Failure::new(TaskError::NoSuchTask(other))));
+    };
+    match &target.outcome {
+        Some(outcome) => Registered::Now(outcome.as_wait_result()),
+        None => {
+            target.waiters.push((task, ticket));
+            Registered::Pending(Registration::Task(other))
+        }
+    }
+}
+
+/// Registers the sub-waits of a join one by one; `timer` is the index of a timeout's timer.
+fn register_join_with(
+    world: &mut World,
+    task: Entity,
+    mode: JoinMode,
+    waits: impl IntoIterator<Item = Wait>,
+    timer: Option<usize>,
+    stop: StopLoser,
+) -> Registered {
+    let waits: Vec<Wait> = waits.into_iter().collect();
+    if waits.is_empty() {
+        return Registered::Now(Ok(()));
+    }
+    let timeout = match (&timer, waits.last().map(|w| &w.kind)) {
+        (Some(_), Some(WaitKind::Time(_, d))) => Some(*d),
+        _ => None,
+    };
+    let mut join = Box::new(Join {
+        mode,
+        subs: Vec::with_capacity(waits.len()),
+        remaining: waits.len(),
+    });
+    let targets: Vec<Option<Entity>> = waits.iter().map(Wait::target).collect();
+    let mut settled = None;
+    for (index, wait) in waits.into_iter().enumerate() {
+        let ticket = new_ticket();
+        let registered = register(wait, world, task, ticket, stop);
+        join.subs.push(Sub {
+            ticket,
+            registration: Registration::None,
+            done: false,
+            target: targets[index],
+            timeout: if timer == Some(index) { timeout } else { None },
+        });
+        match registered {
+            Registered::Pending(registration) => {
+                join.subs[index].registration = registration;
+            }
+            Registered::Now(result) => {
+                join.subs[index].done = true;
+                let result = match (join.subs[index].timeout, result) {
+                    (Some(d), Ok(())) => Err(Failure::new(WaitTimedOut(d))),
+                    (_, r) => r,
+                };
+                if let Offer::Settled(r, winner) = join.apply(index, result) {
+                    settled = Some((r, winner, index));
+                    break;
+                }
+            }
+        }
+    }
+    let Some((result, winner, last)) = settled else {
+        return Registered::Pending(Registration::Join(join));
+    };
+    // Settled while registering: cancel what was registered; a race also stops the losers
+    // that were never registered.
+    if let Some(winner) = winner
+        && let Some(mut t) = world.get_mut::<CooperativeTask>(task)
+    {
+        t.waiting.winner = Some(winner);
+    }
+    let race = mode == JoinMode::Race;
+    let losers: Vec<Entity> = if race {
+        targets
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i > last)
+            .filter_map(|(_, t)| *t)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    cancel(
+        world,
+        task,
+        Registration::Join(join),
+        race.then_some(&mut *stop),
+    );
+    for loser in losers {
+        stop(world, loser);
+    }
+    Registered::Now(result)
+}
+
+/// Removes what a pending wait left at its source. With `stop_losers`, a race's pending task
+/// waits stop their tasks.
+pub(crate) fn cancel(
+    world: &mut World,
+    task: Entity,
+    registration: Registration,
+    stop_losers: Option<StopLoser>,
+) {
+    match registration {
+        Registration::None | Registration::Waker => {}
+        Registration::Signal(s) => signal::unregister(world, s, task),
+        Registration::Task(other) | Registration::Take(other, ..) => {
+            if let Some(mut target) = world.get_mut::<CooperativeTask>(other) {
+                target.waiters.retain(|&(t, _)| t != task);
+            }
+        }
+        Registration::Timer(key) => timers::cancel(world, key),
+        Registration::Remove(remove, ticket) => remove(world, task, ticket),
+        Registration::Observer(observer) => {
+            if let Ok(e) = world.get_entity_mut(observer) {
+                e.despawn();
+            }
+        }
+        Registration::Join(join) => {
+            let stop = stop_losers.filter(|_| join.mode == JoinMode::Race);
+            let mut losers = Vec::new();
+            for sub in join.subs {
+                if sub.done {
+                    continue;
+                }
+                if stop.is_some()
+                    && let Some(t) = sub.target
+                {
+                    losers.push(t);
+                }
+                cancel(world, task, sub.registration, None);
+            }
+            if let Some(stop) = stop {
+                for loser in losers {
+                    stop(world, loser);
+                }
+            }
+        }
+    }
+}
+
+/// Per-task wait bookkeeping kept in [`CooperativeTask`].
+#[derive(Default)]
+pub(crate) struct WaitState {
+    /// What the pending wait left at its source.
+    pub(crate) registration: Registration,
+    /// Deliver a failure instead of failing the task.
+    pub(crate) deliver: bool,
+    /// A delivered failure, for the task's next step.
+    pub(crate) caught: Option<Failure>,
+    /// The index of the last race's winner.
+    pub(crate) winner: Option<u32>,
+}

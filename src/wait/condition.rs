@@ -1,0 +1,231 @@
+//! Condition waits: systems returning `bool`, polled once per frame while any task waits on them.
+//!
+//! A [`Wait::until`](crate::Wait::until) and all its clones share one system (and its state).
+//! Every task waiting on it is kept in one group: the system runs once per frame for the whole
+//! group, and a `true` resumes every task in it.
+
+use alloc::{boxed::Box, format, sync::Arc, vec::Vec};
+use bevy_ecs::{
+    entity::Entity,
+    resource::Resource,
+    system::System,
+    world::{World, WorldId},
+};
+use std::sync::Mutex;
+
+use crate::{
+    outcome::Failure,
+    wait::{
+        registration::{Registered, Registration},
+        seam::{Resolution, Ticket},
+    },
+};
+
+type Condition = Box<dyn System<In = (), Out = bool>>;
+
+/// The system of a condition and the world it was initialized for. `system` is `None` only while
+/// the system runs.
+pub(crate) struct Slot {
+    system: Option<Condition>,
+    world: Option<WorldId>,
+}
+
+/// Where a condition's system lives: a [`Wait::until`](crate::Wait::until) and its clones share
+/// one.
+pub(crate) type Home = Arc<Mutex<Slot>>;
+
+pub(crate) fn home(system: Condition) -> Home {
+    Arc::new(Mutex::new(Slot {
+        system: Some(system),
+        world: None,
+    }))
+}
+
+fn lock(home: &Home) -> std::sync::MutexGuard<'_, Slot> {
+    home.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The tasks waiting on one condition, sorted by wait ticket (the order they began waiting).
+/// A removed waiter leaves a hole (`None`) until holes outnumber the waiters, so that removing
+/// many waiters (a mass stop) costs a binary search each, not a shift of the list.
+struct Group {
+    home: Home,
+    waiters: Vec<(Option<Entity>, Ticket)>,
+    live: usize,
+}
+
+impl Group {
+    fn new(home: Home, task: Entity, ticket: Ticket) -> Self {
+        Group {
+            home,
+            waiters: alloc::vec![(Some(task), ticket)],
+            live: 1,
+        }
+    }
+
+    /// The waiting tasks, in order.
+    fn tasks(self) -> impl Iterator<Item = (Entity, Ticket)> {
+        self.waiters
+            .into_iter()
+            .filter_map(|(task, ticket)| task.map(|t| (t, ticket)))
+    }
+
+    /// Adds `other`'s waiters, keeping the ticket order.
+    fn absorb(&mut self, other: Group) {
+        let in_order = match (self.waiters.last(), other.waiters.first()) {
+            (Some(last), Some(first)) => last.1 < first.1,
+            _ => true,
+        };
+        self.live += other.live;
+        self.waiters.extend(other.waiters);
+        if !in_order {
+            self.waiters.sort_unstable_by_key(|w| w.1);
+        }
+    }
+
+    /// Removes the waiter `(task, ticket)`; returns whether it was here.
+    fn remove(&mut self, task: Entity, ticket: Ticket) -> bool {
+        let Ok(i) = self.waiters.binary_search_by_key(&ticket, |w| w.1) else {
+            return false;
+        };
+        if self.waiters[i].0 != Some(task) {
+            return false;
+        }
+        self.waiters[i].0 = None;
+        self.live -= 1;
+        if self.live * 2 < self.waiters.len() {
+            self.waiters.retain(|w| w.0.is_some());
+        }
+        true
+    }
+}
+
+/// The pending condition waits, grouped by condition. Empty (and not polled) when no task waits
+/// on a condition.
+#[derive(Resource, Default)]
+pub(crate) struct ConditionWaits {
+    groups: Vec<Group>,
+    /// Waiting tasks, all groups together.
+    waiters: usize,
+}
+
+impl ConditionWaits {
+    /// Pending condition waits (tasks).
+    pub(crate) fn len(&self) -> usize {
+        self.waiters
+    }
+
+    /// Distinct conditions polled each frame.
+    pub(crate) fn systems(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Adds `group`'s waiters to the group of the same condition, or adds the group.
+    fn merge(&mut self, group: Group) {
+        self.waiters += group.live;
+        match self
+            .groups
+            .iter_mut()
+            .find(|g| Arc::ptr_eq(&g.home, &group.home))
+        {
+            Some(g) => g.absorb(group),
+            None => self.groups.push(group),
+        }
+    }
+}
+
+/// Runs the condition once (initializing it for this world on first use).
+fn poll(world: &mut World, home: &Home) -> Result<bool, Failure> {
+    let mut system = {
+        let mut slot = lock(home);
+        if slot.world.is_some_and(|id| id != world.id()) {
+            return Err(Failure::msg(
+                "this condition belongs to another world: build one Wait::until per world",
+            ));
+        }
+        let Some(system) = slot.system.take() else {
+            return Err(Failure::msg(
+                "this condition is unavailable: it is running (a condition cannot wait on itself) or panicked",
+            ));
+        };
+        if slot.world.is_none() {
+            slot.world = Some(world.id());
+            drop(slot);
+            let mut system = system;
+            system.initialize(world);
+            system
+        } else {
+            system
+        }
+    };
+    let result = system
+        .run((), world)
+        .map_err(|e| Failure::msg(format!("condition {} cannot run: {e}", system.name())));
+    lock(home).system = Some(system);
+    result
+}
+
+/// Polls the condition once for the new waiter: true resumes it at once, false adds it to the
+/// condition's group (the other waiters are left to the next wake).
+pub(crate) fn register(world: &mut World, task: Entity, ticket: Ticket, home: &Home) -> Registered {
+    match poll(world, home) {
+        Ok(false) => {
+            world
+                .get_resource_or_init::<ConditionWaits>()
+                .merge(Group::new(home.clone(), task, ticket));
+            Registered::Pending(Registration::Remove(remove, ticket))
+        }
+        Ok(true) => Registered::Now(Ok(())),
+        Err(f) => Registered::Now(Err(f)),
+    }
+}
+
+fn remove(world: &mut World, task: Entity, ticket: Ticket) {
+    let Some(mut waits) = world.get_resource_mut::<ConditionWaits>() else {
+        return;
+    };
+    let Some(g) = waits.groups.iter_mut().position(|g| g.remove(task, ticket)) else {
+        return;
+    };
+    waits.waiters -= 1;
+    if waits.groups[g].live == 0 {
+        waits.groups.remove(g);
+    }
+}
+
+/// Polls every waited-on condition once, in the order they were first waited on, and reports
+/// every task waiting on a true (or failing) one, in registration order.
+pub(crate) fn wake_conditions(world: &mut World) -> Vec<Resolution> {
+    let Some(mut waits) = world.get_resource_mut::<ConditionWaits>() else {
+        return Vec::new();
+    };
+    if waits.groups.is_empty() {
+        return Vec::new();
+    }
+    let groups = core::mem::take(&mut waits.groups);
+    waits.waiters = 0;
+    let mut kept = Vec::with_capacity(groups.len());
+    let mut settled = Vec::new();
+    for group in groups {
+        match poll(world, &group.home) {
+            Ok(false) => kept.push(group),
+            Ok(true) => settled.push((group, Ok(()))),
+            Err(f) => settled.push((group, Err(f))),
+        }
+    }
+    // Waits registered while polling join their group after those already waiting.
+    let mut waits = world.resource_mut::<ConditionWaits>();
+    let added = core::mem::take(&mut waits.groups);
+    waits.waiters = 0;
+    for group in kept.into_iter().chain(added) {
+        waits.merge(group);
+    }
+    let mut resolved = Vec::new();
+    for (group, result) in settled {
+        for (task, ticket) in group.tasks() {
+            resolved.push(Resolution::new(task, ticket, result.clone()));
+        }
+    }
+    resolved
+}

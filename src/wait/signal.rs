@@ -1,0 +1,146 @@
+//! [`Signal`]: the Deferred analogue, fired or failed by game code.
+
+use alloc::vec::Vec;
+use bevy_ecs::{
+    component::Component, entity::Entity, lifecycle::HookContext, world::DeferredWorld,
+    world::World,
+};
+
+use crate::{
+    error::TaskError,
+    outcome::Failure,
+    wait::seam::{Resolution, Ticket, resolve_later},
+};
+
+/// A handle to a one-shot event that tasks can wait for: Twisted's `Deferred`.
+///
+/// Game code [fires](crate::CooperateWorldExt::fire_signal) it, and every task waiting on it
+/// resumes; or [fails](crate::CooperateWorldExt::fail_signal) it, and every task waiting on it
+/// fails with that error. A signal settles once. Waiting on a signal that already fired resumes at
+/// once (at the back of the run queue); on one that failed, fails at once.
+///
+/// A signal is an entity; despawning it while tasks wait fails them (nothing hangs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Signal(pub(crate) Entity);
+
+impl Signal {
+    /// The signal's entity.
+    pub fn entity(self) -> Entity {
+        self.0
+    }
+
+    /// The signal held by `entity`, if it holds one.
+    pub fn from_entity(world: &World, entity: Entity) -> Option<Signal> {
+        world.get::<SignalState>(entity).map(|_| Signal(entity))
+    }
+}
+
+/// Where a [`Signal`] stands.
+#[derive(Clone, Debug)]
+pub enum SignalStatus {
+    /// Not fired yet.
+    Pending,
+    /// Fired: waiting on it succeeds.
+    Fired,
+    /// Failed: waiting on it fails with this.
+    Failed(Failure),
+}
+
+/// The component of a [`Signal`] entity.
+#[derive(Component, Debug)]
+#[component(on_remove = on_signal_remove)]
+pub struct SignalState {
+    status: SignalStatus,
+    waiters: Vec<(Entity, Ticket)>,
+}
+
+impl SignalState {
+    /// Where it stands.
+    pub fn status(&self) -> &SignalStatus {
+        &self.status
+    }
+
+    /// How many tasks wait on it.
+    pub fn waiting(&self) -> usize {
+        self.waiters.len()
+    }
+}
+
+pub(crate) fn spawn(world: &mut World) -> Signal {
+    Signal(world.spawn(new_state()).id())
+}
+
+pub(crate) fn new_state() -> SignalState {
+    SignalState {
+        status: SignalStatus::Pending,
+        waiters: Vec::new(),
+    }
+}
+
+/// Settles a signal; returns its waiters' resolutions, in registration order.
+pub(crate) fn settle(
+    world: &mut World,
+    signal: Signal,
+    result: Result<(), Failure>,
+) -> Result<Vec<Resolution>, TaskError> {
+    let mut state = world
+        .get_mut::<SignalState>(signal.0)
+        .ok_or(TaskError::NoSuchSignal(signal.0))?;
+    if !matches!(state.status, SignalStatus::Pending) {
+        return Err(TaskError::SignalSettled(signal.0));
+    }
+    state.status = match &result {
+        Ok(()) => SignalStatus::Fired,
+        Err(f) => SignalStatus::Failed(f.clone()),
+    };
+    let waiters = core::mem::take(&mut state.waiters);
+    Ok(waiters
+        .into_iter()
+        .map(|(task, ticket)| Resolution::new(task, ticket, result.clone()))
+        .collect())
+}
+
+/// Registers a waiting task; returns the result at once when the signal already settled.
+pub(crate) fn register(
+    world: &mut World,
+    signal: Signal,
+    task: Entity,
+    ticket: Ticket,
+) -> Option<Result<(), Failure>> {
+    let Some(mut state) = world.get_mut::<SignalState>(signal.0) else {
+        return Some(Err(Failure::new(TaskError::NoSuchSignal(signal.0))));
+    };
+    match &state.status {
+        SignalStatus::Pending => {
+            state.waiters.push((task, ticket));
+            None
+        }
+        SignalStatus::Fired => Some(Ok(())),
+        SignalStatus::Failed(f) => Some(Err(f.clone())),
+    }
+}
+
+/// Removes a task's pending wait from a signal.
+pub(crate) fn unregister(world: &mut World, signal: Signal, task: Entity) {
+    if let Some(mut state) = world.get_mut::<SignalState>(signal.0) {
+        state.waiters.retain(|&(t, _)| t != task);
+    }
+}
+
+/// A signal despawned before it settled fails its waiters.
+fn on_signal_remove(mut world: DeferredWorld, ctx: HookContext) {
+    let entity = ctx.entity;
+    let Some(mut state) = world.get_mut::<SignalState>(entity) else {
+        return;
+    };
+    let waiters = core::mem::take(&mut state.waiters);
+    if waiters.is_empty() {
+        return;
+    }
+    let failure = Failure::new(TaskError::NoSuchSignal(entity));
+    let resolved = waiters
+        .into_iter()
+        .map(|(task, ticket)| Resolution::new(task, ticket, Err(failure.clone())))
+        .collect();
+    resolve_later(&mut world.commands(), resolved);
+}

@@ -1,0 +1,145 @@
+//! Frame and time waits: ordered deadlines resolved in the wake system.
+
+use alloc::{collections::BTreeMap, vec::Vec};
+use bevy_ecs::{entity::Entity, resource::Resource, world::World};
+use bevy_time::{Real, Time};
+use core::time::Duration;
+
+use crate::{
+    outcome::Failure,
+    wait::{
+        registration::{Registered, Registration, TimerKey},
+        seam::{Resolution, Ticket},
+    },
+};
+
+/// Which clock a time wait runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Clock {
+    /// `Time` in the plugin's schedule (`Time<Virtual>` in `Update`).
+    Virtual,
+    /// `Time<Real>`.
+    Real,
+}
+
+type Entry = (Entity, Ticket);
+
+/// Pending frame and time waits, each ordered by deadline (then by registration order).
+#[derive(Resource, Default)]
+pub(crate) struct WaitTimers {
+    /// Frames counted by the wake system.
+    pub(crate) frame: u64,
+    seq: u64,
+    frames: BTreeMap<(u64, u64), Entry>,
+    virtual_time: BTreeMap<(Duration, u64), Entry>,
+    real_time: BTreeMap<(Duration, u64), Entry>,
+    /// Deadlines up to these were popped by the last wake: cancelling one is a no-op, so a
+    /// resolved timer's cancellation skips the map search.
+    popped_virtual: Duration,
+    popped_real: Duration,
+}
+
+impl WaitTimers {
+    /// Pending timers of every kind.
+    pub(crate) fn len(&self) -> usize {
+        self.frames.len() + self.virtual_time.len() + self.real_time.len()
+    }
+}
+
+pub(crate) fn register_frames(
+    world: &mut World,
+    task: Entity,
+    ticket: Ticket,
+    n: u32,
+) -> Registered {
+    let mut timers = world.get_resource_or_init::<WaitTimers>();
+    timers.seq += 1;
+    let key = (timers.frame + u64::from(n), timers.seq);
+    timers.frames.insert(key, (task, ticket));
+    Registered::Pending(Registration::Timer(TimerKey::Frame(key.0, key.1)))
+}
+
+pub(crate) fn register_time(
+    world: &mut World,
+    task: Entity,
+    ticket: Ticket,
+    clock: Clock,
+    duration: Duration,
+) -> Registered {
+    let now = match clock {
+        Clock::Virtual => world.get_resource::<Time>().map(Time::elapsed),
+        Clock::Real => world.get_resource::<Time<Real>>().map(Time::elapsed),
+    };
+    let Some(now) = now else {
+        return Registered::Now(Err(Failure::msg(
+            "time waits need a Time resource: add TimePlugin",
+        )));
+    };
+    if duration.is_zero() {
+        return Registered::Now(Ok(()));
+    }
+    let due = now.saturating_add(duration);
+    let mut timers = world.get_resource_or_init::<WaitTimers>();
+    timers.seq += 1;
+    let seq = timers.seq;
+    let key = match clock {
+        Clock::Virtual => {
+            timers.virtual_time.insert((due, seq), (task, ticket));
+            TimerKey::Virtual(due, seq)
+        }
+        Clock::Real => {
+            timers.real_time.insert((due, seq), (task, ticket));
+            TimerKey::Real(due, seq)
+        }
+    };
+    Registered::Pending(Registration::Timer(key))
+}
+
+pub(crate) fn cancel(world: &mut World, key: TimerKey) {
+    let Some(mut timers) = world.get_resource_mut::<WaitTimers>() else {
+        return;
+    };
+    // Every deadline is later than the last wake's clock when registered, so one at or before
+    // it was popped already.
+    match key {
+        TimerKey::Frame(a, b) if a > timers.frame => timers.frames.remove(&(a, b)),
+        TimerKey::Virtual(a, b) if a > timers.popped_virtual => timers.virtual_time.remove(&(a, b)),
+        TimerKey::Real(a, b) if a > timers.popped_real => timers.real_time.remove(&(a, b)),
+        _ => None,
+    };
+}
+
+fn pop_due<K: Ord + Copy>(map: &mut BTreeMap<(K, u64), Entry>, now: K, due: &mut Vec<Entry>) {
+    while let Some(entry) = map.first_entry() {
+        if entry.key().0 > now {
+            break;
+        }
+        due.push(entry.remove());
+    }
+}
+
+/// Counts the frame and reports the frame and time waits now due, in deadline order (frames,
+/// then virtual time, then real time).
+pub(crate) fn wake_timers(world: &mut World) -> Vec<Resolution> {
+    let virtual_now = world.get_resource::<Time>().map(Time::elapsed);
+    let real_now = world.get_resource::<Time<Real>>().map(Time::elapsed);
+    let mut timers = world.resource_mut::<WaitTimers>();
+    timers.frame += 1;
+    if timers.len() == 0 {
+        return Vec::new();
+    }
+    let now = timers.frame;
+    let mut due = Vec::new();
+    pop_due(&mut timers.frames, now, &mut due);
+    if let Some(now) = virtual_now {
+        pop_due(&mut timers.virtual_time, now, &mut due);
+        timers.popped_virtual = now;
+    }
+    if let Some(now) = real_now {
+        pop_due(&mut timers.real_time, now, &mut due);
+        timers.popped_real = now;
+    }
+    due.into_iter()
+        .map(|(task, ticket)| Resolution::new(task, ticket, Ok(())))
+        .collect()
+}

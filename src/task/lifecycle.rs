@@ -1,16 +1,19 @@
-//! The state changes every path goes through: attach, pause, resume, wait, resolve, finish.
+//! Every change of a task's state: attach, pause, resume, stop, wait, resolve, finish, the family
+//! (owned children), announce, a cooperator's stop and start — and the component hooks of
+//! [`CooperativeTask`] and [`Paused`], which run these same transitions.
 //!
-//! Every wait kind, every control call and every despawn ends in these few functions, so the rules
-//! of the task lifecycle live in one place.
+//! Every wait kind, every control call and every despawn ends here, so the rules of the task
+//! lifecycle live in one place.
 
 use alloc::{boxed::Box, vec::Vec};
 use bevy_ecs::{
     entity::Entity,
     error::{BevyError, ErrorContext, Severity},
+    lifecycle::HookContext,
     message::Messages,
     resource::Resource,
     utils::prelude::DebugName,
-    world::World,
+    world::{DeferredWorld, World},
 };
 use bevy_platform::cell::SyncCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -99,28 +102,22 @@ pub(crate) fn sync_paused(world: &mut World, entity: Entity) {
     }
 }
 
-fn with_queue(world: &mut World, cooperator: Entity, f: impl FnOnce(&mut Cooperator)) {
-    if let Some(mut coop) = world.get_mut::<Cooperator>(cooperator) {
-        f(&mut coop);
+/// Takes a task off its cooperator's runnable list (it stays a member).
+fn take_off_queue(world: &mut DeferredWorld, cooperator: Entity, slot: u32, entity: Entity) {
+    if let Some(mut c) = world.get_mut::<Cooperator>(cooperator)
+        && c.queue.holds(slot, entity)
+    {
+        c.queue.unlink(slot);
     }
 }
 
-/// Takes a task off its cooperator's runnable list (it stays a member).
-fn take_off_queue(world: &mut World, cooperator: Entity, slot: u32, entity: Entity) {
-    with_queue(world, cooperator, |c| {
-        if c.queue.holds(slot, entity) {
-            c.queue.unlink(slot);
-        }
-    });
-}
-
 /// Puts a task back at the end of its cooperator's runnable list.
-fn put_back_on_queue(world: &mut World, cooperator: Entity, slot: u32, entity: Entity) {
-    with_queue(world, cooperator, |c| {
-        if c.queue.holds(slot, entity) {
-            c.queue.link_back(slot);
-        }
-    });
+fn put_back_on_queue(world: &mut DeferredWorld, cooperator: Entity, slot: u32, entity: Entity) {
+    if let Some(mut c) = world.get_mut::<Cooperator>(cooperator)
+        && c.queue.holds(slot, entity)
+    {
+        c.queue.link_back(slot);
+    }
 }
 
 /// Adds one pause.
@@ -134,7 +131,7 @@ pub(crate) fn pause(world: &mut World, entity: Entity) -> Result<(), TaskError> 
     task.pause_count += 1;
     if task.pause_count == 1 {
         let (coop, slot) = (task.cooperator, task.slot);
-        take_off_queue(world, coop, slot, entity);
+        take_off_queue(&mut world.into(), coop, slot, entity);
     }
     sync_paused(world, entity);
     Ok(())
@@ -152,7 +149,7 @@ pub(crate) fn resume(world: &mut World, entity: Entity) -> Result<(), TaskError>
     task.pause_count -= 1;
     if task.pause_count == 0 && task.is_alive() {
         let (coop, slot) = (task.cooperator, task.slot);
-        put_back_on_queue(world, coop, slot, entity);
+        put_back_on_queue(&mut world.into(), coop, slot, entity);
     }
     sync_paused(world, entity);
     Ok(())
@@ -196,7 +193,7 @@ pub(crate) fn begin_wait(world: &mut World, entity: Entity, wait: Wait) {
     task.pause_count += 1;
     if task.pause_count == 1 {
         let (coop, slot) = (task.cooperator, task.slot);
-        take_off_queue(world, coop, slot, entity);
+        take_off_queue(&mut world.into(), coop, slot, entity);
     }
     match waiting::register(wait, world, entity, ticket, &mut stop_loser) {
         Registered::Now(result) => resolve(world, entity, ticket, result),
@@ -302,7 +299,7 @@ pub(crate) fn resolve(
                 None
             };
             if let Some((coop, slot)) = requeue {
-                put_back_on_queue(world, coop, slot, entity);
+                put_back_on_queue(&mut world.into(), coop, slot, entity);
             }
             sync_paused(world, entity);
             if !matches!(registration, Registration::Take(..)) {
@@ -330,11 +327,40 @@ pub(crate) fn finish_with(
     outcome: Outcome,
     left: Option<(Option<BoxedWork>, u64)>,
 ) {
-    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
+    let Some(ending) = end(&mut world.into(), entity, outcome, left) else {
         return;
     };
+    sync_paused(world, entity);
+    if let Some(mut finished) = world.get_resource_mut::<FinishedTasks>() {
+        finished.0.push(entity);
+    }
+    settle_ending(world, entity, ending);
+}
+
+/// What finishing a task leaves to do once its own state has changed.
+pub(crate) struct Ending {
+    cooperator: Entity,
+    outcome: Outcome,
+    registration: Registration,
+    parent: Option<Entity>,
+    children: Vec<Entity>,
+    waiters: Vec<(Entity, Ticket)>,
+    work: Option<BoxedWork>,
+}
+
+/// The first half of finishing a live task, which touches only its component and its run queue
+/// (so the component's own hook runs it too): the outcome is set, a pending wait's pause goes,
+/// the task leaves its run queue and is counted as finished. `None` for a task that has already
+/// finished.
+fn end(
+    world: &mut DeferredWorld,
+    entity: Entity,
+    outcome: Outcome,
+    left: Option<(Option<BoxedWork>, u64)>,
+) -> Option<Ending> {
+    let mut task = world.get_mut::<CooperativeTask>(entity)?;
     if !task.is_alive() {
-        return;
+        return None;
     }
     task.outcome = Some(outcome.clone());
     if task.wait.take().is_some() {
@@ -344,30 +370,98 @@ pub(crate) fn finish_with(
     let children = core::mem::take(&mut task.children);
     let parent = task.parent;
     let slot = core::mem::replace(&mut task.slot, NIL);
-    let coop = task.cooperator;
+    let cooperator = task.cooperator;
     let waiters = core::mem::take(&mut task.waiters);
     let (mut work, mut steps) = left.unwrap_or((None, 0));
-    with_queue(world, coop, |c| {
+    if let Some(mut c) = world.get_mut::<Cooperator>(cooperator) {
         if slot != NIL && c.queue.holds(slot, entity) {
             // `None` while the step loop holds it: the loop drops it on finding the node gone.
             let (queued, counted) = c.queue.remove(slot);
             (work, steps) = (queued.or(work.take()), counted);
         }
         c.stats.finished += 1;
-    });
+    }
     if let Some(mut task) = world.get_mut::<CooperativeTask>(entity) {
         task.steps = steps;
     }
-    sync_paused(world, entity);
-    if let Some(mut finished) = world.get_resource_mut::<FinishedTasks>() {
-        finished.0.push(entity);
+    Some(Ending {
+        cooperator,
+        outcome,
+        registration,
+        parent,
+        children,
+        waiters,
+        work,
+    })
+}
+
+/// The second half of finishing, which needs the whole world. Cleanup first: the work goes (a
+/// script's state with it), the pending wait is cancelled at its source, the tasks it owns are
+/// stopped; then everyone waiting on it is told.
+fn settle_ending(world: &mut World, entity: Entity, ending: Ending) {
+    drop(ending.work);
+    waiting::cancel(world, entity, ending.registration, None);
+    release_family(world, entity, ending.parent, ending.children);
+    announce(
+        world,
+        entity,
+        ending.cooperator,
+        ending.outcome,
+        ending.waiters,
+    );
+}
+
+/// Removing the component or despawning the entity stops a live task: its work goes at once,
+/// the rest at the next command flush.
+pub(crate) fn on_task_remove(mut world: DeferredWorld, ctx: HookContext) {
+    let entity = ctx.entity;
+    if let Some(ending) = end(&mut world, entity, Outcome::Stopped, None) {
+        world
+            .commands()
+            .queue(move |world: &mut World| settle_ending(world, entity, ending));
     }
-    // Cleanup first: the script's state goes, its pending wait is cancelled at its source, the
-    // tasks it owns are stopped; then everyone waiting on it is told.
-    drop(work);
-    waiting::cancel(world, entity, registration, None);
-    release_family(world, entity, parent, children);
-    announce(world, entity, coop, outcome, waiters);
+}
+
+/// A hand-inserted [`Paused`] counts as one pause; on a finished task it is undone.
+pub(crate) fn on_paused_insert(mut world: DeferredWorld, ctx: HookContext) {
+    let entity = ctx.entity;
+    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
+        return;
+    };
+    if task.pause_count > 0 {
+        return;
+    }
+    if !task.is_alive() {
+        // A finished task cannot be paused: the marker would claim a pause that does not exist.
+        world.commands().entity(entity).try_remove::<Paused>();
+        return;
+    }
+    task.pause_count = 1;
+    let (coop, slot) = (task.cooperator, task.slot);
+    take_off_queue(&mut world, coop, slot, entity);
+}
+
+/// A hand-removed [`Paused`] clears the user pauses (a pending wait's pause stays, and so does
+/// the marker).
+pub(crate) fn on_paused_remove(mut world: DeferredWorld, ctx: HookContext) {
+    let entity = ctx.entity;
+    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
+        return;
+    };
+    if task.pause_count == 0 {
+        return;
+    }
+    let waiting = task.wait.is_some();
+    task.pause_count = u32::from(waiting);
+    if waiting {
+        // Still waiting: the marker must come back.
+        world.commands().entity(entity).try_insert(Paused);
+        return;
+    }
+    if task.is_alive() {
+        let (coop, slot) = (task.cooperator, task.slot);
+        put_back_on_queue(&mut world, coop, slot, entity);
+    }
 }
 
 /// A finished task leaves its parent's children and stops its own live children.

@@ -8,12 +8,10 @@ pub(crate) mod waiting;
 
 use alloc::vec::Vec;
 use bevy_app::App;
-use bevy_ecs::{
-    component::Component, entity::Entity, lifecycle::HookContext, world::DeferredWorld,
-};
+use bevy_ecs::{component::Component, entity::Entity};
 
 use crate::{
-    cooperator::{Cooperator, FinishDrained},
+    cooperator::FinishDrained,
     outcome::Outcome,
     run_queue::NIL,
     wait::seam::{Resolver, Ticket},
@@ -26,7 +24,7 @@ pub(crate) fn build(app: &mut App) {
         .insert_resource(FinishDrained(lifecycle::finish_drained));
 }
 
-/// A task: resumable work owned by a [`Cooperator`].
+/// A task: resumable work owned by a [`Cooperator`](crate::Cooperator).
 ///
 /// Made by `cooperate(work)` / `cooperate_on(cooperator, work)` (a new entity) or by attaching work
 /// to an existing entity (see [`CooperateEntityCommandsExt`](crate::CooperateEntityCommandsExt)).
@@ -39,7 +37,7 @@ pub(crate) fn build(app: &mut App) {
 /// entity holds [`RetainFinished`]. Despawning the entity, or removing this component, stops the
 /// task ([`Outcome::Stopped`]) and settles everything waiting for it.
 #[derive(Component)]
-#[component(on_remove = on_task_remove)]
+#[component(on_remove = lifecycle::on_task_remove)]
 pub struct CooperativeTask {
     pub(crate) cooperator: Entity,
     pub(crate) slot: u32,
@@ -149,7 +147,11 @@ impl CooperativeTask {
 /// marker comes back); inserting it on a finished, unpaused task is undone at the next command
 /// flush. The count is never corrupted either way.
 #[derive(Component, Debug, Default, Clone, Copy)]
-#[component(storage = "SparseSet", on_insert = on_paused_insert, on_remove = on_paused_remove)]
+#[component(
+    storage = "SparseSet",
+    on_insert = lifecycle::on_paused_insert,
+    on_remove = lifecycle::on_paused_remove
+)]
 pub struct Paused;
 
 /// Keeps a finished task (its entity and [`CooperativeTask`]) instead of cleaning it up at the end
@@ -157,96 +159,3 @@ pub struct Paused;
 /// Despawn it yourself when done.
 #[derive(Component, Debug, Default, Clone, Copy)]
 pub struct RetainFinished;
-
-/// Removing the component or despawning the entity stops a live task.
-fn on_task_remove(mut world: DeferredWorld, ctx: HookContext) {
-    let entity = ctx.entity;
-    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
-        return;
-    };
-    if !task.is_alive() {
-        return;
-    }
-    let coop = task.cooperator;
-    let slot = core::mem::replace(&mut task.slot, NIL);
-    let waiters = core::mem::take(&mut task.waiters);
-    task.outcome = Some(Outcome::Stopped);
-    task.wait = None;
-    let registration = core::mem::take(&mut task.waiting.registration);
-    let children = core::mem::take(&mut task.children);
-    let parent = task.parent;
-    // Its work goes at once (if the step loop holds it, the loop drops it on finding the node
-    // gone).
-    let mut steps = None;
-    if let Some(mut c) = world.get_mut::<Cooperator>(coop)
-        && slot != NIL
-        && c.queue.holds(slot, entity)
-    {
-        let (work, counted) = c.queue.remove(slot);
-        drop(work);
-        c.stats.finished += 1;
-        steps = Some(counted);
-    }
-    if let Some(steps) = steps
-        && let Some(mut task) = world.get_mut::<CooperativeTask>(entity)
-    {
-        task.steps = steps;
-    }
-    world
-        .commands()
-        .queue(move |world: &mut bevy_ecs::world::World| {
-            waiting::cancel(world, entity, registration, None);
-            lifecycle::release_family(world, entity, parent, children);
-            lifecycle::announce(world, entity, coop, Outcome::Stopped, waiters);
-        });
-}
-
-/// A hand-inserted [`Paused`] counts as one pause.
-fn on_paused_insert(mut world: DeferredWorld, ctx: HookContext) {
-    let entity = ctx.entity;
-    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
-        return;
-    };
-    if task.pause_count > 0 {
-        return;
-    }
-    if !task.is_alive() {
-        // A finished task cannot be paused: the marker would claim a pause that does not exist.
-        world.commands().entity(entity).try_remove::<Paused>();
-        return;
-    }
-    task.pause_count = 1;
-    let (coop, slot) = (task.cooperator, task.slot);
-    if let Some(mut c) = world.get_mut::<Cooperator>(coop)
-        && c.queue.holds(slot, entity)
-    {
-        c.queue.unlink(slot);
-    }
-}
-
-/// A hand-removed [`Paused`] clears the user pauses.
-fn on_paused_remove(mut world: DeferredWorld, ctx: HookContext) {
-    let entity = ctx.entity;
-    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
-        return;
-    };
-    if task.pause_count == 0 {
-        return;
-    }
-    let waiting = task.wait.is_some();
-    task.pause_count = u32::from(waiting);
-    if waiting {
-        // Still waiting: the marker must come back.
-        world.commands().entity(entity).try_insert(Paused);
-        return;
-    }
-    if !task.is_alive() {
-        return;
-    }
-    let (coop, slot) = (task.cooperator, task.slot);
-    if let Some(mut c) = world.get_mut::<Cooperator>(coop)
-        && c.queue.holds(slot, entity)
-    {
-        c.queue.link_back(slot);
-    }
-}

@@ -32,6 +32,10 @@ struct Lent<'q> {
     coop: Entity,
     /// Reaches the cooperator faster than a world lookup.
     query: &'q mut QueryState<&'static mut Cooperator>,
+    /// The clock timed steps are read on.
+    clock: &'q CooperatorClock,
+    /// The longest timed step this tick, with its task.
+    longest: Option<(Entity, Duration)>,
     queue: RunQueue,
     /// The queue is here, not in the component.
     held: bool,
@@ -41,10 +45,16 @@ struct Lent<'q> {
 }
 
 impl<'q> Lent<'q> {
-    fn new(coop: Entity, query: &'q mut QueryState<&'static mut Cooperator>) -> Self {
+    fn new(
+        coop: Entity,
+        query: &'q mut QueryState<&'static mut Cooperator>,
+        clock: &'q CooperatorClock,
+    ) -> Self {
         Lent {
             coop,
             query,
+            clock,
+            longest: None,
             queue: RunQueue::default(),
             held: false,
             given_back: (NIL, u32::MAX),
@@ -63,6 +73,7 @@ impl<'q> Lent<'q> {
     }
 
     /// Takes the queue out of a running cooperator; `false` when it is gone or not running.
+    #[inline(never)]
     fn take(&mut self, world: &mut World) -> bool {
         if !self.held {
             match self.query.get_mut(world, self.coop) {
@@ -112,12 +123,12 @@ impl Ticker<'_> {
         coop_entity: Entity,
         budget: &mut TickBudget,
     ) -> u32 {
-        let mut lent = Lent::new(coop_entity, self.coop_query);
+        let mut lent = Lent::new(coop_entity, self.coop_query, self.clock);
         // One loop per kind of budget, so that asking it after each step is a plain call.
-        let (steps, timed_longest) = match budget {
-            TickBudget::Steps(n) => run(self.clock, world, &mut lent, |_, steps| steps >= *n),
-            TickBudget::Unlimited => run(self.clock, world, &mut lent, |_, _| false),
-            TickBudget::Custom(predicate) => run(self.clock, world, &mut lent, |_, _| {
+        let steps = match budget {
+            TickBudget::Steps(n) => run(world, &mut lent, |_, steps| steps >= *n),
+            TickBudget::Unlimited => run(world, &mut lent, |_, _| false),
+            TickBudget::Custom(predicate) => run(world, &mut lent, |_, _| {
                 // A panicking predicate ends the tick; it must not unwind while the loop holds
                 // the queue.
                 catch_unwind(AssertUnwindSafe(&mut *predicate)).unwrap_or_else(|payload| {
@@ -129,11 +140,12 @@ impl Ticker<'_> {
                     true
                 })
             }),
-            TickBudget::Deadline(deadline) => run(self.clock, world, &mut lent, |task, _| {
-                deadline.exhausted(task)
-            }),
+            TickBudget::Deadline(deadline) => {
+                run(world, &mut lent, |task, _| deadline.exhausted(task))
+            }
         };
         lent.give_back(world);
+        let timed_longest = lent.longest;
         self.record(world, coop_entity, budget, steps, timed_longest);
         steps
     }
@@ -194,22 +206,20 @@ impl Ticker<'_> {
 /// and asks the budget (`exhausted(task, steps)`) after every step.
 #[inline(always)]
 fn run(
-    clock: &CooperatorClock,
     world: &mut World,
     lent: &mut Lent<'_>,
     mut exhausted: impl FnMut(Entity, u32) -> bool,
-) -> (u32, Option<(Entity, Duration)>) {
+) -> u32 {
     let mut steps: u32 = 0;
-    let mut timed_longest = None;
     if !lent.take(world) {
-        return (0, None);
+        return 0;
     }
     // Whether any task of the cooperator is timed (read again after a step that gave the
-    // queue back, the only time it can change).
+    // queue back, the only time it can change): most have none, and then no node is looked at.
     let mut any_timed = lent.queue.any_timed();
     while let Some(Next { work, task, slot }) = lent.queue.next() {
         let clean = if any_timed && lent.queue.is_timed(slot) {
-            step_timed(clock, world, lent, task, work, &mut timed_longest)
+            step_timed(world, lent, task, work)
         } else {
             step(world, lent, task, work)
         };
@@ -225,7 +235,7 @@ fn run(
             break;
         }
     }
-    (steps, timed_longest)
+    steps
 }
 
 /// Runs one work unit of `task`, whose work the loop took out of its entry, and puts the work
@@ -263,22 +273,16 @@ fn step(world: &mut World, lent: &mut Lent<'_>, task: Entity, mut work: BoxedWor
 /// [`step`] for a task with [`TaskStats`]: timed.
 #[cold]
 #[inline(never)]
-fn step_timed(
-    clock: &CooperatorClock,
-    world: &mut World,
-    lent: &mut Lent<'_>,
-    task: Entity,
-    work: BoxedWork,
-    longest: &mut Option<(Entity, Duration)>,
-) -> bool {
+fn step_timed(world: &mut World, lent: &mut Lent<'_>, task: Entity, work: BoxedWork) -> bool {
+    let clock = lent.clock;
     let start = clock.now();
     let clean = step(world, lent, task, work);
     let took = clock.now().saturating_sub(start);
     if let Some(mut stats) = world.get_mut::<TaskStats>(task) {
         stats.record(took);
     }
-    if longest.is_none_or(|(_, d)| took > d) {
-        *longest = Some((task, took));
+    if lent.longest.is_none_or(|(_, d)| took > d) {
+        lent.longest = Some((task, took));
     }
     clean
 }

@@ -204,7 +204,8 @@ impl Ticker<'_> {
 
 /// The hot loop: takes the next runnable task, runs one work unit of it, puts its work back,
 /// and asks the budget (`exhausted(task, steps)`) after every step.
-#[inline(always)]
+// Its own function per kind of budget: only what the loop needs is live in it.
+#[inline(never)]
 fn run(
     world: &mut World,
     lent: &mut Lent<'_>,

@@ -1,4 +1,4 @@
-//! Frame and time waits: ordered deadlines resolved in the wake system.
+//! Frame and time waits: ordered deadlines, reported to the wake system when due.
 
 use alloc::{collections::BTreeMap, vec::Vec};
 use bevy_ecs::{entity::Entity, resource::Resource, world::World};

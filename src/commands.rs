@@ -2,8 +2,9 @@
 
 use bevy_ecs::{
     entity::Entity,
-    error::{BevyError, Severity},
+    error::{BevyError, ErrorContext, Severity},
     system::{Commands, EntityCommands},
+    utils::prelude::DebugName,
     world::{EntityWorldMut, World},
 };
 
@@ -45,9 +46,19 @@ const NO_PLUGIN: &str =
 pub trait CooperateWorldExt {
     /// Spawns a task running `work` on the [`GlobalCooperator`] (Twisted's `cooperate`).
     ///
+    /// If the global cooperator was despawned, the task is born finished with
+    /// [`Outcome::SchedulerStopped`] and the mistake is reported through the world's error
+    /// handler; [`try_cooperate`](Self::try_cooperate) returns it as an error instead.
+    ///
     /// # Panics
     /// If [`CooperatorPlugin`](crate::CooperatorPlugin) was not added.
     fn cooperate<M>(&mut self, work: impl IntoWork<M>) -> Entity;
+    /// [`cooperate`](Self::cooperate), or an error when there is no global cooperator (the
+    /// plugin was not added, or the cooperator was despawned); nothing is spawned then.
+    ///
+    /// # Errors
+    /// [`TaskError::NoSuchCooperator`] (with `Entity::PLACEHOLDER` when the plugin is missing).
+    fn try_cooperate<M>(&mut self, work: impl IntoWork<M>) -> Result<Entity, TaskError>;
     /// Spawns a task running `work` on `cooperator`. A stopped cooperator gives a task born
     /// finished with [`Outcome::SchedulerStopped`].
     ///
@@ -114,9 +125,21 @@ pub trait CooperateWorldExt {
 impl CooperateWorldExt for World {
     fn cooperate<M>(&mut self, work: impl IntoWork<M>) -> Entity {
         let coop = global(self).expect(NO_PLUGIN);
+        if self.get::<Cooperator>(coop).is_none() {
+            let error = BevyError::new(Severity::Error, TaskError::NoSuchCooperator(coop));
+            let context = ErrorContext::Command {
+                name: DebugName::borrowed("cooperate: the GlobalCooperator was despawned"),
+            };
+            (self.fallback_error_handler())(error, context);
+        }
         let entity = self.spawn_empty().id();
         lifecycle::attach(self, entity, coop, work.into_boxed_work(), true);
         entity
+    }
+
+    fn try_cooperate<M>(&mut self, work: impl IntoWork<M>) -> Result<Entity, TaskError> {
+        let coop = global(self).ok_or(TaskError::NoSuchCooperator(Entity::PLACEHOLDER))?;
+        self.cooperate_on(coop, work)
     }
 
     fn cooperate_on<M>(

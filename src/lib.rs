@@ -53,8 +53,10 @@ pub use script::{
 pub use task::{
     CooperativeTask, Paused, RetainFinished,
     progress::{TaskProgress, TaskProgressExt},
+    report::{UnhandledFailure, UnhandledFailures},
     result::TaskResult,
     stats::TaskStats,
+    waiting::WaitCycle,
 };
 pub use wait::{
     PendingWaits, Wait, WaitTimedOut,

@@ -2,6 +2,7 @@
 
 use bevy_app::{App, Plugin, Update};
 use bevy_ecs::{
+    error::Severity,
     intern::Interned,
     schedule::{IntoScheduleConfigs, ScheduleLabel},
 };
@@ -12,7 +13,8 @@ use crate::{
     cooperator::{Cooperator, GlobalCooperator},
     outcome::TaskFinished,
     scheduler::{self, CooperatorSystems},
-    task, wait,
+    task::{self, report::UnhandledFailures},
+    wait,
 };
 #[cfg(feature = "bevy_reflect")]
 use crate::{cooperator::CooperatorStats, error::FinishKind};
@@ -41,6 +43,9 @@ pub struct CooperatorPlugin {
     pub budget: Budget,
     /// The schedule the systems run in. Default: `Update`.
     pub schedule: Interned<dyn ScheduleLabel>,
+    /// How a task failure nobody handles is reported (see [`UnhandledFailures`]). Default:
+    /// `Severity::Error`.
+    pub unhandled_failures: Severity,
 }
 
 impl Default for CooperatorPlugin {
@@ -48,6 +53,7 @@ impl Default for CooperatorPlugin {
         CooperatorPlugin {
             budget: Budget::default(),
             schedule: Update.intern(),
+            unhandled_failures: UnhandledFailures::default().severity,
         }
     }
 }
@@ -64,6 +70,14 @@ impl CooperatorPlugin {
     #[must_use]
     pub fn with_schedule(mut self, schedule: impl ScheduleLabel) -> Self {
         self.schedule = schedule.intern();
+        self
+    }
+
+    /// Sets how a task failure nobody handles is reported (see [`UnhandledFailures`]);
+    /// `Severity::Ignore` turns the reports off.
+    #[must_use]
+    pub fn with_unhandled_failures(mut self, severity: Severity) -> Self {
+        self.unhandled_failures = severity;
         self
     }
 }
@@ -85,6 +99,9 @@ impl Plugin for CooperatorPlugin {
         task::build(app);
         wait::build(app);
         scheduler::build(app, self.schedule);
+        app.insert_resource(UnhandledFailures {
+            severity: self.unhandled_failures,
+        });
         #[cfg(feature = "bevy_reflect")]
         app.register_type::<FinishKind>()
             .register_type::<CooperatorStats>();

@@ -23,7 +23,7 @@ use crate::{
     error::{TaskError, TaskPanicked, panic_text},
     outcome::{Failure, Outcome, TaskFinished},
     run_queue::{BoxedWork, Drained, NIL},
-    task::{CooperativeTask, Paused, stats::TaskStats, waiting},
+    task::{CooperativeTask, Paused, report, stats::TaskStats, waiting},
     wait::{
         Wait,
         join::{JoinMode, Offer},
@@ -542,10 +542,19 @@ pub(crate) fn announce(
     if let Some(mut messages) = world.get_resource_mut::<Messages<TaskFinished>>() {
         messages.write(event.clone());
     }
+    let unhandled = match &outcome {
+        Outcome::Failed(failure) if !report::is_handled(world, entity, waiters.len()) => {
+            Some(failure.clone())
+        }
+        _ => None,
+    };
     // A panicking observer must not leave the waiters hanging or unwind through the scheduler:
     // it is reported through the world's error handler, like a failing observer.
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| world.trigger(event))) {
         report_observer_panic(world, payload);
+    }
+    if let Some(failure) = unhandled {
+        report::report(world, entity, failure);
     }
     if waiters.is_empty() {
         return;

@@ -2,6 +2,7 @@
 
 pub(crate) mod lifecycle;
 pub(crate) mod progress;
+pub(crate) mod report;
 pub(crate) mod result;
 pub(crate) mod stats;
 pub(crate) mod waiting;
@@ -20,6 +21,7 @@ use crate::{
 /// Registers what the task part keeps, and how wait sources reach the lifecycle.
 pub(crate) fn build(app: &mut App) {
     app.init_resource::<lifecycle::FinishedTasks>()
+        .init_resource::<report::UnhandledFailures>()
         .insert_resource(Resolver(lifecycle::resolve_all))
         .insert_resource(FinishDrained(lifecycle::finish_drained));
 }

@@ -64,6 +64,15 @@ fn register_task(world: &mut World, task: Entity, ticket: Ticket, other: Entity)
     if other == task {
         return Registered::Now(Err(Failure::msg("a task cannot wait for itself")));
     }
+    if world.get::<CooperativeTask>(other).is_none() {
+        return Registered::Now(Err(Failure::new(TaskError::NoSuchTask(other))));
+    }
+    if let Some(path) = path_to(world, other, task) {
+        // `other` waits, through a chain of task waits, on `task`: this wait would close it.
+        let mut cycle = alloc::vec![task];
+        cycle.extend(path);
+        return Registered::Now(Err(Failure::new(WaitCycle(cycle))));
+    }
     let Some(mut target) = world.get_mut::<CooperativeTask>(other) else {
         return Registered::Now(Err(Failure::new(TaskError::NoSuchTask(other))));
     };
@@ -75,6 +84,73 @@ fn register_task(world: &mut World, task: Entity, ticket: Ticket, other: Entity)
         }
     }
 }
+
+/// The chain of pending task waits from `from` to `to` (`from`, …, `to`), if there is one.
+fn path_to(world: &World, from: Entity, to: Entity) -> Option<Vec<Entity>> {
+    let mut path = alloc::vec![from];
+    let mut seen = Vec::new();
+    walk(world, from, to, &mut path, &mut seen).then_some(path)
+}
+
+fn walk(
+    world: &World,
+    at: Entity,
+    to: Entity,
+    path: &mut Vec<Entity>,
+    seen: &mut Vec<Entity>,
+) -> bool {
+    if seen.contains(&at) {
+        return false;
+    }
+    seen.push(at);
+    let Some(task) = world.get::<CooperativeTask>(at) else {
+        return false;
+    };
+    let mut next = Vec::new();
+    waited_tasks(&task.waiting.registration, &mut next);
+    for other in next {
+        path.push(other);
+        if other == to || walk(world, other, to, path, seen) {
+            return true;
+        }
+        path.pop();
+    }
+    false
+}
+
+/// The tasks a pending wait waits on, joins included.
+fn waited_tasks(registration: &Registration, out: &mut Vec<Entity>) {
+    match registration {
+        Registration::Task(other) | Registration::Take(other, _) => out.push(*other),
+        Registration::Join(join) => {
+            for sub in join.subs.iter().filter(|sub| !sub.done) {
+                waited_tasks(&sub.registration, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The error a task wait fails with at once when it would close a cycle of tasks waiting on
+/// each other (which could never resolve): the tasks in the cycle, starting and ending with the
+/// task that would have waited.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitCycle(pub Vec<Entity>);
+
+impl core::fmt::Display for WaitCycle {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("this wait would close a cycle of tasks waiting on each other: ")?;
+        for (i, task) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" waits on ")?;
+            }
+            write!(f, "{task}")?;
+        }
+        Ok(())
+    }
+}
+
+impl core::error::Error for WaitCycle {}
 
 /// Registers the sub-waits of a join one by one; `timer` is the index of a timeout's timer.
 fn register_join_with(

@@ -14,6 +14,7 @@ mod determinism;
 mod diagnostics_feed_bevy_diagnostic;
 mod event_on_fails_when_its_entity_is_despawned;
 mod failures;
+mod failures_are_reported;
 mod faults;
 mod frame_budget_shares_one_budget_among_lanes;
 mod level_files_describe_their_entities;

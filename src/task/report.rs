@@ -1,0 +1,93 @@
+//! Failures nobody handles are reported: [`UnhandledFailures`].
+
+use bevy_ecs::{
+    entity::Entity,
+    error::{BevyError, ErrorContext, Severity},
+    observer::ObservedBy,
+    resource::Resource,
+    utils::prelude::DebugName,
+    world::World,
+};
+use core::fmt;
+
+use crate::{outcome::Failure, task::RetainFinished};
+
+/// How a task that ends [`Failed`](crate::Outcome::Failed) with nobody to handle it is reported.
+///
+/// A failure is handled when a task waits on the failed one, an observer watches the task's
+/// entity (`.observe(..)` on it), or the entity holds [`RetainFinished`]. Otherwise it goes to the
+/// world's error handler — the one Bevy reports failing systems through — as an
+/// [`UnhandledFailure`] with this severity: logged as an error by default. `Severity::Ignore`
+/// turns the reports off. Set it with
+/// [`CooperatorPlugin::with_unhandled_failures`](crate::CooperatorPlugin::with_unhandled_failures)
+/// or by changing the resource.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{UnhandledFailures, prelude::*};
+/// # use bevy_ecs::error::Severity;
+/// let mut app = App::new();
+/// app.add_plugins(CooperatorPlugin::default().with_unhandled_failures(Severity::Warning));
+/// assert_eq!(app.world().resource::<UnhandledFailures>().severity, Severity::Warning);
+/// ```
+#[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnhandledFailures {
+    /// The severity of the reports.
+    pub severity: Severity,
+}
+
+impl Default for UnhandledFailures {
+    fn default() -> Self {
+        UnhandledFailures {
+            severity: Severity::Error,
+        }
+    }
+}
+
+/// The error an unhandled task failure is reported with: the task and why it failed.
+#[derive(Debug)]
+pub struct UnhandledFailure {
+    /// The task that failed.
+    pub task: Entity,
+    /// Its failure.
+    pub failure: Failure,
+}
+
+impl fmt::Display for UnhandledFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "task {} failed and nothing handles it (no waiter, no observer on it, not retained): {}",
+            self.task,
+            self.failure.error()
+        )
+    }
+}
+
+impl core::error::Error for UnhandledFailure {}
+
+/// Whether anyone handles the end of `task`, besides `waiters` tasks waiting on it.
+pub(crate) fn is_handled(world: &World, task: Entity, waiters: usize) -> bool {
+    waiters > 0
+        || world.get_entity(task).is_ok_and(|e| {
+            e.contains::<RetainFinished>()
+                || e.get::<ObservedBy>().is_some_and(|o| !o.get().is_empty())
+        })
+}
+
+/// Reports the unhandled failure of `task` through the world's error handler.
+pub(crate) fn report(world: &mut World, task: Entity, failure: Failure) {
+    let severity = world
+        .get_resource::<UnhandledFailures>()
+        .copied()
+        .unwrap_or_default()
+        .severity;
+    if severity == Severity::Ignore {
+        return;
+    }
+    let error = BevyError::new(severity, UnhandledFailure { task, failure });
+    let context = ErrorContext::Command {
+        name: DebugName::borrowed("bevy_cooperator task"),
+    };
+    (world.fallback_error_handler())(error, context);
+}

@@ -5,14 +5,14 @@
 
 // The parts, from the bottom up: each imports only parts listed above it.
 //
-// - `clock`, `error`, `outcome`, `watch`: plain data and the clock.
-// - `budget`, `frame_budget`: how much work a frame allows.
+// - `error`, `clock`, `watch`: errors, the clock, the deadline watcher thread.
+// - `outcome`, `budget`, `frame_budget`: how a task ends; how much work a frame allows.
+// - `wait/`: what a task waits for; its sources store waiters and report what resolved
+//   (`seam.rs` is the seam with the tasks, `join.rs` the joins as a state machine).
 // - `work`: what a task runs; `run_queue`: the run order; `cooperator`: the scheduler component.
-// - `wait/`: what a task waits for; its sources store waiters and report what resolved.
 // - `task/`: the task component and every change of a task's state (`task/lifecycle.rs`).
-// - `script`: async task bodies, built on `task/` and `wait/`.
-// - `scheduler/`: the wake, step and cleanup systems; `commands`: the public verbs;
-//   `plugin`: the plugin that puts it together.
+// - `script`, `commands`: async task bodies and the public verbs, built on `task/` and `wait/`.
+// - `scheduler/`: the wake, step and cleanup systems; `plugin`: puts it together.
 
 extern crate alloc;
 

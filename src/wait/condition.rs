@@ -229,3 +229,55 @@ pub(crate) fn wake_conditions(world: &mut World) -> Vec<Resolution> {
     }
     resolved
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bevy_ecs::system::IntoSystem;
+
+    fn e(i: u32) -> Entity {
+        Entity::from_raw_u32(i).unwrap()
+    }
+
+    fn a_home() -> Home {
+        home(Box::new(IntoSystem::into_system(|| true)))
+    }
+
+    #[test]
+    fn waiters_of_one_condition_share_a_group_in_the_order_they_began_waiting() {
+        let (first, second) = (a_home(), a_home());
+        let mut waits = ConditionWaits::default();
+        waits.merge(Group::new(first.clone(), e(1), 5));
+        waits.merge(Group::new(second.clone(), e(2), 6));
+        // A later merge of an earlier ticket (registered while polling) keeps ticket order.
+        let mut late = Group::new(first.clone(), e(3), 7);
+        late.absorb(Group::new(first.clone(), e(4), 2));
+        waits.merge(late);
+        assert_eq!((waits.len(), waits.systems()), (4, 2));
+        let group = waits.groups.remove(0);
+        assert_eq!(
+            group.tasks().collect::<Vec<_>>(),
+            [(e(4), 2), (e(1), 5), (e(3), 7)]
+        );
+    }
+
+    #[test]
+    fn removed_waiters_leave_holes_until_holes_outnumber_them() {
+        let mut group = Group::new(a_home(), e(1), 1);
+        for i in 2..=4 {
+            group.absorb(Group::new(group.home.clone(), e(i), u64::from(i)));
+        }
+        assert!(group.remove(e(2), 2));
+        assert!(!group.remove(e(2), 2), "already gone");
+        assert!(!group.remove(e(3), 4), "the ticket belongs to another task");
+        assert_eq!(group.waiters.len(), 4, "one hole is kept");
+        assert!(group.remove(e(3), 3));
+        assert!(group.remove(e(4), 4));
+        assert_eq!(
+            group.waiters.len(),
+            1,
+            "compacted once holes outnumber the waiters"
+        );
+        assert_eq!(group.tasks().collect::<Vec<_>>(), [(e(1), 1)]);
+    }
+}

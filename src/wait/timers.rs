@@ -143,3 +143,67 @@ pub(crate) fn wake_timers(world: &mut World) -> Vec<Resolution> {
         .map(|(task, ticket)| Resolution::new(task, ticket, Ok(())))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(i: u32) -> Entity {
+        Entity::from_raw_u32(i).unwrap()
+    }
+
+    fn key(registered: Registered) -> TimerKey {
+        match registered {
+            Registered::Pending(Registration::Timer(key)) => key,
+            _ => panic!("a pending timer"),
+        }
+    }
+
+    fn reported(world: &mut World) -> Vec<(Entity, Ticket)> {
+        wake_timers(world)
+            .into_iter()
+            .map(|r| (r.task, r.ticket))
+            .collect()
+    }
+
+    #[test]
+    fn frame_timers_are_reported_when_due_in_the_order_they_were_set_and_cancel_removes_them() {
+        let mut world = World::new();
+        world.init_resource::<WaitTimers>();
+        register_frames(&mut world, e(1), 10, 2);
+        let cancelled = key(register_frames(&mut world, e(2), 20, 1));
+        register_frames(&mut world, e(3), 30, 1);
+        cancel(&mut world, cancelled);
+        assert_eq!(world.resource::<WaitTimers>().len(), 2);
+        assert_eq!(reported(&mut world), [(e(3), 30)], "frame 1");
+        assert_eq!(reported(&mut world), [(e(1), 10)], "frame 2");
+        assert_eq!(reported(&mut world), []);
+        assert_eq!(world.resource::<WaitTimers>().len(), 0);
+    }
+
+    #[test]
+    fn time_timers_are_reported_in_deadline_order_and_saturate() {
+        let mut world = World::new();
+        world.init_resource::<WaitTimers>();
+        world.insert_resource(Time::<()>::default());
+        let ms = Duration::from_millis;
+        register_time(&mut world, e(1), 1, Clock::Virtual, ms(30));
+        register_time(&mut world, e(2), 2, Clock::Virtual, ms(10));
+        register_time(&mut world, e(3), 3, Clock::Virtual, Duration::MAX);
+        assert!(matches!(
+            register_time(&mut world, e(4), 4, Clock::Virtual, Duration::ZERO),
+            Registered::Now(Ok(()))
+        ));
+        assert!(
+            matches!(
+                register_time(&mut world, e(5), 5, Clock::Real, ms(1)),
+                Registered::Now(Err(_))
+            ),
+            "no Time<Real>: a clear failure"
+        );
+        world.resource_mut::<Time>().advance_by(ms(40));
+        assert_eq!(reported(&mut world), [(e(2), 2), (e(1), 1)]);
+        world.resource_mut::<Time>().advance_by(ms(1_000_000));
+        assert_eq!(reported(&mut world), [], "Duration::MAX is never due");
+    }
+}

@@ -2,7 +2,12 @@
 
 use alloc::{boxed::Box, sync::Arc, vec::Vec};
 use bevy_ecs::{
-    entity::Entity, error::BevyError, message::Message, resource::Resource, system::IntoSystem,
+    component::{Component, Mutable},
+    entity::Entity,
+    error::BevyError,
+    message::Message,
+    resource::Resource,
+    system::{In, IntoSystem},
     world::World,
 };
 use core::{
@@ -20,7 +25,7 @@ use std::task::Wake;
 use crate::{
     outcome::Failure,
     task::{
-        CooperativeTask, lifecycle,
+        CooperativeTask, lifecycle, progress,
         result::{Joined, move_result},
     },
     wait::{
@@ -29,7 +34,7 @@ use crate::{
         registration::Registration,
         seam::Resolution,
     },
-    work::{IntoWork, Step, StepContext, Work},
+    work::{IntoWork, Progress, Step, StepContext, Work},
 };
 
 type WorldFn = Box<dyn FnOnce(&mut World) -> Box<dyn Any + Send> + Send>;
@@ -125,6 +130,116 @@ impl ScriptContext {
             f: Some(f),
             _result: PhantomData,
         }
+    }
+
+    /// Runs `system` — with any `Query`, `Res`, `ResMut` or `Commands` parameters — in the same
+    /// work unit, and returns its output. The system is cached per world, as with
+    /// [`World::run_system_cached`]; its commands are applied right after it. It must be a
+    /// function or a closure that captures nothing — a capturing closure does not compile; pass
+    /// data with [`run_system_with`](Self::run_system_with). A system that cannot run (its
+    /// parameters are missing, say) is an `Err`.
+    ///
+    /// ```
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Component)]
+    /// struct Enemy;
+    ///
+    /// fn count_enemies(enemies: Query<(), With<Enemy>>) -> usize {
+    ///     enemies.iter().count()
+    /// }
+    ///
+    /// let work = script(|cx| async move {
+    ///     let enemies = cx.run_system(count_enemies).await?;
+    ///     cx.with_world(move |world| world.insert_resource(Counted(enemies))).await;
+    ///     Ok::<(), Failure>(())
+    /// });
+    /// # #[derive(Resource)] struct Counted(usize);
+    /// # let _ = work;
+    /// ```
+    pub fn run_system<O, M, S>(
+        &self,
+        system: S,
+    ) -> WithWorld<Result<O, Failure>, impl FnOnce(&mut World) -> Result<O, Failure> + Send + 'static>
+    where
+        S: IntoSystem<(), O, M> + Send + 'static,
+        O: Send + 'static,
+    {
+        self.with_world(move |world: &mut World| {
+            world.run_system_cached(system).map_err(Failure::new)
+        })
+    }
+
+    /// [`run_system`](Self::run_system) for a system taking `In<T>`: runs it with `input`.
+    pub fn run_system_with<T, O, M, S>(
+        &self,
+        system: S,
+        input: T,
+    ) -> WithWorld<Result<O, Failure>, impl FnOnce(&mut World) -> Result<O, Failure> + Send + 'static>
+    where
+        S: IntoSystem<In<T>, O, M> + Send + 'static,
+        T: Send + 'static,
+        O: Send + 'static,
+    {
+        self.with_world(move |world: &mut World| {
+            world
+                .run_system_cached_with(system, input)
+                .map_err(Failure::new)
+        })
+    }
+
+    /// Reads or changes the resource `R` in the same work unit; `Err` when there is none.
+    pub fn with_resource<R, O>(
+        &self,
+        f: impl FnOnce(&mut R) -> O + Send + 'static,
+    ) -> WithWorld<Result<O, Failure>, impl FnOnce(&mut World) -> Result<O, Failure> + Send + 'static>
+    where
+        R: Resource + Component<Mutability = Mutable>,
+        O: Send + 'static,
+    {
+        self.with_world(
+            move |world: &mut World| match world.get_resource_mut::<R>() {
+                Some(mut resource) => Ok(f(&mut resource)),
+                None => Err(Failure::msg(alloc::format!(
+                    "there is no resource {}",
+                    core::any::type_name::<R>()
+                ))),
+            },
+        )
+    }
+
+    /// Reads or changes the component `C` of `entity` in the same work unit; `Err` when the
+    /// entity does not exist or has no `C`.
+    pub fn with_component<C, O>(
+        &self,
+        entity: Entity,
+        f: impl FnOnce(&mut C) -> O + Send + 'static,
+    ) -> WithWorld<Result<O, Failure>, impl FnOnce(&mut World) -> Result<O, Failure> + Send + 'static>
+    where
+        C: Component<Mutability = Mutable>,
+        O: Send + 'static,
+    {
+        self.with_world(move |world: &mut World| match world.get_mut::<C>(entity) {
+            Some(mut component) => Ok(f(&mut component)),
+            None => Err(Failure::msg(alloc::format!(
+                "entity {entity} has no component {}",
+                core::any::type_name::<C>()
+            ))),
+        })
+    }
+
+    /// Reports the task's progress, in the same work unit: stored in its
+    /// [`TaskProgress`](crate::TaskProgress) component, where an ordinary system reads it with a
+    /// `Query<&TaskProgress>`.
+    pub fn report_progress(
+        &self,
+        done: u64,
+        total: Option<u64>,
+    ) -> WithWorld<(), impl FnOnce(&mut World) + Send + 'static> {
+        let task = self.task();
+        self.with_world(move |world: &mut World| {
+            progress::report(world, task, Progress { done, total });
+        })
     }
 
     /// Pauses the task until `wait` is resolved, exactly as an iterator yielding it; returns the

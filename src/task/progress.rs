@@ -20,14 +20,17 @@ impl StepContext<'_> {
     /// whose `size_hint` is exact need not call it: their progress is known.
     pub fn report_progress(&mut self, done: u64, total: Option<u64>) {
         let task = self.task();
-        let progress = TaskProgress(Progress { done, total });
-        let world = self.world();
-        match world.get_mut::<TaskProgress>(task) {
-            Some(mut p) => *p = progress,
-            None => {
-                if let Ok(mut e) = world.get_entity_mut(task) {
-                    e.insert(progress);
-                }
+        report(self.world(), task, Progress { done, total });
+    }
+}
+
+/// Stores `progress` in `task`'s [`TaskProgress`] (the steps and the scripts report through it).
+pub(crate) fn report(world: &mut World, task: Entity, progress: Progress) {
+    match world.get_mut::<TaskProgress>(task) {
+        Some(mut p) => p.0 = progress,
+        None => {
+            if let Ok(mut e) = world.get_entity_mut(task) {
+                e.insert(TaskProgress(progress));
             }
         }
     }

@@ -59,7 +59,7 @@ pub use task::{
     waiting::WaitCycle,
 };
 pub use wait::{
-    PendingWaits, Wait, WaitTimedOut,
+    FutureOutput, PendingWaits, Wait, WaitTimedOut,
     signal::{Signal, SignalState, SignalStatus},
 };
 pub use work::{

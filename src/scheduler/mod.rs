@@ -27,7 +27,7 @@ use crate::{
         CooperativeTask, Paused, RetainFinished,
         lifecycle::{self, FinishedTasks},
     },
-    wait::{condition, message, timers},
+    wait::{condition, future, message, timers},
 };
 
 /// The public ordering API, in run order (chained), all in the [`CooperatorPlugin`](crate::CooperatorPlugin)'s schedule
@@ -69,6 +69,8 @@ pub(crate) fn build(app: &mut App, schedule: Interned<dyn ScheduleLabel>) {
 fn wake_system(world: &mut World) {
     let woken = script::wake_wakers(world);
     lifecycle::resolve_all(world, woken);
+    let completed = future::wake_futures(world);
+    lifecycle::resolve_all(world, completed);
     let due = timers::wake_timers(world);
     lifecycle::resolve_all(world, due);
     message::wake_messages(world, &mut lifecycle::resolve_all);

@@ -2,6 +2,7 @@
 
 pub(crate) mod condition;
 pub(crate) mod event;
+pub(crate) mod future;
 pub(crate) mod join;
 pub(crate) mod message;
 pub(crate) mod registration;
@@ -16,7 +17,7 @@ use bevy_ecs::{
 };
 use core::{fmt, time::Duration};
 
-pub use self::join::WaitTimedOut;
+pub use self::{future::FutureOutput, join::WaitTimedOut};
 use self::{join::JoinMode, registration::RegisterFn, seam::Ticket, signal::Signal, timers::Clock};
 
 /// Registers what the wait sources keep.
@@ -234,6 +235,41 @@ impl Wait {
         ))
     }
 
+    /// Until `future` completes — any `Send` future: a `bevy_tasks::Task<T>` spawned on a task
+    /// pool, an asset load, a channel's receiver. Its output arrives in the returned
+    /// [`FutureOutput`]; take it once the task has resumed. The task is paused (and costs
+    /// nothing) meanwhile: the future is polled when the wait begins and then only when its
+    /// waker fires. Stopping the task drops the future, which cancels a `bevy_tasks::Task`.
+    ///
+    /// Work meant for other threads goes to `AsyncComputeTaskPool::get().spawn(..)`; it runs on
+    /// real threads only with `bevy_tasks`' `multi_threaded` feature (part of Bevy's default
+    /// features), and otherwise on the thread that ticks the task pools.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default());
+    /// let (wait, output) = Wait::future(async { 6 * 7 });
+    /// let task = app.world_mut().cooperate(std::iter::once(wait));
+    /// app.update();
+    /// assert_eq!(output.take(), Some(42));
+    /// ```
+    pub fn future<F>(future: F) -> (Self, FutureOutput<F::Output>)
+    where
+        F: core::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (slot, output) = future::slot(future);
+        let wait = Wait::new(WaitKind::Custom(
+            "Future",
+            Arc::new(move |world: &mut World, task: Entity, ticket: Ticket| {
+                future::register(world, task, ticket, &slot)
+            }),
+        ));
+        (wait, output)
+    }
+
     /// Until every one of `waits` is resolved; fails with the first failure (the others are then
     /// cancelled, not stopped). `all` of nothing resumes at once.
     pub fn all(waits: impl IntoIterator<Item = Wait>) -> Self {
@@ -308,6 +344,8 @@ pub struct PendingWaits {
     /// Distinct conditions polled each frame: one per [`Wait::until`] (and its clones) that any
     /// task waits on, however many tasks wait on it.
     pub condition_systems: usize,
+    /// Future waits ([`Wait::future`]).
+    pub futures: usize,
 }
 
 impl PendingWaits {
@@ -326,6 +364,9 @@ impl PendingWaits {
             condition_systems: world
                 .get_resource::<condition::ConditionWaits>()
                 .map_or(0, condition::ConditionWaits::systems),
+            futures: world
+                .get_resource::<future::FutureWaits>()
+                .map_or(0, future::FutureWaits::len),
         }
     }
 }

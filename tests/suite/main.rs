@@ -37,6 +37,7 @@ mod typed_results;
 mod wait_all;
 mod wait_condition;
 mod wait_event;
+mod wait_future;
 mod wait_message;
 mod wait_race;
 mod wait_reuse;

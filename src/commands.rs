@@ -80,8 +80,8 @@ pub trait CooperateWorldExt {
     /// [`TaskError::NotPaused`] without a matching pause (also for a finished task that is not
     /// paused); [`TaskError::NoSuchTask`].
     fn resume_task(&mut self, task: Entity) -> Result<(), TaskError>;
-    /// Stops a task: its work is dropped at once and [`TaskFinished`](crate::TaskFinished) fires
-    /// with [`Outcome::Stopped`] before this returns.
+    /// Stops a task: its work is dropped at once (after its step, when a task stops itself) and
+    /// [`TaskFinished`](crate::TaskFinished) fires with [`Outcome::Stopped`] before this returns.
     ///
     /// # Errors
     /// [`TaskError::NoSuchTask`]; for a finished task the error for how it finished.

@@ -35,8 +35,9 @@ pub(crate) struct Entry {
     /// The task's member slot; [`NIL`] for a hole (the task left the run order).
     pub(crate) slot: u32,
     /// The low half of the node's generation: enough to tell whether the node was reused during
-    /// one step (that would take 2^32 new tasks within the step), and it keeps the entry at
-    /// 40 bytes.
+    /// one step, and it keeps the entry at 40 bytes. Generations are handed out once each (in
+    /// blocks of 2^16 per queue), so a clash needs about 2^16 queues drained or replaced within
+    /// one step.
     pub(crate) generation: u32,
 }
 
@@ -307,12 +308,17 @@ impl RunQueue {
     /// pass begins at the front.
     #[inline]
     pub(crate) fn next(&mut self) -> Option<Next> {
+        // A pass that finds no work ends the search (a live entry always holds its work but while
+        // it is stepped; this keeps a broken entry from spinning the loop).
+        let mut passes = 0;
         loop {
             if self.cursor == self.order.len() {
-                if self.runnable == 0 {
+                // Compact even when nothing is runnable, so waits cannot grow the array.
+                self.new_pass();
+                passes += 1;
+                if self.runnable == 0 || passes > 2 {
                     return None;
                 }
-                self.new_pass();
             }
             let entry = &mut self.order[self.cursor];
             self.cursor += 1;
@@ -477,6 +483,34 @@ mod tests {
         q.link_back(c);
         assert_eq!(advance(&mut q), Some(e(3)));
         assert_eq!(advance(&mut q), Some(e(1)));
+    }
+
+    // Regression: with every task waiting, the pass ended without compacting and each wait grew
+    // the array by one entry.
+    #[test]
+    fn holes_are_compacted_when_every_task_left_the_pass() {
+        let (mut q, s) = queue(3);
+        for _ in 0..100 {
+            for &slot in &s {
+                assert!(advance(&mut q).is_some());
+                q.unlink(slot);
+            }
+            assert!(q.next().is_none());
+            for &slot in &s {
+                q.link_back(slot);
+            }
+        }
+        assert_eq!(q.order.len(), 3);
+    }
+
+    // Regression: a live entry without its work (never expected) made `next` spin forever.
+    #[test]
+    fn an_entry_without_work_does_not_spin_the_search() {
+        let (mut q, _) = queue(2);
+        for entry in &mut q.order {
+            entry.work = None;
+        }
+        assert!(q.next().is_none());
     }
 
     #[test]

@@ -187,7 +187,9 @@ where
 
     fn progress_after(&self, steps: u64) -> Option<Progress> {
         match self.iter.size_hint() {
-            (low, Some(high)) if low == high => Some(Progress::new(steps, steps + low as u64)),
+            (low, Some(high)) if low == high => {
+                Some(Progress::new(steps, steps.saturating_add(low as u64)))
+            }
             _ => None,
         }
     }

@@ -111,7 +111,7 @@ const WARN_INTERVAL: Duration = Duration::from_secs(5);
 impl Ticker<'_> {
     pub(super) fn has_work(&mut self, world: &World, coop: Entity) -> bool {
         self.coop_query
-            .get_manual(world, coop)
+            .get(world, coop)
             .is_ok_and(|c| c.running() && c.queue.runnable() > 0)
     }
 
@@ -124,11 +124,25 @@ impl Ticker<'_> {
         budget: &mut TickBudget,
     ) -> u32 {
         let mut lent = Lent::new(coop_entity, self.coop_query, self.clock);
-        // One loop per kind of budget, so that asking it after each step is a plain call.
-        let steps = match budget {
-            TickBudget::Steps(n) => run(world, &mut lent, |_, steps| steps >= *n),
-            TickBudget::Unlimited => run(world, &mut lent, |_, _| false),
-            TickBudget::Custom(predicate) => run(world, &mut lent, |_, _| {
+        // Whatever unwinds out of the loop (a panicking `Drop` of a stopped task's work, say),
+        // the queue goes back to its cooperator first.
+        let ran = catch_unwind(AssertUnwindSafe(|| {
+            Self::run_budget(world, &mut lent, budget)
+        }));
+        lent.give_back(world);
+        let steps = ran.unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+        let timed_longest = lent.longest;
+        self.record(world, coop_entity, budget, steps, timed_longest);
+        steps
+    }
+
+    /// The loop for this kind of budget: asking it after each step is then a plain call.
+    fn run_budget(world: &mut World, lent: &mut Lent<'_>, budget: &mut TickBudget) -> u32 {
+        let coop_entity = lent.coop;
+        match budget {
+            TickBudget::Steps(n) => run(world, lent, |_, steps| steps >= *n),
+            TickBudget::Unlimited => run(world, lent, |_, _| false),
+            TickBudget::Custom(predicate) => run(world, lent, |_, _| {
                 // A panicking predicate ends the tick; it must not unwind while the loop holds
                 // the queue.
                 catch_unwind(AssertUnwindSafe(&mut *predicate)).unwrap_or_else(|payload| {
@@ -140,14 +154,8 @@ impl Ticker<'_> {
                     true
                 })
             }),
-            TickBudget::Deadline(deadline) => {
-                run(world, &mut lent, |task, _| deadline.exhausted(task))
-            }
-        };
-        lent.give_back(world);
-        let timed_longest = lent.longest;
-        self.record(world, coop_entity, budget, steps, timed_longest);
-        steps
+            TickBudget::Deadline(deadline) => run(world, lent, |task, _| deadline.exhausted(task)),
+        }
     }
 
     #[cold]
@@ -224,7 +232,7 @@ fn run(
         } else {
             step(world, lent, task, work)
         };
-        steps += 1;
+        steps = steps.saturating_add(1);
         // A step that used the world or did not just continue gave the queue back.
         if !clean {
             if !lent.take(world) {
@@ -319,7 +327,7 @@ fn apply(
     lent.give_back(world);
     let current = lent
         .query
-        .get_manual(world, lent.coop)
+        .get(world, lent.coop)
         .is_ok_and(|c| c.queue.is_current(slot, generation))
         && world
             .get::<CooperativeTask>(task)

@@ -40,8 +40,8 @@ impl TaskStats {
     }
 
     pub(crate) fn record(&mut self, step: Duration) {
-        self.steps += 1;
-        self.time += step;
+        self.steps = self.steps.saturating_add(1);
+        self.time = self.time.saturating_add(step);
         self.longest = self.longest.max(step);
     }
 }

@@ -6,6 +6,7 @@
 
 use alloc::{boxed::Box, vec::Vec};
 use bevy_ecs::{entity::Entity, world::World};
+use bevy_platform::collections::HashMap;
 
 use crate::{
     error::TaskError,
@@ -85,44 +86,49 @@ fn register_task(world: &mut World, task: Entity, ticket: Ticket, other: Entity)
     }
 }
 
-/// The chain of pending task waits from `from` to `to` (`from`, …, `to`), if there is one.
+/// The chain of pending task waits from `from` to `to` (`from`, …, `to`), if there is one. Only
+/// waits that must resolve for the waiter to go on count: a race (a timeout among them) can be
+/// settled by another of its waits.
 fn path_to(world: &World, from: Entity, to: Entity) -> Option<Vec<Entity>> {
-    let mut path = alloc::vec![from];
-    let mut seen = Vec::new();
-    walk(world, from, to, &mut path, &mut seen).then_some(path)
-}
-
-fn walk(
-    world: &World,
-    at: Entity,
-    to: Entity,
-    path: &mut Vec<Entity>,
-    seen: &mut Vec<Entity>,
-) -> bool {
-    if seen.contains(&at) {
-        return false;
-    }
-    seen.push(at);
-    let Some(task) = world.get::<CooperativeTask>(at) else {
-        return false;
-    };
+    // Depth first, without recursion (chains of waiting tasks can be long); `came_from` also
+    // marks the tasks seen.
+    let mut came_from: HashMap<Entity, Entity> = HashMap::default();
+    came_from.insert(from, from);
+    let mut stack = alloc::vec![from];
     let mut next = Vec::new();
-    waited_tasks(&task.waiting.registration, &mut next);
-    for other in next {
-        path.push(other);
-        if other == to || walk(world, other, to, path, seen) {
-            return true;
+    while let Some(at) = stack.pop() {
+        let Some(task) = world.get::<CooperativeTask>(at) else {
+            continue;
+        };
+        next.clear();
+        waited_tasks(&task.waiting.registration, &mut next);
+        for &other in &next {
+            if came_from.contains_key(&other) {
+                continue;
+            }
+            came_from.insert(other, at);
+            if other == to {
+                let mut path = alloc::vec![to];
+                let mut step = to;
+                while step != from {
+                    step = came_from[&step];
+                    path.push(step);
+                }
+                path.reverse();
+                return Some(path);
+            }
+            stack.push(other);
         }
-        path.pop();
     }
-    false
+    None
 }
 
-/// The tasks a pending wait waits on, joins included.
+/// The tasks a pending wait cannot go on without: its task waits, those inside joins that need
+/// all of their waits included, not those inside races.
 fn waited_tasks(registration: &Registration, out: &mut Vec<Entity>) {
     match registration {
         Registration::Task(other) | Registration::Take(other, _) => out.push(*other),
-        Registration::Join(join) => {
+        Registration::Join(join) if join.mode != JoinMode::Race => {
             for sub in join.subs.iter().filter(|sub| !sub.done) {
                 waited_tasks(&sub.registration, out);
             }

@@ -386,3 +386,81 @@ fn stop_finishes_runnable_tasks_in_run_order_then_paused_ones_in_the_order_they_
     let order: Vec<Entity> = finished.get().iter().map(|(e, _)| *e).collect();
     assert_eq!(order, [tasks[4], tasks[0], tasks[2], tasks[1], tasks[3]]);
 }
+
+#[derive(Component)]
+struct Tag;
+
+// Regression: a step that moved its cooperator into a new archetype and then finished hung the
+// frame (the cooperator was looked up through a stale query cache).
+#[test]
+fn a_step_that_changes_its_cooperators_components_and_finishes_does_not_hang() {
+    let mut app = app_with(Budget::Steps(10));
+    let finished = record_finished(&mut app);
+    let task = app.world_mut().cooperate(from_fn(|cx: &mut StepContext| {
+        let coop = cx.cooperator();
+        cx.world().entity_mut(coop).insert(Tag);
+        Step::Done
+    }));
+    let other = app.world_mut().cooperate((0..3).map(|_| ()));
+    frames(&mut app, 2);
+    let ended: Vec<Entity> = finished.get().iter().map(|(e, _)| *e).collect();
+    assert_eq!(ended, [task, other]);
+}
+
+// Regression: a cooperator in an archetype created after the first frame was skipped while the
+// earlier ones were idle.
+#[test]
+fn a_cooperator_spawned_later_in_a_new_archetype_ticks() {
+    let mut app = app_with(Budget::Steps(10));
+    app.update();
+    let log = Log::new();
+    let coop = app
+        .world_mut()
+        .spawn((Cooperator::new(Budget::Steps(10)), Tag))
+        .id();
+    app.world_mut()
+        .cooperate_on(coop, logging(&log, "late", 2))
+        .unwrap();
+    frames(&mut app, 2);
+    assert_eq!(log.get(), ["late0", "late1"]);
+}
+
+/// Work whose drop panics.
+struct PanicsOnDrop;
+
+impl Work for PanicsOnDrop {
+    fn step(&mut self, cx: &mut StepContext) -> Step {
+        // Stops itself, then continues: its work is dropped after the step.
+        let me = cx.task();
+        cx.world().stop_task(me).unwrap();
+        Step::Continue
+    }
+}
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("faults: deliberate panic in a drop");
+        }
+    }
+}
+
+// Regression: a panic unwinding out of the step loop left the cooperator without its queue.
+#[test]
+fn a_panic_out_of_the_step_loop_gives_the_queue_back_first() {
+    let mut app = app_with(Budget::Steps(10));
+    let coop = global(&app);
+    app.world_mut().cooperate(PanicsOnDrop);
+    let other = app.world_mut().cooperate(std::iter::repeat(()));
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| app.update()));
+    assert!(
+        unwound.is_err(),
+        "the panic goes on, as any panic in a system does"
+    );
+    let cooperator = app.world().get::<Cooperator>(coop).unwrap();
+    assert_eq!(
+        cooperator.run_order(),
+        [other],
+        "the queue is back in its cooperator"
+    );
+}

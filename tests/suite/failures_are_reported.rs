@@ -241,3 +241,58 @@ fn try_cooperate_starts_a_task_on_the_global_cooperator() {
         global(&app)
     );
 }
+
+#[test]
+fn a_wait_through_a_race_is_no_cycle_since_the_race_can_settle() {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    let mut app = app_with(Budget::Unlimited);
+    let finished = record_finished(&mut app);
+    let world = app.world_mut();
+    let to_b = Arc::new(Mutex::new(None));
+    // A waits on B, or on a timeout; B then waits on A: the timeout can still settle A.
+    let a = world.cooperate(std::iter::once(()).map({
+        let to_b = to_b.clone();
+        move |()| {
+            Step::Wait(Wait::task(to_b.lock().unwrap().unwrap()).timeout(Duration::from_millis(20)))
+        }
+    }));
+    let b = world.cooperate(waits_on(&Arc::new(Mutex::new(Some(a)))));
+    *to_b.lock().unwrap() = Some(b);
+    frames(&mut app, 5);
+    let log = finished.get();
+    // The timeout wins the race: A fails with it, and B, the race's losing task, is stopped.
+    let a_outcome = &log.iter().find(|(e, _)| *e == a).expect("A ended").1;
+    assert!(
+        a_outcome
+            .failure()
+            .unwrap()
+            .downcast_ref::<WaitTimedOut>()
+            .is_some()
+    );
+    assert!(
+        log.iter().any(|(e, o)| *e == b && *o == Outcome::Stopped),
+        "{log:?}"
+    );
+    assert!(log.iter().all(|(_, o)| {
+        o.failure()
+            .is_none_or(|f| f.downcast_ref::<WaitCycle>().is_none())
+    }));
+}
+
+#[test]
+fn a_long_chain_of_waiting_tasks_is_walked_without_recursion() {
+    use std::sync::{Arc, Mutex};
+    let mut app = app_with(Budget::Unlimited);
+    let finished = record_finished(&mut app);
+    let world = app.world_mut();
+    let first = world.cooperate(std::iter::once(Step::Wait(Wait::next_frame())));
+    let mut last = first;
+    for _ in 0..2_000 {
+        last = world.cooperate(waits_on(&Arc::new(Mutex::new(Some(last)))));
+    }
+    frames(&mut app, 3);
+    assert_eq!(finished.get().len(), 2_001);
+    assert!(kinds(&finished).iter().all(|k| *k == "done"));
+    let _ = last;
+}

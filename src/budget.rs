@@ -1,8 +1,13 @@
 //! How much work a cooperator does per frame: [`Budget`], and its per-tick form.
 
 use alloc::{boxed::Box, sync::Arc};
-use bevy_ecs::entity::Entity;
+use bevy_ecs::{
+    entity::Entity,
+    system::{BoxedSystem, IntoSystem},
+    world::{World, WorldId},
+};
 use core::{fmt, time::Duration};
+use std::sync::Mutex;
 
 use crate::{
     clock::{CooperatorClock, nanos},
@@ -12,9 +17,23 @@ use crate::{
 /// A predicate polled after every step; `true` ends the tick.
 pub type Predicate = Box<dyn FnMut() -> bool + Send>;
 
-/// Builds a fresh [`Predicate`] at the start of every tick (Twisted's `terminationPredicateFactory`).
+/// Builds a fresh [`Predicate`] at the start of every tick (Twisted's `terminationPredicateFactory`):
+/// a closure, or a Bevy system that reads the world.
 #[derive(Clone)]
-pub struct PredicateFactory(Arc<dyn Fn() -> Predicate + Send + Sync>);
+pub struct PredicateFactory(Factory);
+
+#[derive(Clone)]
+enum Factory {
+    Fn(Arc<dyn Fn() -> Predicate + Send + Sync>),
+    System(Arc<Mutex<SystemSlot>>),
+}
+
+/// A system factory and the world it was initialized for.
+struct SystemSlot {
+    /// `None` while it runs (or after it panicked).
+    system: Option<BoxedSystem<(), Predicate>>,
+    world: Option<WorldId>,
+}
 
 impl PredicateFactory {
     /// Wraps a factory.
@@ -22,12 +41,66 @@ impl PredicateFactory {
     where
         P: FnMut() -> bool + Send + 'static,
     {
-        PredicateFactory(Arc::new(move || Box::new(factory()) as Predicate))
+        PredicateFactory(Factory::Fn(Arc::new(move || {
+            Box::new(factory()) as Predicate
+        })))
     }
 
-    pub(crate) fn build(&self) -> Predicate {
-        (self.0)()
+    /// A factory that is a Bevy system: it may read `Res<Time>`, `Res<Time<Real>>`, settings,
+    /// diagnostics — anything a system can — and returns the tick's predicate.
+    pub fn system<P, M>(system: impl IntoSystem<(), P, M>) -> Self
+    where
+        P: FnMut() -> bool + Send + 'static,
+    {
+        let system = IntoSystem::into_system(system.map(|p: P| Box::new(p) as Predicate));
+        PredicateFactory(Factory::System(Arc::new(Mutex::new(SystemSlot {
+            system: Some(Box::new(system)),
+            world: None,
+        }))))
     }
+
+    /// The predicate for this tick. A system factory that cannot run (it belongs to another
+    /// world, its parameters are missing, it panicked before) gives a predicate that ends the
+    /// tick after one step, and says why in the log.
+    pub(crate) fn build(&self, world: &mut World) -> Predicate {
+        match &self.0 {
+            Factory::Fn(f) => f(),
+            Factory::System(slot) => run_factory(slot, world).unwrap_or_else(|why| {
+                log::warn!("bevy_cooperator: a budget's predicate system cannot run: {why}");
+                Box::new(|| true)
+            }),
+        }
+    }
+}
+
+fn run_factory(
+    slot: &Mutex<SystemSlot>,
+    world: &mut World,
+) -> Result<Predicate, alloc::string::String> {
+    let lock = || {
+        slot.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    let mut system = {
+        let mut slot = lock();
+        if slot.world.is_some_and(|id| id != world.id()) {
+            return Err("it belongs to another world: build one per world".into());
+        }
+        let mut system = slot
+            .system
+            .take()
+            .ok_or_else(|| alloc::string::String::from("it panicked in an earlier tick"))?;
+        if slot.world.is_none() {
+            slot.world = Some(world.id());
+            drop(slot);
+            system.initialize(world);
+        }
+        system
+    };
+    let result = system.run((), world).map_err(|e| alloc::format!("{e}"));
+    system.apply_deferred(world);
+    lock().system = Some(system);
+    result
 }
 
 impl fmt::Debug for PredicateFactory {
@@ -112,8 +185,48 @@ impl Budget {
         Budget::Custom(PredicateFactory::new(factory))
     }
 
+    /// [`Budget::Custom`] whose factory is a Bevy system, run once per tick with the world at
+    /// hand: Twisted's `terminationPredicateFactory` reading `Res<Time>`, settings or diagnostics.
+    /// A named function returns `impl FnMut() -> bool + Send + use<>` (the predicate must not
+    /// borrow the system's parameters). The system belongs to the first world it runs in; one
+    /// that cannot run ends each tick after one step and says why in the log.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Resource)]
+    /// struct Loading(bool);
+    ///
+    /// // A loading screen gets 50 steps a frame, gameplay 5.
+    /// let budget = Budget::system(|loading: Res<Loading>| {
+    ///     let mut left = if loading.0 { 50 } else { 5 };
+    ///     move || {
+    ///         left -= 1;
+    ///         left == 0
+    ///     }
+    /// });
+    /// let mut app = App::new();
+    /// app.add_plugins(CooperatorPlugin::default().with_budget(budget))
+    ///     .insert_resource(Loading(true));
+    /// let task = app.world_mut().cooperate(std::iter::repeat(()));
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(task), Ok(50));
+    /// ```
+    pub fn system<P, M>(system: impl IntoSystem<(), P, M>) -> Self
+    where
+        P: FnMut() -> bool + Send + 'static,
+    {
+        Budget::Custom(PredicateFactory::system(system))
+    }
+
     /// Starts a tick: the limit this tick runs under.
-    pub(crate) fn begin(&self, clock: &CooperatorClock, real_delta: Duration) -> TickBudget {
+    pub(crate) fn begin(
+        &self,
+        clock: &CooperatorClock,
+        real_delta: Duration,
+        world: &mut World,
+    ) -> TickBudget {
         match self {
             Budget::Time(d) => TickBudget::deadline(clock, *d),
             Budget::FrameFraction { fraction, min, max } => {
@@ -121,7 +234,7 @@ impl Budget {
             }
             Budget::Steps(n) => TickBudget::Steps(*n),
             Budget::Unlimited => TickBudget::Unlimited,
-            Budget::Custom(factory) => TickBudget::Custom(factory.build()),
+            Budget::Custom(factory) => TickBudget::Custom(factory.build(world)),
         }
     }
 }
@@ -343,7 +456,7 @@ mod tests {
             },
             Budget::Steps(u32::MAX),
         ] {
-            let mut tick = budget.begin(&clock, Duration::MAX);
+            let mut tick = budget.begin(&clock, Duration::MAX, &mut World::new());
             let _ = tick.exhausted(Entity::PLACEHOLDER, 1);
             let _ = tick.elapsed();
         }

@@ -76,7 +76,9 @@ pub(super) fn run_lanes(
             .iter()
             .position(|(o, ..)| *o != owner)
             .map_or(lanes.len(), |n| i + n);
-        let mut total = scratch.budgets[index].1.begin(ticker.clock, real_delta);
+        let mut total = scratch.budgets[index]
+            .1
+            .begin(ticker.clock, real_delta, world);
         for j in i..group_end {
             let lane = lanes[j].2;
             if !ticker.has_work(world, lane.cooperator) {

@@ -142,7 +142,8 @@ fn step_system(
         let Ok(coop) = ticker.coop_query.get(world, coop_entity) else {
             continue;
         };
-        let mut budget = coop.budget.begin(&clock, real_delta);
+        let budget = coop.budget.clone();
+        let mut budget = budget.begin(&clock, real_delta, world);
         ticker.tick(world, coop_entity, &mut budget);
     }
     lanes::run_lanes(world, &mut ticker, &mut scratch.lanes, real_delta);

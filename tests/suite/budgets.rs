@@ -279,3 +279,55 @@ fn a_panicking_budget_predicate_ends_the_tick_and_loses_nothing() {
         "the task was still there to be stopped"
     );
 }
+
+#[derive(bevy_ecs::resource::Resource)]
+struct StepsAllowed(u32);
+
+fn allowed(steps: bevy_ecs::system::Res<StepsAllowed>) -> impl FnMut() -> bool + Send + use<> {
+    let mut left = steps.0;
+    move || {
+        left = left.saturating_sub(1);
+        left == 0
+    }
+}
+
+#[test]
+fn a_system_budget_reads_the_world_once_per_tick() {
+    let mut app = app_with(Budget::system(allowed));
+    app.insert_resource(StepsAllowed(3));
+    let task = app.world_mut().cooperate(std::iter::repeat(()));
+    app.update();
+    assert_eq!(app.world().task_steps(task), Ok(3));
+    app.world_mut().resource_mut::<StepsAllowed>().0 = 10;
+    app.update();
+    assert_eq!(app.world().task_steps(task), Ok(13));
+}
+
+#[test]
+fn a_system_budget_that_cannot_run_ends_each_tick_after_one_step() {
+    // No `StepsAllowed` resource: the system cannot run; the game goes on, a step a tick.
+    let mut app = app_with(Budget::system(allowed));
+    let task = app.world_mut().cooperate(std::iter::repeat(()));
+    frames(&mut app, 3);
+    assert_eq!(app.world().task_steps(task), Ok(3));
+}
+
+#[test]
+fn a_system_budget_belongs_to_the_first_world_it_runs_in() {
+    let budget = Budget::system(allowed);
+    let mut first = app_with(budget.clone());
+    let mut second = app_with(budget);
+    for app in [&mut first, &mut second] {
+        app.insert_resource(StepsAllowed(4));
+    }
+    let a = first.world_mut().cooperate(std::iter::repeat(()));
+    let b = second.world_mut().cooperate(std::iter::repeat(()));
+    first.update();
+    second.update();
+    assert_eq!(first.world().task_steps(a), Ok(4));
+    assert_eq!(
+        second.world().task_steps(b),
+        Ok(1),
+        "another world: one step a tick"
+    );
+}

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 
 use crate::{
     clock::{CooperatorClock, nanos},
+    error::lock,
     watch::Watch,
 };
 
@@ -77,12 +78,8 @@ fn run_factory(
     slot: &Mutex<SystemSlot>,
     world: &mut World,
 ) -> Result<Predicate, alloc::string::String> {
-    let lock = || {
-        slot.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    };
     let mut system = {
-        let mut slot = lock();
+        let mut slot = lock(slot);
         if slot.world.is_some_and(|id| id != world.id()) {
             return Err("it belongs to another world: build one per world".into());
         }
@@ -99,7 +96,7 @@ fn run_factory(
     };
     let result = system.run((), world).map_err(|e| alloc::format!("{e}"));
     system.apply_deferred(world);
-    lock().system = Some(system);
+    lock(slot).system = Some(system);
     result
 }
 

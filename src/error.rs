@@ -93,3 +93,11 @@ pub(crate) fn panic_text(payload: &(dyn core::any::Any + Send)) -> String {
         String::from("<non-string panic payload>")
     }
 }
+
+/// Locks `mutex`, also when a panic poisoned it: what it guards (waiter lists, a script's shared
+/// state, a system) stays usable after the panicking step has failed its own task.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -23,6 +23,7 @@ use std::sync::Mutex;
 use std::task::Wake;
 
 use crate::{
+    error::lock,
     outcome::Failure,
     task::{
         CooperativeTask, lifecycle, progress,
@@ -71,9 +72,7 @@ pub struct ScriptContext {
 
 impl ScriptContext {
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
-        self.shared
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.shared)
     }
 
     fn request(&self, request: Request) {
@@ -292,15 +291,10 @@ impl ScriptContext {
         let slot: Arc<Mutex<Option<M>>> = Arc::new(Mutex::new(None));
         let into = slot.clone();
         let sink: Sink<M> = Arc::new(move |message: &M| {
-            *into
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(message.clone());
+            *lock(&into) = Some(message.clone());
         });
         self.wait(Wait::message_into(filter, sink)).await?;
-        let message = slot
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
+        let message = lock(&slot).take();
         message.ok_or_else(|| {
             Failure::msg(alloc::format!(
                 "the wait for message {} resumed without a message",
@@ -475,10 +469,7 @@ impl Wake for ScriptWaker {
     }
     fn wake_by_ref(self: &Arc<Self>) {
         self.fired.store(true, Ordering::Release);
-        self.queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(self.task);
+        lock(&self.queue).push(self.task);
     }
 }
 
@@ -492,10 +483,7 @@ pub(crate) fn wake_wakers(world: &mut World) -> Vec<Resolution> {
         return Vec::new();
     };
     let woken = {
-        let mut q = queue
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut q = lock(&queue.0);
         if q.is_empty() {
             return Vec::new();
         }

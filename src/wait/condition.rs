@@ -14,6 +14,7 @@ use bevy_ecs::{
 use std::sync::Mutex;
 
 use crate::{
+    error::lock,
     outcome::Failure,
     wait::{
         registration::{Registered, Registration},
@@ -39,11 +40,6 @@ pub(crate) fn home(system: Condition) -> Home {
         system: Some(system),
         world: None,
     }))
-}
-
-fn lock(home: &Home) -> std::sync::MutexGuard<'_, Slot> {
-    home.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The tasks waiting on one condition, sorted by wait ticket (the order they began waiting).

@@ -14,14 +14,14 @@ use core::{
     pin::Pin,
     task::{Context, Poll, Waker},
 };
-use std::{
-    sync::{Mutex, PoisonError},
-    task::Wake,
-};
+use std::{sync::Mutex, task::Wake};
 
-use crate::wait::{
-    registration::{Registered, Registration},
-    seam::{Resolution, Ticket},
+use crate::{
+    error::lock,
+    wait::{
+        registration::{Registered, Registration},
+        seam::{Resolution, Ticket},
+    },
 };
 
 /// A future whose output goes to a [`FutureOutput`] once it completes.
@@ -49,10 +49,6 @@ where
             Poll::Pending => Poll::Pending,
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Where a future wait's output arrives: [`take`](Self::take) it once the wait has resolved.

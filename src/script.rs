@@ -28,43 +28,74 @@ use crate::{
     task::{
         CooperativeTask, lifecycle, progress,
         result::{Joined, move_result},
+        waiting::Deliver,
     },
     wait::{
         Wait,
         message::{Filter, Sink},
         registration::Registration,
-        seam::Resolution,
+        seam::{Resolution, Ticket},
     },
     work::{IntoWork, Progress, Step, StepContext, Work},
 };
 
+/// Which crate future of a script asked: its answer comes back under the same id.
+type Id = u64;
+
 type WorldFn = Box<dyn FnOnce(&mut World) -> Box<dyn Any + Send> + Send>;
 
-/// What the script asked of its `Work` when its future returned `Pending`.
-#[derive(Default)]
+/// What a crate future gets back: a world access's result, or what a resolved wait yields.
+type Answer = Result<Box<dyn Any + Send>, Failure>;
+
+/// Turns a resolved wait (its result, a race's winner) into its future's answer, with the world at
+/// hand and the task's entity (a joined task's result is taken from it).
+type Collect =
+    Box<dyn FnOnce(&mut World, Entity, Result<(), Failure>, Option<u32>) -> Answer + Send + Sync>;
+
+/// What a crate future asks of the script's [`Work`] when it returns `Pending`.
 enum Request {
-    #[default]
-    None,
-    Yield,
-    Wait(Wait),
-    World(WorldFn),
+    World(Id, WorldFn),
+    Wait(Id, Wait, Collect),
 }
 
+/// What a script's crate futures and its [`Work`] share. Any number of crate futures may be
+/// pending at once (`join!`, `select!`, `FuturesUnordered`): each has an id, asks once, and finds
+/// its answer here.
 #[derive(Default)]
 struct Shared {
     task: Option<Entity>,
-    request: Request,
-    /// The result of the last world access.
-    response: Option<Box<dyn Any + Send>>,
-    /// The result of the last wait, once resolved.
-    woke: Option<Result<(), Failure>>,
+    next_id: Id,
+    /// Asked since the work last looked, in order.
+    requests: Vec<Request>,
+    /// A `yield_now` since the work last looked.
+    yielded: bool,
+    /// Answers not yet taken by their futures.
+    answers: Vec<(Id, Answer)>,
+    /// Waits begun and not yet resolved: the future's id and the wait's ticket.
+    pending: Vec<(Id, Ticket)>,
+    /// The waker of each future that waits for its answer.
+    wakers: Vec<(Id, Waker)>,
+    /// Futures dropped before their answer came (their waits are cancelled).
+    dropped: Vec<Id>,
+}
+
+impl Shared {
+    /// Stores `id`'s answer and wakes its future.
+    fn answer(&mut self, id: Id, answer: Answer) {
+        self.answers.push((id, answer));
+        if let Some(i) = self.wakers.iter().position(|(w, _)| *w == id) {
+            self.wakers.swap_remove(i).1.wake();
+        }
+    }
 }
 
 /// The handle an async [`script`] uses to reach the game: world access, waits, yields, child
 /// tasks. Cheap to clone; every clone talks to the same task.
 ///
-/// Awaiting these futures outside the script they were given to does nothing useful. Await
-/// one crate future at a time (use [`Wait::all`] and [`Wait::race`] for concurrency).
+/// Any number of its futures may be pending at once: `futures::join!`, `select!`, `zip` and
+/// `FuturesUnordered` work as in any async Rust. The task is paused exactly while nothing it
+/// awaits is ready, and a dropped future (a `select!`'s loser) cancels its wait at the source.
+/// Awaiting these futures outside the script they were given to does nothing useful.
 #[derive(Clone)]
 pub struct ScriptContext {
     shared: Arc<Mutex<Shared>>,
@@ -75,13 +106,47 @@ impl ScriptContext {
         lock(&self.shared)
     }
 
-    fn request(&self, request: Request) {
+    /// Asks the script's work for something; returns the id its answer will come under.
+    fn ask(&self, request: impl FnOnce(Id) -> Request, waker: &Waker) -> Id {
         let mut shared = self.lock();
-        assert!(
-            matches!(shared.request, Request::None),
-            "a script awaited two crate futures at once; await them one at a time"
-        );
-        shared.request = request;
+        let id = shared.next_id;
+        shared.next_id += 1;
+        shared.requests.push(request(id));
+        shared.wakers.push((id, waker.clone()));
+        id
+    }
+
+    /// `id`'s answer, if it came; else keeps `waker` to be woken when it does.
+    fn answer(&self, id: Id, waker: &Waker) -> Option<Answer> {
+        let mut shared = self.lock();
+        if let Some(i) = shared.answers.iter().position(|(a, _)| *a == id) {
+            return Some(shared.answers.swap_remove(i).1);
+        }
+        if let Some((_, kept)) = shared.wakers.iter_mut().find(|(w, _)| *w == id) {
+            if !kept.will_wake(waker) {
+                kept.clone_from(waker);
+            }
+        } else {
+            shared.wakers.push((id, waker.clone()));
+        }
+        None
+    }
+
+    /// A future that asked is dropped before taking its answer.
+    fn forget(&self, id: Id) {
+        let mut shared = self.lock();
+        shared.answers.retain(|(a, _)| *a != id);
+        shared.wakers.retain(|(w, _)| *w != id);
+        shared.dropped.push(id);
+    }
+
+    /// A future awaiting `wait`, whose answer `collect` makes.
+    fn awaiting<T: 'static>(&self, wait: Wait, collect: Collect) -> Awaiting<T> {
+        Awaiting {
+            asked: Asked::new(self),
+            wait: Some((wait, collect)),
+            _output: PhantomData,
+        }
     }
 
     /// The script's own task entity.
@@ -125,7 +190,7 @@ impl ScriptContext {
         R: Send + 'static,
     {
         WithWorld {
-            cx: self.clone(),
+            asked: Asked::new(self),
             f: Some(f),
             _result: PhantomData,
         }
@@ -244,10 +309,10 @@ impl ScriptContext {
     /// Pauses the task until `wait` is resolved, exactly as an iterator yielding it; returns the
     /// failure instead of failing the task when the wait fails (use `?` to pass it on).
     pub fn wait(&self, wait: Wait) -> WaitFuture {
-        WaitFuture {
-            cx: self.clone(),
-            wait: Some(wait),
-        }
+        WaitFuture(self.awaiting(
+            wait,
+            Box::new(|_, _, result, _| result.map(|()| Box::new(()) as Box<dyn Any + Send>)),
+        ))
     }
 
     /// [`Wait::duration`]: sleeps on virtual `Time`.
@@ -311,17 +376,16 @@ impl ScriptContext {
     /// [`Wait::race`]: until the first of `waits` is resolved; returns its index. Losing task
     /// waits stop their tasks.
     pub async fn race(&self, waits: impl IntoIterator<Item = Wait>) -> Result<usize, Failure> {
-        self.wait(Wait::race(waits)).await?;
-        let me = self.task();
-        let winner = self
-            .with_world(move |world| {
-                world
-                    .get::<CooperativeTask>(me)
-                    .and_then(CooperativeTask::race_winner)
-            })
-            .await;
+        let winner: Option<u32> = self
+            .awaiting(
+                Wait::race(waits),
+                Box::new(|_, _, result, winner| {
+                    result.map(|()| Box::new(winner) as Box<dyn Any + Send>)
+                }),
+            )
+            .await?;
         // A race of nothing resumes at once, with no winner.
-        Ok(winner.unwrap_or(0))
+        Ok(winner.map_or(0, |w| w as usize))
     }
 
     /// [`Wait::all`]: until every one of `waits` is resolved.
@@ -341,22 +405,62 @@ impl ScriptContext {
     /// Waits for `task` to finish `Done` and takes its [`TaskResult<T>`](crate::TaskResult). Fails with the task's
     /// failure, or if it finished without a `TaskResult<T>` (or another joiner took it first).
     pub async fn join<T: Send + Sync + 'static>(&self, task: Entity) -> Result<T, Failure> {
-        self.wait(Wait::take(task, move_result::<T>)).await?;
-        let me = self.task();
-        self.with_world(move |world| {
-            world
-                .get_entity_mut(me)
-                .ok()
-                .and_then(|mut e| e.take::<Joined<T>>())
-                .map(|j| j.0)
-        })
+        // The result moves to this task the moment the wait resolves, and is taken from it
+        // right then: several joins of one type may be pending at once.
+        self.awaiting(
+            Wait::take(task, move_result::<T>),
+            Box::new(move |world, me, result, _| {
+                result?;
+                world
+                    .get_entity_mut(me)
+                    .ok()
+                    .and_then(|mut e| e.take::<Joined<T>>())
+                    .map(|j| Box::new(j.0) as Box<dyn Any + Send>)
+                    .ok_or_else(|| {
+                        Failure::msg(alloc::format!(
+                            "task {task} finished without a result of type {}",
+                            core::any::type_name::<T>()
+                        ))
+                    })
+            }),
+        )
         .await
-        .ok_or_else(|| {
-            Failure::msg(alloc::format!(
-                "task {task} finished without a result of type {}",
-                core::any::type_name::<T>()
-            ))
-        })
+    }
+}
+
+/// A crate future's part in the protocol: the id it asked under, and forgetting it when dropped
+/// before its answer came.
+struct Asked {
+    cx: ScriptContext,
+    id: Option<Id>,
+}
+
+impl Asked {
+    fn new(cx: &ScriptContext) -> Self {
+        Asked {
+            cx: cx.clone(),
+            id: None,
+        }
+    }
+
+    /// Asks once.
+    fn ask(&mut self, request: impl FnOnce(Id) -> Request, waker: &Waker) {
+        self.id = Some(self.cx.ask(request, waker));
+    }
+
+    /// The answer, once it came.
+    fn answer(&mut self, waker: &Waker) -> Option<Answer> {
+        let answer = self.cx.answer(self.id?, waker)?;
+        self.id = None;
+        Some(answer)
+    }
+}
+
+impl Drop for Asked {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.cx.forget(id);
+        }
     }
 }
 
@@ -368,19 +472,21 @@ pub struct YieldNow {
 
 impl Future for YieldNow {
     type Output = ();
-    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.yielded {
             return Poll::Ready(());
         }
         self.yielded = true;
-        self.cx.request(Request::Yield);
+        self.cx.lock().yielded = true;
+        // Polled again on the next turn (inside a `FuturesUnordered` too).
+        cx.waker().wake_by_ref();
         Poll::Pending
     }
 }
 
 /// Future of [`ScriptContext::with_world`].
 pub struct WithWorld<R, F> {
-    cx: ScriptContext,
+    asked: Asked,
     f: Option<F>,
     _result: PhantomData<fn() -> R>,
 }
@@ -393,38 +499,54 @@ where
     R: Send + 'static,
 {
     type Output = R;
-    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<R> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
         if let Some(f) = self.f.take() {
-            self.cx
-                .request(Request::World(Box::new(move |world: &mut World| {
-                    Box::new(f(world)) as Box<dyn Any + Send>
-                })));
+            let f: WorldFn = Box::new(move |world: &mut World| Box::new(f(world)));
+            self.asked.ask(|id| Request::World(id, f), cx.waker());
             return Poll::Pending;
         }
-        match self.cx.lock().response.take() {
-            Some(r) => Poll::Ready(*r.downcast::<R>().expect("world access result type")),
+        match self.asked.answer(cx.waker()) {
+            Some(Ok(r)) => Poll::Ready(*r.downcast::<R>().expect("world access result type")),
+            Some(Err(_)) => unreachable!("a world access always answers"),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// A crate future awaiting a [`Wait`], its answer downcast to `T`.
+struct Awaiting<T> {
+    asked: Asked,
+    wait: Option<(Wait, Collect)>,
+    _output: PhantomData<fn() -> T>,
+}
+
+impl<T> Unpin for Awaiting<T> {}
+
+impl<T: 'static> Future for Awaiting<T> {
+    type Output = Result<T, Failure>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some((wait, collect)) = self.wait.take() {
+            self.asked
+                .ask(|id| Request::Wait(id, wait, collect), cx.waker());
+            return Poll::Pending;
+        }
+        match self.asked.answer(cx.waker()) {
+            Some(answer) => {
+                Poll::Ready(answer.map(|value| *value.downcast::<T>().expect("wait answer type")))
+            }
             None => Poll::Pending,
         }
     }
 }
 
 /// Future of [`ScriptContext::wait`]: `Ok` when the wait is resolved, `Err` with its failure.
-pub struct WaitFuture {
-    cx: ScriptContext,
-    wait: Option<Wait>,
-}
+/// Dropping it before then cancels the wait.
+pub struct WaitFuture(Awaiting<()>);
 
 impl Future for WaitFuture {
     type Output = Result<(), Failure>;
-    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Some(wait) = self.wait.take() {
-            self.cx.request(Request::Wait(wait));
-            return Poll::Pending;
-        }
-        match self.cx.lock().woke.take() {
-            Some(r) => Poll::Ready(r),
-            None => Poll::Pending,
-        }
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx)
     }
 }
 
@@ -456,11 +578,16 @@ impl<T: Send + Sync + 'static, E: Into<BevyError> + Send + 'static> ScriptOutput
     }
 }
 
-/// A foreign future's waker: sets the flag and queues the task for the wake system.
+/// The script's waker, given to everything its future polls. Woken while the script is being
+/// stepped, it only notes that the future wants another poll; woken at any other time (a
+/// foreign future ready, on whatever thread), it also queues the task for the wake system.
 struct ScriptWaker {
     task: Entity,
+    /// Woken since the last poll began.
     fired: AtomicBool,
-    queue: Arc<Mutex<Vec<Entity>>>,
+    /// The script is being stepped (and polls again if woken).
+    stepping: AtomicBool,
+    queue: Arc<Mutex<Vec<Arc<ScriptWaker>>>>,
 }
 
 impl Wake for ScriptWaker {
@@ -468,16 +595,20 @@ impl Wake for ScriptWaker {
         self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        self.fired.store(true, Ordering::Release);
-        lock(&self.queue).push(self.task);
+        // Sequentially consistent with the step's own end: either the step sees `fired`, or
+        // this sees that the step is over and queues the task.
+        self.fired.store(true, Ordering::SeqCst);
+        if !self.stepping.load(Ordering::SeqCst) {
+            lock(&self.queue).push(self.clone());
+        }
     }
 }
 
-/// Tasks whose foreign wakers fired since the last wake.
+/// Script wakers that fired outside their steps since the last wake.
 #[derive(Resource, Default, Clone)]
-pub(crate) struct WakerQueue(Arc<Mutex<Vec<Entity>>>);
+pub(crate) struct WakerQueue(Arc<Mutex<Vec<Arc<ScriptWaker>>>>);
 
-/// Reports the waker waits of tasks whose waker fired.
+/// Reports the waker waits of tasks whose waker fired (and has not been polled since).
 pub(crate) fn wake_wakers(world: &mut World) -> Vec<Resolution> {
     let Some(queue) = world.get_resource::<WakerQueue>() else {
         return Vec::new();
@@ -491,7 +622,9 @@ pub(crate) fn wake_wakers(world: &mut World) -> Vec<Resolution> {
     };
     woken
         .into_iter()
-        .filter_map(|task| {
+        .filter(|waker| waker.fired.load(Ordering::SeqCst))
+        .filter_map(|waker| {
+            let task = waker.task;
             match world.get::<CooperativeTask>(task) {
                 Some(t) if matches!(t.waiting.registration, Registration::Waker) => t.wait,
                 _ => None,
@@ -506,8 +639,10 @@ pub struct ScriptWork<Fut> {
     future: Pin<Box<Fut>>,
     cx: ScriptContext,
     waker: Option<(Arc<ScriptWaker>, Waker)>,
-    /// Resumed from a crate wait: fetch its result before polling.
-    waiting: bool,
+    /// Requests taken out of the shared state (kept for their capacity).
+    requests: Vec<Request>,
+    /// Dropped futures taken out of the shared state.
+    dropped: Vec<Id>,
 }
 
 impl<Fut> Work for ScriptWork<Fut>
@@ -517,52 +652,109 @@ where
 {
     fn step(&mut self, cx: &mut StepContext) -> Step {
         let task = cx.task();
-        if self.waiting {
-            self.waiting = false;
-            let caught = cx
-                .world()
-                .get_mut::<CooperativeTask>(task)
-                .and_then(|mut t| t.waiting.caught.take());
-            self.cx.lock().woke = Some(caught.map_or(Ok(()), Err));
-        }
         if self.waker.is_none() {
             self.cx.lock().task = Some(task);
             let queue = cx.world().get_resource_or_init::<WakerQueue>().0.clone();
             let waker = Arc::new(ScriptWaker {
                 task,
                 fired: AtomicBool::new(false),
+                stepping: AtomicBool::new(false),
                 queue,
             });
             self.waker = Some((waker.clone(), Waker::from(waker)));
         }
-        let (flag, waker) = self.waker.as_ref().expect("set above");
+        let (flag, waker) = self.waker.clone().expect("set above");
+        flag.stepping.store(true, Ordering::SeqCst);
+        let step = self.poll(cx, &flag, &waker);
+        flag.stepping.store(false, Ordering::SeqCst);
+        match step {
+            Some(step) => step,
+            // Woken since its last poll began (by a foreign future, maybe on another thread):
+            // poll again on its next turn instead of sleeping.
+            None if flag.fired.load(Ordering::SeqCst) => Step::Continue,
+            None => Step::Wait(Wait::waker()),
+        }
+    }
+}
+
+impl<Fut> ScriptWork<Fut>
+where
+    Fut: Future + Send + 'static,
+    Fut::Output: ScriptOutput,
+{
+    /// Polls the future, serving its world accesses in the same work unit, and begins the waits
+    /// it asks for. `None` when nothing it awaits is ready: it sleeps on its waker.
+    fn poll(&mut self, cx: &mut StepContext, flag: &ScriptWaker, waker: &Waker) -> Option<Step> {
+        let task = cx.task();
         let mut context = Context::from_waker(waker);
         loop {
-            flag.fired.store(false, Ordering::Release);
+            flag.fired.store(false, Ordering::SeqCst);
             if let Poll::Ready(output) = self.future.as_mut().poll(&mut context) {
-                return output.finish(cx);
+                return Some(output.finish(cx));
             }
-            let request = core::mem::take(&mut self.cx.lock().request);
-            match request {
-                Request::World(f) => {
-                    let world = cx.world();
-                    let response = f(world);
-                    world.flush();
-                    self.cx.lock().response = Some(response);
+            let yielded = {
+                let mut shared = self.cx.lock();
+                core::mem::swap(&mut shared.requests, &mut self.requests);
+                core::mem::swap(&mut shared.dropped, &mut self.dropped);
+                core::mem::take(&mut shared.yielded)
+            };
+            for id in self.dropped.drain(..) {
+                let ticket = {
+                    let mut shared = self.cx.lock();
+                    let i = shared.pending.iter().position(|(p, _)| *p == id);
+                    i.map(|i| shared.pending.swap_remove(i).1)
+                };
+                match ticket {
+                    Some(ticket) => lifecycle::cancel_awaited(cx.world(), task, ticket),
+                    // Dropped before it was served: never served.
+                    None => self.requests.retain(|r| r.id() != id),
                 }
-                Request::Yield => return Step::Continue,
-                Request::Wait(wait) => {
-                    self.waiting = true;
-                    return Step::Wait(wait.delivering());
-                }
-                Request::None => {
-                    // A foreign future: sleep until its waker fires (unless it already did).
-                    if flag.fired.load(Ordering::Acquire) {
-                        return Step::Continue;
+            }
+            let mut served = false;
+            let mut resolved = false;
+            for request in self.requests.drain(..) {
+                match request {
+                    Request::World(id, f) => {
+                        let world = cx.world();
+                        let answer = f(world);
+                        world.flush();
+                        self.cx.lock().answer(id, Ok(answer));
+                        served = true;
                     }
-                    return Step::Wait(Wait::waker());
+                    Request::Wait(id, wait, collect) => {
+                        let shared = self.cx.shared.clone();
+                        let deliver: Deliver = Box::new(move |world, result, winner| {
+                            let answer = collect(world, task, result, winner);
+                            let mut shared = lock(&shared);
+                            shared.pending.retain(|(p, _)| *p != id);
+                            shared.answer(id, answer);
+                        });
+                        match lifecycle::begin_awaited(cx.world(), task, wait, deliver) {
+                            Some(ticket) => self.cx.lock().pending.push((id, ticket)),
+                            None => resolved = true,
+                        }
+                    }
                 }
             }
+            if served {
+                continue;
+            }
+            if yielded {
+                return Some(Step::Continue);
+            }
+            if resolved {
+                // A wait already resolved when it begins resumes at the back of the queue.
+                return Some(Step::Wait(Wait::frames(0)));
+            }
+            return None;
+        }
+    }
+}
+
+impl Request {
+    fn id(&self) -> Id {
+        match self {
+            Request::World(id, _) | Request::Wait(id, ..) => *id,
         }
     }
 }
@@ -593,6 +785,7 @@ where
         future: Box::pin(f(cx.clone())),
         cx,
         waker: None,
-        waiting: false,
+        requests: Vec::new(),
+        dropped: Vec::new(),
     }
 }

@@ -189,7 +189,6 @@ pub(crate) fn begin_wait(world: &mut World, entity: Entity, wait: Wait) {
     }
     let ticket = new_ticket();
     task.wait = Some(ticket);
-    task.waiting.deliver = wait.deliver;
     task.pause_count += 1;
     if task.pause_count == 1 {
         let (coop, slot) = (task.cooperator, task.slot);
@@ -233,11 +232,10 @@ pub(crate) fn resolve_all(world: &mut World, resolutions: Vec<Resolution>) {
     }
 }
 
-/// Resolves the wait `ticket` of `entity`: success removes its pause, failure fails the task
-/// (or, for a task that asked for failures to be delivered, is kept for its next step and
-/// removes the pause like a success). A stale ticket (the task moved on, finished or is gone) is
-/// ignored. A ticket of a sub-wait of a join is offered to the join, which resolves the task's
-/// wait through this same function once it settles.
+/// Resolves the wait `ticket` of `entity`: success removes its pause, failure fails the task.
+/// A stale ticket (the task moved on, finished or is gone) is ignored. A ticket of a sub-wait of
+/// a join is offered to the join, which resolves the task's wait through this same function once
+/// it settles; a ticket of a wait a script awaits goes to the script.
 pub(crate) fn resolve(
     world: &mut World,
     entity: Entity,
@@ -247,42 +245,40 @@ pub(crate) fn resolve(
     let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
         return;
     };
-    let Some(main) = task.wait else {
-        return;
-    };
-    if main != ticket {
-        let Registration::Join(join) = &mut task.waiting.registration else {
-            return;
-        };
+    if task.wait != Some(ticket) {
         let mut result = Some(result);
-        let mut ended = Vec::new();
-        let settled = match join.offer(ticket, &mut result, &mut ended) {
-            Offer::Settled(result, winner) => {
-                if winner.is_some() {
-                    task.waiting.winner = winner;
+        if let Some(main) = task.wait
+            && let Registration::Join(join) = &mut task.waiting.registration
+        {
+            let mut ended = Vec::new();
+            let (mine, settled) = match join.offer(ticket, &mut result, &mut ended) {
+                Offer::Settled(result, winner) => {
+                    if winner.is_some() {
+                        task.waiting.winner = winner;
+                    }
+                    (true, Some(result))
                 }
-                Some(result)
+                Offer::Absorbed => (true, None),
+                Offer::NotMine => (false, None),
+            };
+            for (registration, stop_losers) in ended {
+                cancel_wait(world, entity, registration, stop_losers);
             }
-            Offer::NotMine | Offer::Absorbed => None,
-        };
-        for (registration, stop_losers) in ended {
-            cancel_wait(world, entity, registration, stop_losers);
+            if let Some(result) = settled {
+                resolve(world, entity, main, result);
+            }
+            if mine {
+                return;
+            }
         }
-        if let Some(result) = settled {
-            resolve(world, entity, main, result);
+        if let Some(result) = result {
+            resolve_awaited(world, entity, ticket, result, None);
         }
         return;
     }
     task.wait = None;
     task.pause_count -= 1;
     let registration = core::mem::take(&mut task.waiting.registration);
-    let result = match result {
-        Err(failure) if task.waiting.deliver => {
-            task.waiting.caught = Some(failure);
-            Ok(())
-        }
-        other => other,
-    };
     let stop_losers = matches!(&registration, Registration::Join(j) if j.mode() == JoinMode::Race);
     match result {
         Ok(()) => {
@@ -310,6 +306,133 @@ pub(crate) fn resolve(
             cancel_wait(world, entity, registration, stop_losers);
             finish(world, entity, Outcome::Failed(failure));
         }
+    }
+}
+
+/// Begins one of the waits an async script awaits (any number at once; see
+/// [`WaitState::awaited`](waiting::WaitState)): registered like any wait, but it does not pause
+/// the task, and its resolution goes to `deliver`. Returns its ticket while it is pending; `None`
+/// once delivered (it resolved at once) or if the task is not alive.
+pub(crate) fn begin_awaited(
+    world: &mut World,
+    entity: Entity,
+    wait: Wait,
+    deliver: waiting::Deliver,
+) -> Option<Ticket> {
+    let mut task = world.get_mut::<CooperativeTask>(entity)?;
+    if !task.is_alive() {
+        return None;
+    }
+    // A race settled while registering leaves its winner here.
+    let earlier = task.waiting.winner.take();
+    let ticket = new_ticket();
+    let registered = waiting::register(wait, world, entity, ticket, &mut stop_loser);
+    let mut task = world.get_mut::<CooperativeTask>(entity);
+    let winner = task.as_mut().and_then(|t| t.waiting.winner);
+    if winner.is_none()
+        && let Some(task) = task.as_mut()
+    {
+        task.waiting.winner = earlier;
+    }
+    match registered {
+        Registered::Now(result) => {
+            deliver(world, result, winner);
+            None
+        }
+        Registered::Pending(registration) => match task {
+            Some(mut task) if task.is_alive() => {
+                task.waiting.awaited.push(waiting::Awaited {
+                    ticket,
+                    registration,
+                    deliver,
+                });
+                Some(ticket)
+            }
+            _ => {
+                waiting::cancel(world, entity, registration, None);
+                None
+            }
+        },
+    }
+}
+
+/// Cancels an awaited wait whose future was dropped (a `select!`'s loser): nothing of it is
+/// left at its source.
+pub(crate) fn cancel_awaited(world: &mut World, entity: Entity, ticket: Ticket) {
+    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
+        return;
+    };
+    let Some(index) = task.waiting.awaited.iter().position(|a| a.ticket == ticket) else {
+        return;
+    };
+    let awaited = task.waiting.awaited.remove(index);
+    waiting::cancel(world, entity, awaited.registration, None);
+}
+
+/// Resolves the awaited wait `ticket` of `entity` (or offers it to an awaited join): the result
+/// goes to the script, and the script, if it sleeps on its waker, rejoins the run queue.
+fn resolve_awaited(
+    world: &mut World,
+    entity: Entity,
+    ticket: Ticket,
+    result: Result<(), Failure>,
+    winner: Option<u32>,
+) {
+    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
+        return;
+    };
+    if let Some(index) = task.waiting.awaited.iter().position(|a| a.ticket == ticket) {
+        let waiting::Awaited {
+            registration,
+            deliver,
+            ..
+        } = task.waiting.awaited.remove(index);
+        if winner.is_some() {
+            task.waiting.winner = winner;
+        }
+        match registration {
+            // A joined task's typed result moves to the script before it hears of it.
+            Registration::Take(from, take) if result.is_ok() => take(world, from, entity),
+            registration => {
+                let race =
+                    matches!(&registration, Registration::Join(j) if j.mode() == JoinMode::Race);
+                cancel_wait(world, entity, registration, race);
+            }
+        }
+        deliver(world, result, winner);
+        wake_script(world, entity);
+        return;
+    }
+    // A sub-wait of an awaited join?
+    let mut result = Some(result);
+    let mut ended = Vec::new();
+    let mut settled = None;
+    for awaited in &mut task.waiting.awaited {
+        let Registration::Join(join) = &mut awaited.registration else {
+            continue;
+        };
+        match join.offer(ticket, &mut result, &mut ended) {
+            Offer::NotMine => continue,
+            Offer::Absorbed => {}
+            Offer::Settled(result, winner) => settled = Some((awaited.ticket, result, winner)),
+        }
+        break;
+    }
+    for (registration, stop_losers) in ended {
+        cancel_wait(world, entity, registration, stop_losers);
+    }
+    if let Some((ticket, result, winner)) = settled {
+        resolve_awaited(world, entity, ticket, result, winner);
+    }
+}
+
+/// A script sleeping on its waker is woken: it has an answer to look at.
+fn wake_script(world: &mut World, entity: Entity) {
+    if let Some(task) = world.get::<CooperativeTask>(entity)
+        && let Some(main) = task.wait
+        && matches!(task.waiting.registration, Registration::Waker)
+    {
+        resolve(world, entity, main, Ok(()));
     }
 }
 
@@ -342,6 +465,7 @@ pub(crate) struct Ending {
     cooperator: Entity,
     outcome: Outcome,
     registration: Registration,
+    awaited: Vec<waiting::Awaited>,
     parent: Option<Entity>,
     children: Vec<Entity>,
     waiters: Vec<(Entity, Ticket)>,
@@ -367,6 +491,7 @@ fn end(
         task.pause_count -= 1;
     }
     let registration = core::mem::take(&mut task.waiting.registration);
+    let awaited = core::mem::take(&mut task.waiting.awaited);
     let children = core::mem::take(&mut task.children);
     let parent = task.parent;
     let slot = core::mem::replace(&mut task.slot, NIL);
@@ -388,6 +513,7 @@ fn end(
         cooperator,
         outcome,
         registration,
+        awaited,
         parent,
         children,
         waiters,
@@ -401,6 +527,9 @@ fn end(
 fn settle_ending(world: &mut World, entity: Entity, ending: Ending) {
     drop(ending.work);
     waiting::cancel(world, entity, ending.registration, None);
+    for awaited in ending.awaited {
+        waiting::cancel(world, entity, awaited.registration, None);
+    }
     release_family(world, entity, ending.parent, ending.children);
     announce(
         world,

@@ -293,10 +293,21 @@ pub(crate) fn cancel(
 pub(crate) struct WaitState {
     /// What the pending wait left at its source.
     pub(crate) registration: Registration,
-    /// Deliver a failure instead of failing the task.
-    pub(crate) deliver: bool,
-    /// A delivered failure, for the task's next step.
-    pub(crate) caught: Option<Failure>,
     /// The index of the last race's winner.
     pub(crate) winner: Option<u32>,
+    /// The waits an async script awaits, any number at once, in the order they began. They do
+    /// not pause the task: while nothing it awaits is ready, the script waits on its waker, and
+    /// each resolution is delivered to the script and wakes it.
+    pub(crate) awaited: Vec<Awaited>,
+}
+
+/// Hands a resolved awaited wait's result (and a race's winner) to the script that awaits it.
+pub(crate) type Deliver =
+    Box<dyn FnOnce(&mut World, Result<(), Failure>, Option<u32>) + Send + Sync>;
+
+/// One wait a script awaits (see [`WaitState::awaited`]).
+pub(crate) struct Awaited {
+    pub(crate) ticket: Ticket,
+    pub(crate) registration: Registration,
+    pub(crate) deliver: Deliver,
 }

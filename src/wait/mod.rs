@@ -53,8 +53,6 @@ pub(crate) fn build(app: &mut App) {
 #[derive(Clone)]
 pub struct Wait {
     pub(crate) kind: WaitKind,
-    /// Deliver a failure to the waiting task instead of failing it (scripts).
-    pub(crate) deliver: bool,
 }
 
 #[derive(Clone)]
@@ -92,10 +90,7 @@ impl fmt::Debug for Wait {
 
 impl Wait {
     pub(crate) fn new(kind: WaitKind) -> Self {
-        Wait {
-            kind,
-            deliver: false,
-        }
+        Wait { kind }
     }
 
     /// Until the signal fires (or fails, failing the task).
@@ -310,12 +305,6 @@ impl Wait {
     /// For `task`, whose typed result `take` moves to the waiter when it ends `Done`.
     pub(crate) fn take(task: Entity, take: fn(&mut World, Entity, Entity)) -> Self {
         Wait::new(WaitKind::Take(task, take))
-    }
-
-    /// Deliver a failure to the task instead of failing it.
-    pub(crate) fn delivering(mut self) -> Self {
-        self.deliver = true;
-        self
     }
 
     /// The task a race loser would stop.

@@ -24,6 +24,7 @@ mod pathfinding_finds_optimal_lengths;
 mod pause_and_resume;
 mod producers;
 mod round_robin;
+mod script_concurrency;
 mod script_foreign_future;
 mod script_interleave;
 mod script_stop_cleanup;

@@ -52,7 +52,7 @@ pub use script::{
 };
 pub use task::{
     CooperativeTask, Paused, RetainFinished,
-    progress::{TaskProgress, TaskProgressExt},
+    progress::{TaskProgress, TaskProgressExt, TrackProgress},
     report::{UnhandledFailure, UnhandledFailures},
     result::TaskResult,
     stats::TaskStats,

@@ -15,26 +15,25 @@ use core::{
     future::Future,
     marker::PhantomData,
     pin::Pin,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::Ordering,
     task::{Context, Poll, Waker},
     time::Duration,
 };
 use std::sync::Mutex;
-use std::task::Wake;
 
 use crate::{
     error::lock,
     outcome::Failure,
     task::{
-        CooperativeTask, lifecycle, progress,
+        lifecycle, progress,
         result::{Joined, move_result},
         waiting::Deliver,
     },
     wait::{
         Wait,
+        future::{self, TaskWaker},
         message::{Filter, Sink},
-        registration::Registration,
-        seam::{Resolution, Ticket},
+        seam::Ticket,
     },
     work::{IntoWork, Progress, Step, StepContext, Work},
 };
@@ -171,18 +170,47 @@ impl ScriptContext {
     /// Runs `f` with the whole [`World`] **within the current work unit**: no frame passes and
     /// no turn is lost. Commands `f` queues are applied right after it.
     ///
+    /// To query, [`run_system`](Self::run_system) is often nicer. A [`SystemState`] kept across
+    /// awaits (to see only what changed since it last ran) must be wrapped in a struct of your
+    /// own, with `'static` lifetimes spelled out: held as a bare `SystemState<Query<&T>>`, rustc
+    /// rejects the script's future ("implementation of `QueryData` is not general enough").
+    ///
+    /// [`SystemState`]: bevy_ecs::system::SystemState
+    ///
     /// ```
+    /// # use bevy_app::App;
     /// # use bevy_cooperator::prelude::*;
-    /// # use bevy_ecs::prelude::*;
-    /// # #[derive(Resource, Default)] struct Score(u32);
-    /// let work = script(|cx| async move {
-    ///     let score = cx.with_world(|world| {
-    ///         world.resource_mut::<Score>().0 += 10;
-    ///         world.resource::<Score>().0
-    ///     }).await;
-    ///     assert!(score >= 10);
-    /// });
-    /// # let _ = work;
+    /// # use bevy_ecs::{prelude::*, system::SystemState};
+    /// #[derive(Component)]
+    /// struct Enemy;
+    /// #[derive(Resource, Default)]
+    /// struct Spotted(usize);
+    ///
+    /// struct NewEnemies(SystemState<Query<'static, 'static, (), Added<Enemy>>>);
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default()).init_resource::<Spotted>();
+    /// app.world_mut().cooperate(script(|cx| async move {
+    ///     let mut watch = cx.with_world(|world| NewEnemies(SystemState::new(world))).await;
+    ///     loop {
+    ///         watch = cx
+    ///             .with_world(move |world| {
+    ///                 let new = watch.0.get(world).unwrap().iter().count();
+    ///                 world.resource_mut::<Spotted>().0 += new;
+    ///                 watch
+    ///             })
+    ///             .await;
+    ///         cx.frames(1).await?;
+    ///     }
+    ///     # #[allow(unreachable_code)]
+    ///     # Ok::<(), Failure>(())
+    /// }));
+    /// app.world_mut().spawn(Enemy);
+    /// app.update();
+    /// app.world_mut().spawn_batch([Enemy, Enemy]);
+    /// app.update();
+    /// app.update();
+    /// assert_eq!(app.world().resource::<Spotted>().0, 3);
     /// ```
     pub fn with_world<R, F>(&self, f: F) -> WithWorld<R, F>
     where
@@ -578,67 +606,11 @@ impl<T: Send + Sync + 'static, E: Into<BevyError> + Send + 'static> ScriptOutput
     }
 }
 
-/// The script's waker, given to everything its future polls. Woken while the script is being
-/// stepped, it only notes that the future wants another poll; woken at any other time (a
-/// foreign future ready, on whatever thread), it also queues the task for the wake system.
-struct ScriptWaker {
-    task: Entity,
-    /// Woken since the last poll began.
-    fired: AtomicBool,
-    /// The script is being stepped (and polls again if woken).
-    stepping: AtomicBool,
-    queue: Arc<Mutex<Vec<Arc<ScriptWaker>>>>,
-}
-
-impl Wake for ScriptWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        // Sequentially consistent with the step's own end: either the step sees `fired`, or
-        // this sees that the step is over and queues the task.
-        self.fired.store(true, Ordering::SeqCst);
-        if !self.stepping.load(Ordering::SeqCst) {
-            lock(&self.queue).push(self.clone());
-        }
-    }
-}
-
-/// Script wakers that fired outside their steps since the last wake.
-#[derive(Resource, Default, Clone)]
-pub(crate) struct WakerQueue(Arc<Mutex<Vec<Arc<ScriptWaker>>>>);
-
-/// Reports the waker waits of tasks whose waker fired (and has not been polled since).
-pub(crate) fn wake_wakers(world: &mut World) -> Vec<Resolution> {
-    let Some(queue) = world.get_resource::<WakerQueue>() else {
-        return Vec::new();
-    };
-    let woken = {
-        let mut q = lock(&queue.0);
-        if q.is_empty() {
-            return Vec::new();
-        }
-        core::mem::take(&mut *q)
-    };
-    woken
-        .into_iter()
-        .filter(|waker| waker.fired.load(Ordering::SeqCst))
-        .filter_map(|waker| {
-            let task = waker.task;
-            match world.get::<CooperativeTask>(task) {
-                Some(t) if matches!(t.waiting.registration, Registration::Waker) => t.wait,
-                _ => None,
-            }
-            .map(|ticket| Resolution::new(task, ticket, Ok(())))
-        })
-        .collect()
-}
-
 /// The [`Work`] of an async [`script`].
 pub struct ScriptWork<Fut> {
     future: Pin<Box<Fut>>,
     cx: ScriptContext,
-    waker: Option<(Arc<ScriptWaker>, Waker)>,
+    waker: Option<(Arc<TaskWaker>, Waker)>,
     /// Requests taken out of the shared state (kept for their capacity).
     requests: Vec<Request>,
     /// Dropped futures taken out of the shared state.
@@ -654,13 +626,7 @@ where
         let task = cx.task();
         if self.waker.is_none() {
             self.cx.lock().task = Some(task);
-            let queue = cx.world().get_resource_or_init::<WakerQueue>().0.clone();
-            let waker = Arc::new(ScriptWaker {
-                task,
-                fired: AtomicBool::new(false),
-                stepping: AtomicBool::new(false),
-                queue,
-            });
+            let waker = future::task_waker(cx.world(), task);
             self.waker = Some((waker.clone(), Waker::from(waker)));
         }
         let (flag, waker) = self.waker.clone().expect("set above");
@@ -672,7 +638,7 @@ where
             // Woken since its last poll began (by a foreign future, maybe on another thread):
             // poll again on its next turn instead of sleeping.
             None if flag.fired.load(Ordering::SeqCst) => Step::Continue,
-            None => Step::Wait(Wait::waker()),
+            None => Step::Wait(Wait::waker(flag)),
         }
     }
 }
@@ -684,7 +650,7 @@ where
 {
     /// Polls the future, serving its world accesses in the same work unit, and begins the waits
     /// it asks for. `None` when nothing it awaits is ready: it sleeps on its waker.
-    fn poll(&mut self, cx: &mut StepContext, flag: &ScriptWaker, waker: &Waker) -> Option<Step> {
+    fn poll(&mut self, cx: &mut StepContext, flag: &TaskWaker, waker: &Waker) -> Option<Step> {
         let task = cx.task();
         let mut context = Context::from_waker(waker);
         loop {

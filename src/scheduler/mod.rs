@@ -22,10 +22,10 @@ use crate::{
     clock::CooperatorClock,
     cooperator::{Cooperator, GlobalCooperator},
     frame_budget::FrameBudget,
-    script,
     task::{
         CooperativeTask, Paused, RetainFinished,
         lifecycle::{self, FinishedTasks},
+        progress,
     },
     wait::{condition, future, message, timers},
 };
@@ -56,7 +56,9 @@ pub(crate) fn build(app: &mut App, schedule: Interned<dyn ScheduleLabel>) {
         schedule,
         (
             wake_system.in_set(CooperatorSystems::Wake),
-            step_system.in_set(CooperatorSystems::Step),
+            (step_system, progress::refresh_tracked)
+                .chain()
+                .in_set(CooperatorSystems::Step),
             cleanup_system.in_set(CooperatorSystems::Cleanup),
         ),
     );
@@ -67,8 +69,6 @@ pub(crate) fn build(app: &mut App, schedule: Interned<dyn ScheduleLabel>) {
 /// the other (a source's resolutions are applied before the next source is polled). Each source
 /// costs nothing when no task waits on it.
 fn wake_system(world: &mut World) {
-    let woken = script::wake_wakers(world);
-    lifecycle::resolve_all(world, woken);
     let completed = future::wake_futures(world);
     lifecycle::resolve_all(world, completed);
     let due = timers::wake_timers(world);

@@ -1,7 +1,7 @@
 //! How far a task has come: reported by the task ([`TaskProgress`]) or known from its iterator,
 //! read with [`TaskProgressExt`].
 
-use bevy_ecs::{component::Component, entity::Entity, world::World};
+use bevy_ecs::{component::Component, entity::Entity, query::With, system::Query, world::World};
 
 use crate::{
     cooperator::Cooperator,
@@ -10,10 +10,60 @@ use crate::{
     work::{Progress, StepContext},
 };
 
-/// The progress a task reported with [`StepContext::report_progress`]. Read it with
-/// [`TaskProgressExt::task_progress`], which also knows the progress of iterator tasks.
+/// The progress a task reported ([`StepContext::report_progress`],
+/// [`ScriptContext::report_progress`](crate::ScriptContext::report_progress)), or that its work
+/// knows, for a task marked [`TrackProgress`]. An ordinary system reads it with
+/// `Query<&TaskProgress>`; [`TaskProgressExt::task_progress`] also knows the progress of unmarked
+/// iterator tasks.
 #[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TaskProgress(pub Progress);
+
+/// Keeps the task's [`TaskProgress`] current from its work — an iterator whose `size_hint` is
+/// exact — once per frame, at the end of [`CooperatorSystems::Step`](crate::CooperatorSystems):
+/// a progress bar then reads it with an ordinary `Query<&TaskProgress>`. Insert it with the work
+/// (`commands.spawn(TrackProgress).cooperate(..)`, or on the task entity later). A task that
+/// reports its own progress needs no marker; a task finished `Done` shows as complete.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{Progress, TaskProgress, TrackProgress, prelude::*};
+/// # use bevy_ecs::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(3)));
+/// let task = app.world_mut().cooperate((0..10).map(|_| ()));
+/// app.world_mut().entity_mut(task).insert(TrackProgress);
+/// app.update();
+/// let mut bars = app.world_mut().query::<&TaskProgress>();
+/// assert_eq!(bars.single(app.world()).unwrap().0, Progress::new(3, 10));
+/// ```
+#[derive(Component, Clone, Copy, Debug, Default)]
+#[require(TaskProgress)]
+pub struct TrackProgress;
+
+/// Refreshes the [`TaskProgress`] of every task marked [`TrackProgress`].
+pub(crate) fn refresh_tracked(
+    mut tracked: Query<(Entity, &CooperativeTask, &mut TaskProgress), With<TrackProgress>>,
+    mut cooperators: Query<&mut Cooperator>,
+) {
+    for (entity, task, mut progress) in &mut tracked {
+        let now = match &task.outcome {
+            Some(Outcome::Done) => {
+                let total = progress.0.total.unwrap_or(progress.0.done.max(1));
+                Some(Progress::new(total, total))
+            }
+            Some(_) => None,
+            None => cooperators.get_mut(task.cooperator).ok().and_then(|mut c| {
+                let (work, steps) = c.queue.work_mut(task.slot, entity)?;
+                work.progress_after(steps)
+            }),
+        };
+        if let Some(now) = now
+            && progress.0 != now
+        {
+            progress.0 = now;
+        }
+    }
+}
 
 impl StepContext<'_> {
     /// Reports the task's progress (stored in its [`TaskProgress`] component). Iterator tasks

@@ -13,7 +13,7 @@ use crate::{
     outcome::Failure,
     task::CooperativeTask,
     wait::{
-        Wait, WaitKind,
+        Wait, WaitKind, future,
         join::{Join, JoinMode, Offer, Sub, WaitTimedOut},
         registration::{Registered, Registration},
         seam::{Ticket, new_ticket},
@@ -52,7 +52,7 @@ pub(crate) fn register(
             timers::register_time(world, task, ticket, clock, duration)
         }
         WaitKind::Custom(_, register) => register(world, task, ticket),
-        WaitKind::Waker => Registered::Pending(Registration::Waker),
+        WaitKind::Waker(waker) => future::register_waker(&waker, ticket),
         WaitKind::Join(mode, waits) => register_join_with(world, task, mode, waits, None, stop),
         WaitKind::Timeout(wait, clock, duration) => {
             let timer = Wait::new(WaitKind::Time(clock, duration));

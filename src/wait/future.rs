@@ -12,6 +12,7 @@ use bevy_platform::cell::SyncCell;
 use core::{
     future::Future,
     pin::Pin,
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
     task::{Context, Poll, Waker},
 };
 use std::{sync::Mutex, task::Wake};
@@ -100,11 +101,13 @@ where
     (Arc::new(Mutex::new(Some(pending))), FutureOutput(output))
 }
 
-/// The pending future waits, and the tickets whose wakers fired since the last wake.
+/// The pending future waits, the tickets whose wakers fired since the last wake, and the task
+/// wakers that fired outside their steps.
 #[derive(Resource, Default)]
 pub(crate) struct FutureWaits {
     pending: BTreeMap<Ticket, (Entity, SyncCell<Box<dyn Pending>>)>,
     woken: Arc<Mutex<Vec<Ticket>>>,
+    tasks: Arc<Mutex<Vec<Arc<TaskWaker>>>>,
 }
 
 impl FutureWaits {
@@ -160,17 +163,23 @@ fn remove(world: &mut World, _task: Entity, ticket: Ticket) {
     }
 }
 
-/// Polls the futures whose wakers fired; reports the waits whose futures completed.
+/// Reports the waker waits of woken tasks, then polls the futures whose wakers fired and reports
+/// the waits whose futures completed.
 pub(crate) fn wake_futures(world: &mut World) -> Vec<Resolution> {
-    let Some(mut waits) = world.get_resource_mut::<FutureWaits>() else {
+    let Some(waits) = world.get_resource::<FutureWaits>() else {
         return Vec::new();
     };
+    let tasks = core::mem::take(&mut *lock(&waits.tasks));
     let woken = core::mem::take(&mut *lock(&waits.woken));
-    if woken.is_empty() {
-        return Vec::new();
-    }
-    let shared = waits.woken.clone();
     let mut resolved = Vec::new();
+    if !tasks.is_empty() {
+        wake_tasks(tasks, &mut resolved);
+    }
+    if woken.is_empty() {
+        return resolved;
+    }
+    let mut waits = world.resource_mut::<FutureWaits>();
+    let shared = waits.woken.clone();
     for ticket in woken {
         let Some((task, pending)) = waits.pending.get_mut(&ticket) else {
             // Resolved or cancelled already (a waker may fire more than once).
@@ -183,4 +192,63 @@ pub(crate) fn wake_futures(world: &mut World) -> Vec<Resolution> {
         }
     }
     resolved
+}
+
+/// A task's own waker: a script gives it to everything its future polls, and sleeps on it (a
+/// [`Waker`](Registration::Waker) wait) while nothing it awaits is ready. Woken while the task
+/// is being stepped, it only notes that the task wants another poll; woken at any other time (a
+/// foreign future ready, on whatever thread), it also queues the task for the wake system, which
+/// resolves its waker wait here, beside the future waits.
+pub(crate) struct TaskWaker {
+    task: Entity,
+    /// Woken since the last poll began.
+    pub(crate) fired: AtomicBool,
+    /// The task is being stepped (and polls again if woken).
+    pub(crate) stepping: AtomicBool,
+    /// The ticket of the task's latest waker wait.
+    ticket: AtomicU64,
+    queue: Arc<Mutex<Vec<Arc<TaskWaker>>>>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        // Sequentially consistent with the step's own end: either the step sees `fired`, or
+        // this sees that the step is over and queues the task.
+        self.fired.store(true, Ordering::SeqCst);
+        if !self.stepping.load(Ordering::SeqCst) {
+            lock(&self.queue).push(self.clone());
+        }
+    }
+}
+
+/// A waker for `task`, whose wakes reach this world's wake system.
+pub(crate) fn task_waker(world: &mut World, task: Entity) -> Arc<TaskWaker> {
+    let queue = world.get_resource_or_init::<FutureWaits>().tasks.clone();
+    Arc::new(TaskWaker {
+        task,
+        fired: AtomicBool::new(false),
+        stepping: AtomicBool::new(false),
+        ticket: AtomicU64::new(0),
+        queue,
+    })
+}
+
+/// Registers `ticket` as the task's waker wait: the waker resolves it when it fires.
+pub(crate) fn register_waker(waker: &TaskWaker, ticket: Ticket) -> Registered {
+    waker.ticket.store(ticket, Ordering::SeqCst);
+    Registered::Pending(Registration::Waker)
+}
+
+/// Reports the waker waits of tasks whose waker fired (and that were not polled since); a
+/// wait that ended otherwise meanwhile has a stale ticket, which the tasks ignore.
+fn wake_tasks(woken: Vec<Arc<TaskWaker>>, resolved: &mut Vec<Resolution>) {
+    for waker in woken {
+        if waker.fired.load(Ordering::SeqCst) {
+            let ticket = waker.ticket.load(Ordering::SeqCst);
+            resolved.push(Resolution::new(waker.task, ticket, Ok(())));
+        }
+    }
 }

@@ -65,8 +65,8 @@ pub(crate) enum WaitKind {
     Time(Clock, Duration),
     /// Registration done by type-specific code (messages, events, conditions).
     Custom(&'static str, RegisterFn),
-    /// A script's foreign waker.
-    Waker,
+    /// A task's own waker (a script sleeping until something it awaits is ready).
+    Waker(Arc<future::TaskWaker>),
     Join(JoinMode, Vec<Wait>),
     Timeout(Box<Wait>, Clock, Duration),
 }
@@ -79,7 +79,7 @@ impl fmt::Debug for Wait {
             WaitKind::Frames(n) => f.debug_tuple("Frames").field(n).finish(),
             WaitKind::Time(c, d) => f.debug_tuple("Time").field(c).field(d).finish(),
             WaitKind::Custom(name, _) => f.write_str(name),
-            WaitKind::Waker => f.write_str("Waker"),
+            WaitKind::Waker(_) => f.write_str("Waker"),
             WaitKind::Join(mode, waits) => f.debug_tuple("Join").field(mode).field(waits).finish(),
             WaitKind::Timeout(w, c, d) => {
                 f.debug_tuple("Timeout").field(w).field(c).field(d).finish()
@@ -298,8 +298,9 @@ impl Wait {
         Wait::new(WaitKind::Timeout(Box::new(self), Clock::Real, duration))
     }
 
-    pub(crate) fn waker() -> Self {
-        Wait::new(WaitKind::Waker)
+    /// Until `waker` fires.
+    pub(crate) fn waker(waker: Arc<future::TaskWaker>) -> Self {
+        Wait::new(WaitKind::Waker(waker))
     }
 
     /// For `task`, whose typed result `take` moves to the waiter when it ends `Done`.

@@ -32,6 +32,7 @@ mod script_waits;
 mod script_world_access;
 mod scripts_receive_the_messages_they_wait_for;
 mod slow_step_warns_at_most_every_few_seconds;
+mod system_state_across_await;
 mod task_lifecycle;
 mod tasks_report_progress;
 mod typed_results;

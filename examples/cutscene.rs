@@ -2,8 +2,8 @@
 //! way. Headless and deterministic (fixed 50 ms frames): it prints a timeline with frame numbers.
 //!
 //! The script walks an actor over 2 seconds, shows dialogue lines that wait for the player to
-//! press "advance" (simulated input), runs a camera pan and a sound cue in parallel and joins
-//! them, then branches on a condition. The second run skips the cutscene (stops the script) in
+//! press "advance" (simulated input), runs a camera pan and a sound cue in parallel with
+//! `futures::join!`, then branches on a condition. The second run skips the cutscene (stops the script) in
 //! the middle of the parallel part and shows that everything it held was released.
 //!
 //! ```sh
@@ -153,10 +153,11 @@ async fn cutscene(cx: ScriptContext, actor: Entity) -> Result<&'static str, Bevy
     line(&cx, "The gate... it's sealed.").await?;
     line(&cx, "Something is coming.").await?;
 
-    // Camera pan and sound cue in parallel, joined.
-    let pan = cx.start(script(camera_pan)).await;
-    let sound = cx.start(script(sound_cue)).await;
-    cx.all([Wait::task(pan), Wait::task(sound)]).await?;
+    // Camera pan and sound cue in parallel, inside this one script: the task sleeps while
+    // neither has anything to do, and skipping the cutscene cancels both.
+    let (pan, sound) = futures::join!(camera_pan(cx.clone()), sound_cue(cx.clone()));
+    pan?;
+    sound?;
     cx.with_world(|w| say(w, "pan and sound both done")).await;
 
     // Branch on a condition.

@@ -102,6 +102,11 @@ fn path_to(world: &World, from: Entity, to: Entity) -> Option<Vec<Entity>> {
         };
         next.clear();
         waited_tasks(&task.waiting.registration, &mut next);
+        // A script awaiting a single wait needs it; of several at once (a `select!`, maybe) it
+        // may need any one, so none of them counts.
+        if let [only] = task.waiting.awaited.as_slice() {
+            waited_tasks(&only.registration, &mut next);
+        }
         for &other in &next {
             if came_from.contains_key(&other) {
                 continue;

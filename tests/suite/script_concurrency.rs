@@ -313,3 +313,39 @@ fn a_single_awaited_wait_keeps_its_place_in_the_round_robin() {
     frames(&mut app, 1);
     assert_eq!(log.get(), vec!["s0", "b0", "s1", "b1"]);
 }
+
+#[test]
+fn a_cycle_through_a_script_awaiting_one_task_is_refused() {
+    let mut app = app();
+    let log = Log::new();
+    let l = log.clone();
+    let b_slot = std::sync::Arc::new(std::sync::Mutex::new(None::<Entity>));
+    let slot = b_slot.clone();
+    // B waits one frame, then on the script A (found through the slot).
+    let b = app
+        .world_mut()
+        .cooperate(
+            [Step::Wait(Wait::next_frame())]
+                .into_iter()
+                .chain(std::iter::once_with(move || {
+                    Step::Wait(Wait::task(slot.lock().unwrap().unwrap()))
+                })),
+        );
+    let finished = record_finished(&mut app);
+    let a = app.world_mut().cooperate(script(move |cx| async move {
+        l.push(cx.join::<()>(b).await.is_err());
+    }));
+    *b_slot.lock().unwrap() = Some(a);
+    frames(&mut app, 4);
+    let outcome = finished
+        .get()
+        .into_iter()
+        .find(|(e, _)| *e == b)
+        .map(|(_, o)| o);
+    match outcome {
+        Some(Outcome::Failed(f)) => assert!(f.to_string().contains("cycle"), "{f}"),
+        other => panic!("B should fail with the cycle, got {other:?}"),
+    }
+    // A hears of B's failure.
+    assert_eq!(log.get(), vec![true]);
+}

@@ -13,6 +13,7 @@
 // - `task/`: the task component and every change of a task's state (`task/lifecycle.rs`).
 // - `script`, `commands`: async task bodies and the public verbs, built on `task/` and `wait/`.
 // - `scheduler/`: the wake, step and cleanup systems; `plugin`: puts it together.
+// - `integrations/`: optional features for other Bevy crates (states, assets, ...), on top.
 
 extern crate alloc;
 
@@ -24,6 +25,7 @@ mod cooperator;
 mod diagnostic;
 mod error;
 mod frame_budget;
+mod integrations;
 mod outcome;
 mod plugin;
 mod run_queue;

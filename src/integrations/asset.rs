@@ -1,0 +1,1 @@
+//! Assets (feature `bevy_asset`).

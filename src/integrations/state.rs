@@ -1,0 +1,1 @@
+//! States (feature `bevy_state`).

@@ -46,6 +46,10 @@ pub use cooperator::{Cooperator, CooperatorStats, GlobalCooperator};
 pub use diagnostic::CooperatorDiagnosticsPlugin;
 pub use error::{FinishKind, TaskError, TaskPanicked};
 pub use frame_budget::{FrameBudget, Lane};
+#[cfg(feature = "bevy_state")]
+pub use integrations::state::{
+    CooperateStateCommandsExt, CooperateStateExt, CooperatorStatesPlugin, StateBudget,
+};
 pub use outcome::{Failure, Outcome, TaskFinished};
 pub use plugin::CooperatorPlugin;
 pub use scheduler::CooperatorSystems;

@@ -19,16 +19,20 @@ use std::{sync::Mutex, task::Wake};
 
 use crate::{
     error::lock,
+    outcome::Failure,
     wait::{
         registration::{Registered, Registration},
         seam::{Resolution, Ticket},
     },
 };
 
-/// A future whose output goes to a [`FutureOutput`] once it completes.
+/// A future a wait polls: `Ready` with the wait's result once it completes (a [`Wait::future`]'s
+/// output is stored in its [`FutureOutput`] then).
+///
+/// [`Wait::future`]: crate::Wait::future
 pub(crate) trait Pending: Send {
-    /// Polls the future; `Ready` once its output is stored.
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+    /// Polls the future.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Failure>>;
 }
 
 struct Storing<F: Future> {
@@ -41,14 +45,28 @@ where
     F: Future + Send + 'static,
     F::Output: Send,
 {
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Failure>> {
         match self.future.as_mut().poll(cx) {
             Poll::Ready(value) => {
                 *lock(&self.output) = Some(value);
-                Poll::Ready(())
+                Poll::Ready(Ok(()))
             }
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+/// A future whose own result is the wait's (an asset load: its error fails the wait).
+#[cfg(feature = "bevy_asset")]
+struct Fallible<F>(Pin<Box<F>>);
+
+#[cfg(feature = "bevy_asset")]
+impl<F> Pending for Fallible<F>
+where
+    F: Future<Output = Result<(), Failure>> + Send,
+{
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Failure>> {
+        self.0.as_mut().poll(cx)
     }
 }
 
@@ -133,7 +151,11 @@ impl Wake for TicketWaker {
     }
 }
 
-fn poll(pending: &mut dyn Pending, ticket: Ticket, woken: &Arc<Mutex<Vec<Ticket>>>) -> Poll<()> {
+fn poll(
+    pending: &mut dyn Pending,
+    ticket: Ticket,
+    woken: &Arc<Mutex<Vec<Ticket>>>,
+) -> Poll<Result<(), Failure>> {
     let waker = Waker::from(Arc::new(TicketWaker {
         ticket,
         woken: woken.clone(),
@@ -143,14 +165,37 @@ fn poll(pending: &mut dyn Pending, ticket: Ticket, woken: &Arc<Mutex<Vec<Ticket>
 
 /// Registers `task` (wait `ticket`) on the future in `slot`, polling it once.
 pub(crate) fn register(world: &mut World, task: Entity, ticket: Ticket, slot: &Slot) -> Registered {
-    let Some(mut pending) = lock(slot).take() else {
+    let Some(pending) = lock(slot).take() else {
         // Another wait took the future (and will see it through): nothing left to wait for.
         return Registered::Now(Ok(()));
     };
+    register_pending(world, task, ticket, pending)
+}
+
+/// Registers `task` (wait `ticket`) on `future`, whose result is the wait's, polling it once.
+#[cfg(feature = "bevy_asset")]
+pub(crate) fn register_fallible<F>(
+    world: &mut World,
+    task: Entity,
+    ticket: Ticket,
+    future: F,
+) -> Registered
+where
+    F: Future<Output = Result<(), Failure>> + Send + 'static,
+{
+    register_pending(world, task, ticket, Box::new(Fallible(Box::pin(future))))
+}
+
+fn register_pending(
+    world: &mut World,
+    task: Entity,
+    ticket: Ticket,
+    mut pending: Box<dyn Pending>,
+) -> Registered {
     let mut waits = world.get_resource_or_init::<FutureWaits>();
     let woken = waits.woken.clone();
-    if poll(&mut *pending, ticket, &woken).is_ready() {
-        return Registered::Now(Ok(()));
+    if let Poll::Ready(result) = poll(&mut *pending, ticket, &woken) {
+        return Registered::Now(result);
     }
     waits.pending.insert(ticket, (task, SyncCell::new(pending)));
     Registered::Pending(Registration::Remove(remove, ticket))
@@ -186,9 +231,9 @@ pub(crate) fn wake_futures(world: &mut World) -> Vec<Resolution> {
             continue;
         };
         let task = *task;
-        if poll(&mut **pending.get(), ticket, &shared).is_ready() {
+        if let Poll::Ready(result) = poll(&mut **pending.get(), ticket, &shared) {
             waits.pending.remove(&ticket);
-            resolved.push(Resolution::new(task, ticket, Ok(())));
+            resolved.push(Resolution::new(task, ticket, result));
         }
     }
     resolved

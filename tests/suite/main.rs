@@ -4,6 +4,8 @@
 mod common;
 mod model;
 
+#[cfg(feature = "bevy_asset")]
+mod assets;
 mod bad_input;
 mod batched_stepping_keeps_round_robin_order;
 mod budgets;
@@ -32,6 +34,8 @@ mod script_waits;
 mod script_world_access;
 mod scripts_receive_the_messages_they_wait_for;
 mod slow_step_warns_at_most_every_few_seconds;
+#[cfg(feature = "bevy_state")]
+mod states;
 mod system_state_across_await;
 mod task_lifecycle;
 mod tasks_report_progress;

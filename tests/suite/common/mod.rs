@@ -23,11 +23,17 @@ pub fn app() -> App {
 
 /// A headless app with the given budget for the global cooperator.
 pub fn app_with(budget: Budget) -> App {
+    let mut app = unfinished_app(budget);
+    app.finish();
+    app.cleanup();
+    app
+}
+
+/// [`app_with`] before `finish` and `cleanup`: add more plugins, then call them.
+pub fn unfinished_app(budget: Budget) -> App {
     let mut app = App::new();
     app.add_plugins((TimePlugin, CooperatorPlugin::default().with_budget(budget)))
         .insert_resource(TimeUpdateStrategy::ManualDuration(FRAME));
-    app.finish();
-    app.cleanup();
     app
 }
 

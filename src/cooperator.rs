@@ -236,3 +236,11 @@ fn on_cooperator_discard(mut world: DeferredWorld, ctx: HookContext) {
 /// transition, sets it when the plugin is built (the same transition as `stop_cooperator`).
 #[derive(Resource, Clone, Copy)]
 pub(crate) struct FinishDrained(pub(crate) fn(&mut World, Vec<Drained>));
+
+/// Put on a cooperator's entity (feature `trace`): each step of its tasks gets a profiler span,
+/// `task step`, with the task entity and its `Name`. Each tick has its own span
+/// (`cooperator tick`) whether or not this is present. A span per step costs far more than a
+/// trivial step: turn it on to find where a frame went, not for good.
+#[cfg(feature = "trace")]
+#[derive(Component, Debug, Default, Clone, Copy)]
+pub struct TraceSteps;

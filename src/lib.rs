@@ -41,6 +41,8 @@ pub use clock::{CooperatorClock, ManualClock};
 pub use commands::{
     CooperateCommandsExt, CooperateEntityCommandsExt, CooperateEntityWorldExt, CooperateWorldExt,
 };
+#[cfg(feature = "trace")]
+pub use cooperator::TraceSteps;
 pub use cooperator::{Cooperator, CooperatorStats, GlobalCooperator};
 #[cfg(feature = "diagnostic")]
 pub use diagnostic::CooperatorDiagnosticsPlugin;

@@ -2,6 +2,8 @@
 //! is spent, holding the cooperator's run queue while steps do not use the world.
 
 use alloc::boxed::Box;
+#[cfg(feature = "trace")]
+use bevy_ecs::name::Name;
 use bevy_ecs::{entity::Entity, query::QueryState, world::World};
 use core::time::Duration;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -123,11 +125,28 @@ impl Ticker<'_> {
         coop_entity: Entity,
         budget: &mut TickBudget,
     ) -> u32 {
+        #[cfg(feature = "trace")]
+        let _span = tracing::info_span!(
+            "cooperator tick",
+            cooperator = %coop_entity,
+            name = world.get::<Name>(coop_entity).map(Name::as_str),
+        )
+        .entered();
+        #[cfg(feature = "trace")]
+        let traced = world
+            .get::<crate::cooperator::TraceSteps>(coop_entity)
+            .is_some();
+        #[cfg(not(feature = "trace"))]
+        let traced = false;
         let mut lent = Lent::new(coop_entity, self.coop_query, self.clock);
         // Whatever unwinds out of the loop (a panicking `Drop` of a stopped task's work, say),
         // the queue goes back to its cooperator first.
         let ran = catch_unwind(AssertUnwindSafe(|| {
-            Self::run_budget(world, &mut lent, budget)
+            if traced {
+                Self::run_budget::<true>(world, &mut lent, budget)
+            } else {
+                Self::run_budget::<false>(world, &mut lent, budget)
+            }
         }));
         lent.give_back(world);
         let steps = ran.unwrap_or_else(|payload| std::panic::resume_unwind(payload));
@@ -137,12 +156,17 @@ impl Ticker<'_> {
     }
 
     /// The loop for this kind of budget: asking it after each step is then a plain call.
-    fn run_budget(world: &mut World, lent: &mut Lent<'_>, budget: &mut TickBudget) -> u32 {
+    /// `TRACED`: a span per step (feature `trace`).
+    fn run_budget<const TRACED: bool>(
+        world: &mut World,
+        lent: &mut Lent<'_>,
+        budget: &mut TickBudget,
+    ) -> u32 {
         let coop_entity = lent.coop;
         match budget {
-            TickBudget::Steps(n) => run(world, lent, |_, steps| steps >= *n),
-            TickBudget::Unlimited => run(world, lent, |_, _| false),
-            TickBudget::Custom(predicate) => run(world, lent, |_, _| {
+            TickBudget::Steps(n) => run::<TRACED>(world, lent, |_, steps| steps >= *n),
+            TickBudget::Unlimited => run::<TRACED>(world, lent, |_, _| false),
+            TickBudget::Custom(predicate) => run::<TRACED>(world, lent, |_, _| {
                 // A panicking predicate ends the tick; it must not unwind while the loop holds
                 // the queue.
                 catch_unwind(AssertUnwindSafe(&mut *predicate)).unwrap_or_else(|payload| {
@@ -154,7 +178,9 @@ impl Ticker<'_> {
                     true
                 })
             }),
-            TickBudget::Deadline(deadline) => run(world, lent, |task, _| deadline.exhausted(task)),
+            TickBudget::Deadline(deadline) => {
+                run::<TRACED>(world, lent, |task, _| deadline.exhausted(task))
+            }
         }
     }
 
@@ -214,7 +240,7 @@ impl Ticker<'_> {
 /// and asks the budget (`exhausted(task, steps)`) after every step.
 // Its own function per kind of budget: only what the loop needs is live in it.
 #[inline(never)]
-fn run(
+fn run<const TRACED: bool>(
     world: &mut World,
     lent: &mut Lent<'_>,
     mut exhausted: impl FnMut(Entity, u32) -> bool,
@@ -227,7 +253,15 @@ fn run(
     // queue back, the only time it can change): most have none, and then no node is looked at.
     let mut any_timed = lent.queue.any_timed();
     while let Some(Next { work, task, slot }) = lent.queue.next() {
-        let clean = if any_timed && lent.queue.is_timed(slot) {
+        let clean = if TRACED {
+            step_traced(
+                world,
+                lent,
+                task,
+                work,
+                any_timed && lent.queue.is_timed(slot),
+            )
+        } else if any_timed && lent.queue.is_timed(slot) {
             step_timed(world, lent, task, work)
         } else {
             step(world, lent, task, work)
@@ -294,6 +328,30 @@ fn step_timed(world: &mut World, lent: &mut Lent<'_>, task: Entity, work: BoxedW
         lent.longest = Some((task, took));
     }
     clean
+}
+
+/// [`step`] (or [`step_timed`]) inside a profiler span named after the task.
+#[cold]
+#[inline(never)]
+fn step_traced(
+    world: &mut World,
+    lent: &mut Lent<'_>,
+    task: Entity,
+    work: BoxedWork,
+    timed: bool,
+) -> bool {
+    #[cfg(feature = "trace")]
+    let _span = tracing::info_span!(
+        "task step",
+        task = %task,
+        name = world.get::<Name>(task).map(Name::as_str),
+    )
+    .entered();
+    if timed {
+        step_timed(world, lent, task, work)
+    } else {
+        step(world, lent, task, work)
+    }
 }
 
 /// After a step that used the world or did not just continue: applies what it returned.

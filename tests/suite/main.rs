@@ -39,6 +39,8 @@ mod states;
 mod system_state_across_await;
 mod task_lifecycle;
 mod tasks_report_progress;
+#[cfg(feature = "trace")]
+mod trace_spans;
 mod typed_results;
 mod wait_all;
 mod wait_condition;

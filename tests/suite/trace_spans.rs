@@ -14,14 +14,17 @@ use tracing::{
     span::{Attributes, Id, Record},
 };
 
-/// Records every span opened: its name and its fields, rendered.
+/// A span's fields, rendered: `(name, value)`.
+type SpanFields = Vec<(String, String)>;
+
+/// Records every span opened: its name and its fields.
 #[derive(Clone, Default)]
 struct Recorder {
-    spans: Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>,
+    spans: Arc<Mutex<Vec<(String, SpanFields)>>>,
     next: Arc<AtomicU64>,
 }
 
-struct Fields(Vec<(String, String)>);
+struct Fields(SpanFields);
 
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
@@ -54,7 +57,7 @@ impl Subscriber for Recorder {
 }
 
 impl Recorder {
-    fn named(&self, name: &str) -> Vec<Vec<(String, String)>> {
+    fn named(&self, name: &str) -> Vec<SpanFields> {
         self.spans
             .lock()
             .unwrap()

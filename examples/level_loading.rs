@@ -394,7 +394,7 @@ fn main() -> ExitCode {
         match frames::plot(
             plot,
             &title,
-            frames::default_time_budget(),
+            &[("budget", frames::default_time_budget())],
             &[&cooperative, &blocking],
         ) {
             Ok(()) => println!("plot written to {plot}"),

@@ -20,76 +20,18 @@ mod frames;
 #[path = "support/grid.rs"]
 #[allow(dead_code, reason = "shared with other examples that use other parts")]
 mod grid;
+#[path = "support/paths.rs"]
+mod paths;
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use bevy_app::{App, Update};
 use bevy_cooperator::prelude::*;
 use bevy_ecs::prelude::*;
 use frames::{FrameTimes, run_frames};
-use grid::{AStar, Grid, Scenario, parse_scenarios};
-
-/// One path request: a scenario on its map.
-#[derive(Clone)]
-struct Query {
-    grid: Arc<Grid>,
-    scenario: Scenario,
-}
-
-/// The game's path requests: those not asked yet, how many are being searched, the answers.
-#[derive(Resource)]
-struct Paths {
-    pending: VecDeque<(usize, Query)>,
-    in_flight: usize,
-    max_in_flight: usize,
-    expansions: usize,
-    /// (query number, length found or `None` for no path, nodes expanded).
-    found: Vec<(usize, Option<f64>, u64)>,
-}
-
-/// Stand-in for the rest of the game: some units moving every frame.
-#[derive(Resource)]
-struct Units(Vec<[f32; 2]>);
-
-/// A path query as task work: each step expands at most `expansions` nodes.
-struct PathQuery {
-    number: usize,
-    search: AStar,
-    expansions: usize,
-}
-
-impl Work for PathQuery {
-    fn step(&mut self, cx: &mut StepContext) -> Step {
-        let Some(length) = self.search.expand(self.expansions) else {
-            return Step::Continue;
-        };
-        let mut paths = cx.world().resource_mut::<Paths>();
-        paths.in_flight -= 1;
-        paths
-            .found
-            .push((self.number, length, self.search.expanded()));
-        Step::Done
-    }
-}
-
-/// The game asks for paths as searches finish, at most `max_in_flight` at a time.
-fn request_paths(mut commands: Commands, mut paths: ResMut<Paths>) {
-    while paths.in_flight < paths.max_in_flight {
-        let Some((number, query)) = paths.pending.pop_front() else {
-            break;
-        };
-        paths.in_flight += 1;
-        let s = &query.scenario;
-        commands.cooperate(PathQuery {
-            number,
-            search: AStar::new(query.grid.clone(), s.start, s.goal),
-            expansions: paths.expansions,
-        });
-    }
-}
+use grid::AStar;
+use paths::{Paths, Query, Units, default_maps, load_queries, move_units, request_paths, verify};
 
 /// The blocking way: every query searched to its end, in this one frame.
 fn find_all_paths_now(mut paths: ResMut<Paths>) {
@@ -98,13 +40,6 @@ fn find_all_paths_now(mut paths: ResMut<Paths>) {
         let mut search = AStar::new(query.grid.clone(), s.start, s.goal);
         let length = search.run();
         paths.found.push((number, length, search.expanded()));
-    }
-}
-
-fn move_units(mut units: ResMut<Units>) {
-    for (i, unit) in units.0.iter_mut().enumerate() {
-        unit[0] = (unit[0] + 0.5 + (i % 7) as f32 * 0.1) % 512.0;
-        unit[1] = (unit[1] + 0.25) % 512.0;
     }
 }
 
@@ -142,43 +77,9 @@ fn options() -> Result<Options, String> {
         }
     }
     if o.maps.is_empty() {
-        let maps = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/maps");
-        o.maps = ["maze512.map", "cave512.map"]
-            .map(|m| (maps.join(m), None))
-            .into();
+        o.maps = default_maps();
     }
     Ok(o)
-}
-
-fn load(o: &Options) -> Result<Vec<Query>, String> {
-    let mut queries = Vec::new();
-    for (map, scen) in &o.maps {
-        let read =
-            |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
-        let grid =
-            Arc::new(Grid::parse(&read(map)?).map_err(|e| format!("{}: {e}", map.display()))?);
-        let scen = scen.clone().unwrap_or_else(|| {
-            let mut s = map.clone().into_os_string();
-            s.push(".scen");
-            s.into()
-        });
-        let mut scenarios =
-            parse_scenarios(&read(&scen)?).map_err(|e| format!("{}: {e}", scen.display()))?;
-        scenarios.truncate(o.queries.unwrap_or(usize::MAX));
-        println!(
-            "{}: {}x{}, {} open cells, {} queries",
-            map.display(),
-            grid.width,
-            grid.height,
-            grid.open_cells(),
-            scenarios.len()
-        );
-        queries.extend(scenarios.into_iter().map(|scenario| Query {
-            grid: grid.clone(),
-            scenario,
-        }));
-    }
-    Ok(queries)
 }
 
 /// Builds the game: the plugin with its default budget, the units, the path requests.
@@ -186,13 +87,7 @@ fn game(queries: &[Query], o: &Options) -> App {
     let mut app = App::new();
     app.add_plugins(CooperatorPlugin::default())
         .insert_resource(Units(vec![[0.0, 0.0]; 2_000]))
-        .insert_resource(Paths {
-            pending: queries.iter().cloned().enumerate().collect(),
-            in_flight: 0,
-            max_in_flight: o.in_flight,
-            expansions: o.expansions,
-            found: Vec::new(),
-        })
+        .insert_resource(Paths::new(queries, o.in_flight, o.expansions))
         .add_systems(Update, move_units);
     app.finish();
     app.cleanup();
@@ -207,29 +102,6 @@ fn warm_up(app: &mut App) {
     app.world_mut().resource_mut::<Paths>().pending = pending;
 }
 
-/// Checks the answers against the scenarios; prints and returns how many matched.
-fn verify(label: &str, queries: &[Query], run: &mut App) -> usize {
-    let paths = run.world().resource::<Paths>();
-    let mut matched = 0;
-    let mut expanded = 0;
-    for &(n, length, nodes) in &paths.found {
-        let s = &queries[n].scenario;
-        expanded += nodes;
-        match length {
-            Some(l) if s.matches(l) => matched += 1,
-            _ => eprintln!(
-                "{label}: query {n} {:?} -> {:?} on {}: found {length:?}, optimal {}",
-                s.start, s.goal, s.map, s.optimal
-            ),
-        }
-    }
-    println!(
-        "{label}: {matched}/{} paths match the optimal length ({expanded} nodes expanded)",
-        queries.len()
-    );
-    matched
-}
-
 fn main() -> ExitCode {
     let o = match options() {
         Ok(o) => o,
@@ -238,7 +110,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let queries = match load(&o) {
+    let queries = match load_queries(&o.maps, o.queries) {
         Ok(q) => q,
         Err(e) => {
             eprintln!("pathfinding: {e}");
@@ -254,7 +126,7 @@ fn main() -> ExitCode {
     let cooperative = run_frames(&mut app, "cooperative", usize::MAX, |world| {
         world.resource::<Paths>().found.len() == total
     });
-    let cooperative_matched = verify("cooperative", &queries, &mut app);
+    let cooperative_matched = verify("cooperative", &queries, app.world().resource::<Paths>());
 
     // Blocking: the same queries, all searched in one frame.
     let mut app = game(&queries, &o);
@@ -263,7 +135,7 @@ fn main() -> ExitCode {
     let blocking = run_frames(&mut app, "blocking", usize::MAX, |world| {
         world.resource::<Paths>().found.len() == total
     });
-    let blocking_matched = verify("blocking", &queries, &mut app);
+    let blocking_matched = verify("blocking", &queries, app.world().resource::<Paths>());
 
     report(&cooperative, &blocking);
     if let Some(path) = &o.plot {
@@ -274,7 +146,7 @@ fn main() -> ExitCode {
         match frames::plot(
             path,
             &title,
-            frames::default_time_budget(),
+            &[("budget", frames::default_time_budget())],
             &[&cooperative, &blocking],
         ) {
             Ok(()) => println!("plot written to {path}"),

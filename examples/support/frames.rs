@@ -1,5 +1,5 @@
 //! Frame-time measurement for the examples: run an app frame by frame, time each
-//! `app.update()`, summarise (frames, max, p99, total) and plot the runs as an SVG.
+//! `app.update()`, summarise (frames, max, percentiles, total) and plot the runs as an SVG.
 
 use std::time::Duration;
 
@@ -13,6 +13,9 @@ pub struct FrameTimes {
     pub label: String,
     /// One entry per `app.update()`.
     pub times: Vec<Duration>,
+    /// The number of the first frame (1 for a run of its own; a later phase of one run starts
+    /// where the earlier ended, and is plotted there).
+    pub first: usize,
 }
 
 impl FrameTimes {
@@ -28,9 +31,14 @@ impl FrameTimes {
 
     /// The 99th percentile frame (nearest rank).
     pub fn p99(&self) -> Duration {
+        self.percentile(99)
+    }
+
+    /// The `p`th percentile frame, `p` in 1..=100 (nearest rank).
+    pub fn percentile(&self, p: usize) -> Duration {
         let mut sorted = self.times.clone();
         sorted.sort_unstable();
-        let rank = (sorted.len() * 99).div_ceil(100).max(1);
+        let rank = (sorted.len() * p).div_ceil(100).max(1);
         sorted.get(rank - 1).copied().unwrap_or_default()
     }
 
@@ -77,17 +85,32 @@ pub fn run_frames(
     FrameTimes {
         label: label.to_string(),
         times,
+        first: 1,
     }
 }
 
-/// Draws the per-frame times of `runs` (log scale) into an SVG file, with the per-frame
-/// `budget` as a dashed line.
-pub fn plot(path: &str, title: &str, budget: Duration, runs: &[&FrameTimes]) -> Result<(), String> {
+/// Draws the per-frame times of `runs` (log scale) into an SVG file, with each named per-frame
+/// budget in `budgets` as a dashed line.
+pub fn plot(
+    path: &str,
+    title: &str,
+    budgets: &[(&str, Duration)],
+    runs: &[&FrameTimes],
+) -> Result<(), String> {
     use plotters::prelude::*;
 
     let to_ms = |d: &Duration| d.as_secs_f64() * 1e3;
-    let frames = runs.iter().map(|r| r.frames()).max().unwrap_or(1).max(2);
-    let slowest = runs.iter().map(|r| to_ms(&r.max())).fold(1.0, f64::max);
+    let frames = runs
+        .iter()
+        .map(|r| r.first + r.frames() - 1)
+        .max()
+        .unwrap_or(1)
+        .max(2);
+    let slowest = runs
+        .iter()
+        .map(|r| to_ms(&r.max()))
+        .chain(budgets.iter().map(|(_, b)| to_ms(b)))
+        .fold(1.0, f64::max);
     let fastest = runs
         .iter()
         .flat_map(|r| r.times.iter().map(to_ms))
@@ -110,24 +133,26 @@ pub fn plot(path: &str, title: &str, budget: Duration, runs: &[&FrameTimes]) -> 
         .y_label_formatter(&|v| format!("{v}"))
         .draw()
         .map_err(err)?;
-    let budget_ms = to_ms(&budget);
-    chart
-        .draw_series(DashedLineSeries::new(
-            [(1, budget_ms), (frames, budget_ms)],
-            6,
-            4,
-            BLACK.into(),
-        ))
-        .map_err(err)?
-        .label(format!("budget: {}", ms(budget)))
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    for &(name, budget) in budgets {
+        let budget_ms = to_ms(&budget);
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(1, budget_ms), (frames, budget_ms)],
+                6,
+                4,
+                BLACK.into(),
+            ))
+            .map_err(err)?
+            .label(format!("{name}: {}", ms(budget)))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+    }
     let colors = [BLUE, RED, GREEN, MAGENTA];
     for (run, color) in runs.iter().zip(colors) {
         let points: Vec<(usize, f64)> = run
             .times
             .iter()
             .enumerate()
-            .map(|(i, d)| (i + 1, to_ms(d)))
+            .map(|(i, d)| (run.first + i, to_ms(d)))
             .collect();
         let label = format!(
             "{}: {} frames, max {}, p99 {}",

@@ -9,7 +9,7 @@
 //! length. Moves are 8-connected, straight cost 1, diagonal cost √2, and a diagonal move may not
 //! cut a blocked corner: both orthogonal neighbours must be passable.
 //!
-//! Shared by the `pathfinding` and `gen_maps` examples and the pathfinding test.
+//! Shared by the `pathfinding`, `game` and `gen_maps` examples and the pathfinding test.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;

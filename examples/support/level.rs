@@ -17,7 +17,7 @@
 //! above it that is one level less indented. A line may be at most one level deeper than the
 //! line before it. The `entities` count must equal the number of entity lines.
 //!
-//! Shared by the `level_loading` and `gen_level` examples.
+//! Shared by the `level_loading`, `game` and `gen_level` examples.
 
 use std::io::{self, BufRead, Write};
 

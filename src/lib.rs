@@ -46,6 +46,8 @@ pub use cooperator::{Cooperator, CooperatorStats, GlobalCooperator};
 pub use diagnostic::CooperatorDiagnosticsPlugin;
 pub use error::{FinishKind, TaskError, TaskPanicked};
 pub use frame_budget::{FrameBudget, Lane};
+#[cfg(feature = "bevy_world_serialization")]
+pub use integrations::world::{WorldSpawnWork, spawn_dynamic_world};
 pub use outcome::{Failure, Outcome, TaskFinished};
 pub use plugin::CooperatorPlugin;
 pub use scheduler::CooperatorSystems;

@@ -52,6 +52,8 @@ pub use frame_budget::{FrameBudget, Lane};
 pub use integrations::state::{
     CooperateStateCommandsExt, CooperateStateExt, CooperatorStatesPlugin, StateBudget,
 };
+#[cfg(feature = "bevy_world_serialization")]
+pub use integrations::world::{WorldSpawnWork, spawn_dynamic_world};
 pub use outcome::{Failure, Outcome, TaskFinished};
 pub use plugin::CooperatorPlugin;
 pub use scheduler::CooperatorSystems;

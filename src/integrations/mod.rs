@@ -5,3 +5,5 @@
 pub(crate) mod asset;
 #[cfg(feature = "bevy_state")]
 pub(crate) mod state;
+#[cfg(feature = "bevy_world_serialization")]
+pub(crate) mod world;

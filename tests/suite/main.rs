@@ -52,3 +52,5 @@ mod wait_reuse;
 mod wait_task_failure;
 mod wait_time;
 mod wait_timeout;
+#[cfg(feature = "bevy_world_serialization")]
+mod world_across_frames;

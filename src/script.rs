@@ -565,11 +565,11 @@ impl ScriptContext {
     ///     cx.sleep(Duration::from_millis(250)).await?;
     ///     cx.with_resource(|e: &mut Exploded| e.0 = true).await
     /// }));
-    /// app.update(); // lit at 100 ms: goes off in the first frame at 350 ms or later
-    /// app.update();
-    /// app.update();
+    /// app.update(); // lit at 0 ms (the first frame's time)
+    /// app.update(); // 100 ms
+    /// app.update(); // 200 ms
     /// assert!(!app.world().resource::<Exploded>().0);
-    /// app.update(); // 400 ms
+    /// app.update(); // 300 ms: the first frame past the fuse
     /// assert!(app.world().resource::<Exploded>().0);
     /// ```
     pub fn sleep(&self, duration: Duration) -> WaitFuture {

@@ -16,10 +16,29 @@ use crate::{
 };
 
 /// A predicate polled after every step; `true` ends the tick.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{Predicate, PredicateFactory, prelude::*};
+/// // A factory may pick a different predicate each tick, boxed to one type.
+/// let budget = Budget::Custom(PredicateFactory::new(|| -> Predicate {
+///     let mut left = 2;
+///     Box::new(move || {
+///         left -= 1;
+///         left == 0
+///     })
+/// }));
+/// let mut app = App::new();
+/// app.add_plugins(CooperatorPlugin::default().with_budget(budget));
+/// let task = app.world_mut().cooperate(std::iter::repeat(()));
+/// app.update();
+/// assert_eq!(app.world().task_steps(task), Ok(2));
+/// ```
 pub type Predicate = Box<dyn FnMut() -> bool + Send>;
 
 /// Builds a fresh [`Predicate`] at the start of every tick (Twisted's `terminationPredicateFactory`):
-/// a closure, or a Bevy system that reads the world.
+/// a closure, or a Bevy system that reads the world. [`Budget::custom`] and [`Budget::system`]
+/// build one for you; see their examples.
 #[derive(Clone)]
 pub struct PredicateFactory(Factory);
 
@@ -38,6 +57,24 @@ struct SystemSlot {
 
 impl PredicateFactory {
     /// Wraps a factory.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::{PredicateFactory, prelude::*};
+    /// // Pathfinding expands at most 6 nodes a frame, each node a step.
+    /// let factory = PredicateFactory::new(|| {
+    ///     let mut nodes = 0;
+    ///     move || {
+    ///         nodes += 1;
+    ///         nodes >= 6
+    ///     }
+    /// });
+    /// let mut app = App::new();
+    /// app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Custom(factory)));
+    /// let search = app.world_mut().cooperate(std::iter::repeat(()));
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(search), Ok(6));
+    /// ```
     pub fn new<P>(factory: impl Fn() -> P + Send + Sync + 'static) -> Self
     where
         P: FnMut() -> bool + Send + 'static,
@@ -48,7 +85,8 @@ impl PredicateFactory {
     }
 
     /// A factory that is a Bevy system: it may read `Res<Time>`, `Res<Time<Real>>`, settings,
-    /// diagnostics — anything a system can — and returns the tick's predicate.
+    /// diagnostics — anything a system can — and returns the tick's predicate. See
+    /// [`Budget::system`], which wraps it, for an example.
     pub fn system<P, M>(system: impl IntoSystem<(), P, M>) -> Self
     where
         P: FnMut() -> bool + Send + 'static,
@@ -128,6 +166,24 @@ impl fmt::Debug for PredicateFactory {
 /// Every value is accepted: a duration too large to add saturates (the tick is then unlimited in
 /// practice), a NaN or negative [`FrameFraction`](Budget::FrameFraction) counts as 0, and a `min`
 /// above `max` is taken as the bound.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{CooperatorClock, prelude::*};
+/// let mut app = App::new();
+/// app.add_plugins(CooperatorPlugin::default().with_budget(Budget::millis(1)));
+/// // A clock driven by hand, so that this example does not depend on the machine.
+/// let (clock, manual) = CooperatorClock::manual();
+/// app.insert_resource(clock);
+/// // Each step of this bake takes 300 µs.
+/// let bake = app.world_mut().cooperate(from_fn(move |_: &mut StepContext| {
+///     manual.advance(Duration::from_micros(300));
+/// }));
+/// app.update();
+/// // 900 µs after 3 steps, 1.2 ms after the 4th: the tick ends one step past its deadline.
+/// assert_eq!(app.world().task_steps(bake), Ok(4));
+/// ```
 #[derive(Clone, Debug)]
 pub enum Budget {
     /// Step until this much time has passed on the [`CooperatorClock`].
@@ -160,12 +216,42 @@ impl Default for Budget {
 }
 
 impl Budget {
-    /// [`Budget::Time`] in milliseconds.
+    /// [`Budget::Time`] in milliseconds. See the example on [`Budget`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use bevy_cooperator::prelude::*;
+    /// assert!(matches!(Budget::millis(2), Budget::Time(d) if d == Duration::from_millis(2)));
+    /// assert!(matches!(Budget::default(), Budget::Time(d) if d == Duration::from_millis(2)));
+    /// ```
     pub fn millis(ms: u64) -> Self {
         Budget::Time(Duration::from_millis(ms))
     }
 
     /// [`Budget::FrameFraction`] with bounds of 0.1 ms and 8 ms.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::{CooperatorClock, prelude::*};
+    /// # use bevy_time::{TimePlugin, TimeUpdateStrategy};
+    /// let mut app = App::new();
+    /// // Half of each frame; frames are 10 ms here.
+    /// app.add_plugins((TimePlugin, CooperatorPlugin::default().with_budget(Budget::frame_fraction(0.5))))
+    ///     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(10)));
+    /// app.finish();
+    /// app.cleanup();
+    /// let (clock, manual) = CooperatorClock::manual();
+    /// app.insert_resource(clock);
+    /// // Each step of this job takes 1 ms.
+    /// let job = app.world_mut().cooperate(from_fn(move |_: &mut StepContext| {
+    ///     manual.advance(Duration::from_millis(1));
+    /// }));
+    /// app.update(); // the first frame has no delta: the 0.1 ms minimum, one step
+    /// assert_eq!(app.world().task_steps(job), Ok(1));
+    /// app.update(); // half of 10 ms: 5 steps
+    /// assert_eq!(app.world().task_steps(job), Ok(6));
+    /// ```
     pub fn frame_fraction(fraction: f32) -> Self {
         Budget::FrameFraction {
             fraction,
@@ -175,6 +261,25 @@ impl Budget {
     }
 
     /// [`Budget::Custom`] from a predicate factory.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// // Spawn at most 3 particles emitters a frame.
+    /// let budget = Budget::custom(|| {
+    ///     let mut spawned = 0;
+    ///     move || {
+    ///         spawned += 1;
+    ///         spawned == 3
+    ///     }
+    /// });
+    /// let mut app = App::new();
+    /// app.add_plugins(CooperatorPlugin::default().with_budget(budget));
+    /// let emitters = app.world_mut().cooperate((0..10).map(|_| ()));
+    /// app.update();
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(emitters), Ok(6));
+    /// ```
     pub fn custom<P>(factory: impl Fn() -> P + Send + Sync + 'static) -> Self
     where
         P: FnMut() -> bool + Send + 'static,

@@ -31,13 +31,26 @@ const NO_PLUGIN: &str =
 /// # use bevy_cooperator::{FinishKind, prelude::*};
 /// # use bevy_ecs::prelude::*;
 /// let mut app = App::new();
-/// app.add_plugins(CooperatorPlugin::default());
+/// app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+/// let task = app.world_mut().cooperate((0..10).map(|_| ()));
+/// app.world_mut().entity_mut(task).insert(RetainFinished);
+/// app.update();
+/// assert_eq!(app.world().task_steps(task), Ok(1));
+///
+/// // The pause menu opens: the task does no work until it is resumed.
 /// let world = app.world_mut();
-/// let task = world.cooperate((0..3).map(|_| ()));
 /// world.pause_task(task).unwrap();
+/// app.update();
+/// assert_eq!(app.world().task_steps(task), Ok(1));
+/// let world = app.world_mut();
 /// assert_eq!(world.resume_task(task), Ok(()));
 /// assert_eq!(world.resume_task(task), Err(TaskError::NotPaused));
+/// app.update();
+/// assert_eq!(app.world().task_steps(task), Ok(2));
+///
+/// let world = app.world_mut();
 /// world.stop_task(task).unwrap();
+/// assert_eq!(world.task_outcome(task), Some(Outcome::Stopped));
 /// assert_eq!(
 ///     world.stop_task(task),
 ///     Err(TaskError::AlreadyFinished(FinishKind::Stopped))
@@ -52,18 +65,77 @@ pub trait CooperateWorldExt {
     ///
     /// # Panics
     /// If [`CooperatorPlugin`](crate::CooperatorPlugin) was not added.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Resource, Default)]
+    /// struct Baked(u32);
+    ///
+    /// let mut app = App::new();
+    /// app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(5)))
+    ///     .init_resource::<Baked>();
+    /// // Bake 12 light probes, 5 a frame.
+    /// let bake = app.world_mut().cooperate((0..12).map(|_probe| ()));
+    /// app.world_mut().entity_mut(bake).observe(|_: On<TaskFinished>, mut baked: ResMut<Baked>| {
+    ///     baked.0 += 1;
+    /// });
+    /// for _ in 0..3 {
+    ///     app.update();
+    /// }
+    /// assert_eq!(app.world().resource::<Baked>().0, 1);
+    /// ```
     fn cooperate<M>(&mut self, work: impl IntoWork<M>) -> Entity;
     /// [`cooperate`](Self::cooperate), or an error when there is no global cooperator (the
     /// plugin was not added, or the cooperator was despawned); nothing is spawned then.
     ///
     /// # Errors
     /// [`TaskError::NoSuchCooperator`] (with `Entity::PLACEHOLDER` when the plugin is missing).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// // A tool that runs with or without the plugin.
+    /// let mut world = World::new();
+    /// assert_eq!(
+    ///     world.try_cooperate((0..3).map(|_| ())),
+    ///     Err(TaskError::NoSuchCooperator(Entity::PLACEHOLDER))
+    /// );
+    ///
+    /// let mut app = App::new();
+    /// app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// // 3 items, and the step that finds the end.
+    /// let task = app.world_mut().try_cooperate((0..3).map(|_| ())).unwrap();
+    /// app.update();
+    /// assert!(app.world().get_entity(task).is_err()); // done and cleaned up
+    /// ```
     fn try_cooperate<M>(&mut self, work: impl IntoWork<M>) -> Result<Entity, TaskError>;
     /// Spawns a task running `work` on `cooperator`. A stopped cooperator gives a task born
     /// finished with [`Outcome::SchedulerStopped`].
     ///
     /// # Errors
     /// [`TaskError::NoSuchCooperator`], and nothing is spawned.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// // Pathfinding gets a cooperator of its own, with a bigger budget.
+    /// let pathfinding = app.world_mut().spawn(Cooperator::new(Budget::Steps(8))).id();
+    /// let search = app.world_mut().cooperate_on(pathfinding, std::iter::repeat(())).unwrap();
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(search), Ok(8));
+    ///
+    /// let nobody = app.world_mut().spawn_empty().id();
+    /// assert_eq!(
+    ///     app.world_mut().cooperate_on(nobody, std::iter::repeat(())),
+    ///     Err(TaskError::NoSuchCooperator(nobody))
+    /// );
+    /// ```
     fn cooperate_on<M>(
         &mut self,
         cooperator: Entity,
@@ -73,18 +145,75 @@ pub trait CooperateWorldExt {
     ///
     /// # Errors
     /// [`TaskError::NoSuchTask`]; for a finished task the error for how it finished.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// let music = app.world_mut().cooperate(std::iter::repeat(()));
+    /// // The pause menu and a dialog both pause it: both must let go.
+    /// app.world_mut().pause_task(music).unwrap();
+    /// app.world_mut().pause_task(music).unwrap();
+    /// app.world_mut().resume_task(music).unwrap();
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(music), Ok(0));
+    /// app.world_mut().resume_task(music).unwrap();
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(music), Ok(1));
+    /// ```
     fn pause_task(&mut self, task: Entity) -> Result<(), TaskError>;
     /// Removes one pause; at zero the task rejoins the back of the run queue. Does no work itself.
     ///
     /// # Errors
     /// [`TaskError::NotPaused`] without a matching pause (also for a finished task that is not
     /// paused); [`TaskError::NoSuchTask`].
+    ///
+    /// See [`pause_task`](Self::pause_task) for an example, and this for the refusal:
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// let world = app.world_mut();
+    /// let door = world.spawn_signal();
+    /// let task = world.cooperate([Wait::signal(door)].into_iter());
+    /// app.update();
+    /// // A pending wait holds its own pause: `resume_task` cannot take it away.
+    /// assert_eq!(app.world_mut().resume_task(task), Err(TaskError::NotPaused));
+    /// assert!(app.world().get::<Paused>(task).is_some());
+    /// ```
     fn resume_task(&mut self, task: Entity) -> Result<(), TaskError>;
     /// Stops a task: its work is dropped at once (after its step, when a task stops itself) and
     /// [`TaskFinished`](crate::TaskFinished) fires with [`Outcome::Stopped`] before this returns.
     ///
     /// # Errors
     /// [`TaskError::NoSuchTask`]; for a finished task the error for how it finished.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Resource, Default)]
+    /// struct Skipped(bool);
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// # app.init_resource::<Skipped>();
+    /// let cutscene = app.world_mut().cooperate(std::iter::repeat(()));
+    /// app.world_mut().entity_mut(cutscene).observe(
+    ///     |done: On<TaskFinished>, mut skipped: ResMut<Skipped>| {
+    ///         skipped.0 = done.outcome == Outcome::Stopped;
+    ///     },
+    /// );
+    /// app.update();
+    /// // The player skips the cutscene.
+    /// app.world_mut().stop_task(cutscene).unwrap();
+    /// assert!(app.world().resource::<Skipped>().0);
+    /// app.update();
+    /// assert!(app.world().get_entity(cutscene).is_err());
+    /// ```
     fn stop_task(&mut self, task: Entity) -> Result<(), TaskError>;
     /// Stops a cooperator: all its tasks, paused ones too, finish with
     /// [`Outcome::SchedulerStopped`]; new tasks are born finished until it is started again.
@@ -92,32 +221,134 @@ pub trait CooperateWorldExt {
     ///
     /// # Errors
     /// [`TaskError::NoSuchCooperator`].
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// let world = app.world_mut();
+    /// let loading = world.spawn(Cooperator::new(Budget::Steps(4))).id();
+    /// let chunks = world.cooperate_on(loading, std::iter::repeat(())).unwrap();
+    /// world.entity_mut(chunks).insert(RetainFinished);
+    /// app.update();
+    /// // Back to the main menu: drop every load.
+    /// app.world_mut().stop_cooperator(loading).unwrap();
+    /// assert_eq!(app.world().task_outcome(chunks), Some(Outcome::SchedulerStopped));
+    /// // New tasks are born finished until it is started again.
+    /// let late = app.world_mut().cooperate_on(loading, std::iter::repeat(())).unwrap();
+    /// app.world_mut().entity_mut(late).insert(RetainFinished);
+    /// assert_eq!(app.world().task_outcome(late), Some(Outcome::SchedulerStopped));
+    /// ```
     fn stop_cooperator(&mut self, cooperator: Entity) -> Result<(), TaskError>;
     /// Starts a cooperator made [`not_started`](Cooperator::not_started), or re-opens a
     /// stopped one. Idempotent.
     ///
     /// # Errors
     /// [`TaskError::NoSuchCooperator`].
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// // Queue the level's tasks while the loading screen fades in; start them after.
+    /// let world = app.world_mut();
+    /// let level = world.spawn(Cooperator::new(Budget::Steps(2)).not_started()).id();
+    /// let task = world.cooperate_on(level, std::iter::repeat(())).unwrap();
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(task), Ok(0));
+    /// app.world_mut().start_cooperator(level).unwrap();
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(task), Ok(2));
+    /// ```
     fn start_cooperator(&mut self, cooperator: Entity) -> Result<(), TaskError>;
     /// How a task ended, if it has and is still there to ask.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let save = world.cooperate((0..3).map(|_| ()));
+    /// world.entity_mut(save).insert(RetainFinished); // keep it to ask later
+    /// assert_eq!(world.task_outcome(save), None);
+    /// app.update();
+    /// assert_eq!(app.world().task_outcome(save), Some(Outcome::Done));
+    /// ```
     fn task_outcome(&self, task: Entity) -> Option<Outcome>;
     /// Work units `task` has run so far (all of them, once it has finished and while it is
     /// retained).
     ///
     /// # Errors
     /// [`TaskError::NoSuchTask`].
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(3)));
+    /// let task = app.world_mut().cooperate((0..5).map(|_| ()));
+    /// app.world_mut().entity_mut(task).insert(RetainFinished);
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(task), Ok(3));
+    /// app.update();
+    /// // 5 items, and the step that found the end.
+    /// assert_eq!(app.world().task_steps(task), Ok(6));
+    /// ```
     fn task_steps(&self, task: Entity) -> Result<u64, TaskError>;
     /// Spawns a pending [`Signal`].
+    ///
+    /// See [`fire_signal`](Self::fire_signal) and [`fail_signal`](Self::fail_signal).
     fn spawn_signal(&mut self) -> Signal;
     /// Fires a signal: every task waiting on it resumes.
     ///
     /// # Errors
     /// [`TaskError::NoSuchSignal`], [`TaskError::SignalSettled`].
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let door_opened = world.spawn_signal();
+    /// // Two guards wait for the door, then walk through it.
+    /// let guards = [(); 2].map(|()| {
+    ///     world.cooperate([Step::Wait(Wait::signal(door_opened)), Step::Continue].into_iter())
+    /// });
+    /// app.update();
+    /// assert!(guards.iter().all(|&g| app.world().get::<Paused>(g).is_some()));
+    /// app.world_mut().fire_signal(door_opened).unwrap();
+    /// assert!(guards.iter().all(|&g| app.world().get::<Paused>(g).is_none()));
+    /// assert_eq!(
+    ///     app.world_mut().fire_signal(door_opened),
+    ///     Err(TaskError::SignalSettled(door_opened.entity()))
+    /// );
+    /// app.update();
+    /// assert!(guards.iter().all(|&g| app.world().get_entity(g).is_err())); // done
+    /// ```
     fn fire_signal(&mut self, signal: Signal) -> Result<(), TaskError>;
     /// Fails a signal: every task waiting on it fails with `error`.
     ///
     /// # Errors
     /// [`TaskError::NoSuchSignal`], [`TaskError::SignalSettled`].
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let download = world.spawn_signal();
+    /// let install = world.cooperate([Wait::signal(download)].into_iter());
+    /// world.entity_mut(install).insert(RetainFinished);
+    /// app.update();
+    /// app.world_mut().fail_signal(download, "connection lost").unwrap();
+    /// let outcome = app.world().task_outcome(install).unwrap();
+    /// assert_eq!(outcome.failure().unwrap().to_string(), "connection lost");
+    /// ```
     fn fail_signal(&mut self, signal: Signal, error: impl Into<BevyError>)
     -> Result<(), TaskError>;
 }
@@ -218,29 +449,201 @@ fn warn(result: Result<(), TaskError>) -> Result<(), BevyError> {
 ///
 /// A refused operation (a stale handle, a finished task) is reported through Bevy's error handler
 /// with [`Severity::Warning`]: it logs and does not crash the game.
+///
+/// ```
+/// # use bevy_app::{App, Update};
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// #[derive(Resource, Default)]
+/// struct Level {
+///     loader: Option<Entity>,
+///     loaded: bool,
+/// }
+///
+/// fn start_loading(mut commands: Commands, mut level: ResMut<Level>) {
+///     if level.loader.is_none() {
+///         let task = commands
+///             .cooperate((0..5).map(|_chunk| ()))
+///             .observe(|done: On<TaskFinished>, mut level: ResMut<Level>| {
+///                 level.loaded = done.outcome.is_done();
+///             })
+///             .id();
+///         level.loader = Some(task);
+///     }
+/// }
+///
+/// let mut app = App::new();
+/// app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(2)))
+///     .init_resource::<Level>()
+///     .add_systems(Update, start_loading.before(CooperatorSystems::Wake));
+/// app.update();
+/// app.update();
+/// assert!(!app.world().resource::<Level>().loaded);
+/// app.update();
+/// assert!(app.world().resource::<Level>().loaded);
+/// ```
 pub trait CooperateCommandsExt {
     /// Spawns a task running `work` on the [`GlobalCooperator`] (Twisted's `cooperate`). Chain
-    /// `.observe(|ev: On<TaskFinished>| ..)` to learn when it ends (Twisted's `coiterate`).
+    /// `.observe(|ev: On<TaskFinished>| ..)` to learn when it ends (Twisted's `coiterate`). See
+    /// the example on [`CooperateCommandsExt`].
     fn cooperate<M>(&mut self, work: impl IntoWork<M>) -> EntityCommands<'_>;
     /// Spawns a task running `work` on `cooperator`. A missing or stopped cooperator gives a task
     /// born finished with [`Outcome::SchedulerStopped`] (a missing one also logs a warning).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// let ai = app.world_mut().spawn(Cooperator::new(Budget::Steps(3))).id();
+    /// let think = app.world_mut().commands().cooperate_on(ai, std::iter::repeat(())).id();
+    /// app.world_mut().flush();
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(think), Ok(3));
+    /// ```
     fn cooperate_on<M>(&mut self, cooperator: Entity, work: impl IntoWork<M>)
     -> EntityCommands<'_>;
-    /// See [`CooperateWorldExt::pause_task`].
+    /// See [`CooperateWorldExt::pause_task`]; applied at the next command flush.
+    ///
+    /// ```
+    /// # use bevy_app::{App, Update};
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Resource)]
+    /// struct Music(Entity);
+    /// #[derive(Resource)]
+    /// struct MenuOpen(bool);
+    ///
+    /// fn pause_with_menu(mut commands: Commands, music: Res<Music>, menu: Res<MenuOpen>) {
+    ///     if menu.is_changed() {
+    ///         if menu.0 {
+    ///             commands.pause_task(music.0);
+    ///         } else {
+    ///             commands.resume_task(music.0);
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// let music = app.world_mut().cooperate(std::iter::repeat(()));
+    /// app.insert_resource(Music(music))
+    ///     .insert_resource(MenuOpen(true))
+    ///     .add_systems(Update, pause_with_menu.before(CooperatorSystems::Wake));
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(music), Ok(0));
+    /// app.world_mut().resource_mut::<MenuOpen>().0 = false;
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(music), Ok(1));
+    /// ```
     fn pause_task(&mut self, task: Entity);
-    /// See [`CooperateWorldExt::resume_task`].
+    /// See [`CooperateWorldExt::resume_task`], and the example on
+    /// [`pause_task`](Self::pause_task).
     fn resume_task(&mut self, task: Entity);
-    /// See [`CooperateWorldExt::stop_task`].
+    /// See [`CooperateWorldExt::stop_task`]; applied at the next command flush.
+    ///
+    /// ```
+    /// # use bevy_app::{App, Update};
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Message)]
+    /// struct SkipCutscene;
+    /// #[derive(Resource)]
+    /// struct Cutscene(Entity);
+    ///
+    /// fn skip(mut skips: MessageReader<SkipCutscene>, cutscene: Res<Cutscene>, mut commands: Commands) {
+    ///     if skips.read().next().is_some() {
+    ///         commands.stop_task(cutscene.0);
+    ///     }
+    /// }
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// let cutscene = app.world_mut().cooperate(std::iter::repeat(()));
+    /// app.world_mut().entity_mut(cutscene).insert(RetainFinished);
+    /// app.insert_resource(Cutscene(cutscene))
+    ///     .add_message::<SkipCutscene>()
+    ///     .add_systems(Update, skip.before(CooperatorSystems::Wake));
+    /// app.world_mut().write_message(SkipCutscene);
+    /// app.update();
+    /// assert_eq!(app.world().task_outcome(cutscene), Some(Outcome::Stopped));
+    /// assert_eq!(app.world().task_steps(cutscene), Ok(0));
+    /// ```
     fn stop_task(&mut self, task: Entity);
-    /// See [`CooperateWorldExt::stop_cooperator`].
+    /// See [`CooperateWorldExt::stop_cooperator`]; applied at the next command flush.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// let streaming = app.world_mut().spawn(Cooperator::new(Budget::Steps(2))).id();
+    /// let task = app.world_mut().cooperate_on(streaming, std::iter::repeat(())).unwrap();
+    /// app.world_mut().entity_mut(task).insert(RetainFinished);
+    /// app.world_mut().commands().stop_cooperator(streaming);
+    /// app.world_mut().flush();
+    /// assert_eq!(app.world().task_outcome(task), Some(Outcome::SchedulerStopped));
+    ///
+    /// app.world_mut().commands().start_cooperator(streaming);
+    /// app.world_mut().flush();
+    /// assert!(app.world().get::<Cooperator>(streaming).unwrap().running());
+    /// ```
     fn stop_cooperator(&mut self, cooperator: Entity);
-    /// See [`CooperateWorldExt::start_cooperator`].
+    /// See [`CooperateWorldExt::start_cooperator`], and the example on
+    /// [`stop_cooperator`](Self::stop_cooperator).
     fn start_cooperator(&mut self, cooperator: Entity);
     /// Spawns a pending [`Signal`] (usable at once as a handle).
+    ///
+    /// ```
+    /// # use bevy_app::{App, Update};
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Resource)]
+    /// struct LeverPulled(Signal);
+    ///
+    /// fn setup(mut commands: Commands) {
+    ///     let lever = commands.spawn_signal();
+    ///     // The gate opens once the lever is pulled.
+    ///     commands.cooperate([Step::Wait(Wait::signal(lever)), Step::Done].into_iter());
+    ///     commands.insert_resource(LeverPulled(lever));
+    /// }
+    ///
+    /// fn pull(mut commands: Commands, lever: Res<LeverPulled>) {
+    ///     commands.fire_signal(lever.0);
+    /// }
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(2)));
+    /// app.world_mut().run_system_cached(setup).unwrap();
+    /// app.update();
+    /// let mut gates = app.world_mut().query::<&CooperativeTask>();
+    /// assert_eq!(gates.iter(app.world()).count(), 1); // waiting
+    /// app.world_mut().run_system_cached(pull).unwrap();
+    /// app.update();
+    /// assert_eq!(gates.iter(app.world()).count(), 0); // through the gate
+    /// ```
     fn spawn_signal(&mut self) -> Signal;
-    /// See [`CooperateWorldExt::fire_signal`].
+    /// See [`CooperateWorldExt::fire_signal`], and the example on
+    /// [`spawn_signal`](Self::spawn_signal).
     fn fire_signal(&mut self, signal: Signal);
-    /// See [`CooperateWorldExt::fail_signal`].
+    /// See [`CooperateWorldExt::fail_signal`]; applied at the next command flush.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(2)));
+    /// let world = app.world_mut();
+    /// let handshake = world.spawn_signal();
+    /// let join = world.cooperate([Wait::signal(handshake)].into_iter());
+    /// world.entity_mut(join).insert(RetainFinished);
+    /// app.update();
+    /// app.world_mut().commands().fail_signal(handshake, "server full");
+    /// app.world_mut().flush();
+    /// let outcome = app.world().task_outcome(join).unwrap();
+    /// assert_eq!(outcome.failure().unwrap().to_string(), "server full");
+    /// ```
     fn fail_signal(&mut self, signal: Signal, error: impl Into<BevyError>);
 }
 
@@ -339,11 +742,52 @@ impl CooperateCommandsExt for Commands<'_, '_> {
 
 /// Attach a task to an existing entity (for example an actor running its script) with
 /// [`EntityCommands`]. When the task ends its [`CooperativeTask`] is removed; the entity stays.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// #[derive(Component)]
+/// struct Guard {
+///     steps: u32,
+/// }
+///
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(10)));
+/// // A guard patrols four steps, then stands still.
+/// let mut commands = app.world_mut().commands();
+/// let guard = commands.spawn(Guard { steps: 0 }).id();
+/// commands.entity(guard).cooperate(from_fn(move |cx: &mut StepContext| {
+///     let mut g = cx.world().get_mut::<Guard>(guard).unwrap();
+///     g.steps += 1;
+///     if g.steps == 4 { Step::Done } else { Step::Continue }
+/// }));
+/// app.world_mut().flush();
+/// assert!(app.world().get::<CooperativeTask>(guard).is_some());
+/// app.update();
+/// assert_eq!(app.world().get::<Guard>(guard).unwrap().steps, 4);
+/// // The task is gone, the guard stays.
+/// assert!(app.world().get::<CooperativeTask>(guard).is_none());
+/// ```
 pub trait CooperateEntityCommandsExt {
     /// Attaches `work` as a task on the [`GlobalCooperator`]. A live task already on the entity is
-    /// stopped first.
+    /// stopped first. See the example on [`CooperateEntityCommandsExt`].
     fn cooperate<M>(&mut self, work: impl IntoWork<M>) -> &mut Self;
     /// Attaches `work` as a task on `cooperator`.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// let crowd = app.world_mut().spawn(Cooperator::new(Budget::Steps(2))).id();
+    /// let npc = app.world_mut().commands().spawn_empty().cooperate_on(crowd, std::iter::repeat(())).id();
+    /// app.world_mut().flush();
+    /// app.update();
+    /// assert_eq!(app.world().get::<CooperativeTask>(npc).unwrap().cooperator(), crowd);
+    /// assert_eq!(app.world().task_steps(npc), Ok(2));
+    /// ```
     fn cooperate_on<M>(&mut self, cooperator: Entity, work: impl IntoWork<M>) -> &mut Self;
 }
 
@@ -368,15 +812,51 @@ impl CooperateEntityCommandsExt for EntityCommands<'_> {
 }
 
 /// Attach a task to an existing entity with [`EntityWorldMut`], at once.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// #[derive(Component)]
+/// struct Torch {
+///     flicker: u32,
+/// }
+///
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(3)));
+/// let torch = app.world_mut().spawn(Torch { flicker: 0 }).id();
+/// app.world_mut().entity_mut(torch).cooperate(from_fn(move |cx: &mut StepContext| {
+///     cx.world().get_mut::<Torch>(torch).unwrap().flicker += 1;
+/// }));
+/// app.update();
+/// assert_eq!(app.world().get::<Torch>(torch).unwrap().flicker, 3);
+/// // Attaching new work stops the old task first.
+/// app.world_mut().entity_mut(torch).cooperate((0..1).map(|_| ()));
+/// app.update();
+/// assert_eq!(app.world().get::<Torch>(torch).unwrap().flicker, 3);
+/// assert!(app.world().get::<CooperativeTask>(torch).is_none()); // done, torch stays
+/// ```
 pub trait CooperateEntityWorldExt {
     /// Attaches `work` as a task on the [`GlobalCooperator`]. A live task already on the entity is
-    /// stopped first.
+    /// stopped first. See the example on [`CooperateEntityWorldExt`].
     ///
     /// # Panics
     /// If [`CooperatorPlugin`](crate::CooperatorPlugin) was not added.
     fn cooperate<M>(&mut self, work: impl IntoWork<M>) -> &mut Self;
     /// Attaches `work` as a task on `cooperator`. A missing or stopped cooperator gives a task born
     /// finished with [`Outcome::SchedulerStopped`].
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// let effects = app.world_mut().spawn(Cooperator::new(Budget::Steps(2))).id();
+    /// let spark = app.world_mut().spawn_empty().cooperate_on(effects, std::iter::repeat(())).id();
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(spark), Ok(2));
+    /// ```
     fn cooperate_on<M>(&mut self, cooperator: Entity, work: impl IntoWork<M>) -> &mut Self;
 }
 

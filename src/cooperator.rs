@@ -38,12 +38,26 @@ use crate::{
 /// frame, and work given to one whose turn has passed runs in the next.
 ///
 /// ```
+/// # use bevy_app::App;
 /// # use bevy_cooperator::prelude::*;
 /// # use bevy_ecs::prelude::*;
-/// # let mut world = World::new();
-/// // A cooperator that waits for `start_cooperator` (Twisted's `started=False`).
-/// let loader = world.spawn(Cooperator::new(Budget::millis(1)).not_started()).id();
-/// assert!(!world.get::<Cooperator>(loader).unwrap().running());
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+/// // Background loading and cutscenes each get a budget of their own.
+/// let world = app.world_mut();
+/// let loading = world.spawn(Cooperator::new(Budget::Steps(8))).id();
+/// let cutscene = world.spawn(Cooperator::new(Budget::Steps(2))).id();
+/// let chunks = world.cooperate_on(loading, std::iter::repeat(())).unwrap();
+/// let camera = world.cooperate_on(cutscene, std::iter::repeat(())).unwrap();
+/// app.update();
+/// assert_eq!(app.world().task_steps(chunks), Ok(8));
+/// assert_eq!(app.world().task_steps(camera), Ok(2));
+///
+/// // Despawning a cooperator finishes its tasks.
+/// app.world_mut().entity_mut(camera).insert(RetainFinished);
+/// app.world_mut().despawn(cutscene);
+/// app.world_mut().flush();
+/// assert_eq!(app.world().task_outcome(camera), Some(Outcome::SchedulerStopped));
 /// ```
 #[derive(Component, Debug)]
 #[component(on_insert = on_cooperator_insert, on_discard = on_cooperator_discard)]
@@ -71,7 +85,7 @@ impl Default for Cooperator {
 }
 
 impl Cooperator {
-    /// A started cooperator with this budget.
+    /// A started cooperator with this budget. See the example on [`Cooperator`].
     #[must_use]
     pub fn new(budget: Budget) -> Self {
         Cooperator {
@@ -86,7 +100,27 @@ impl Cooperator {
     }
 
     /// Not started: tasks are accepted and queued but nothing runs until
-    /// [`start_cooperator`](crate::CooperateWorldExt::start_cooperator).
+    /// [`start_cooperator`](crate::CooperateWorldExt::start_cooperator) (Twisted's
+    /// `started=False`).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// let loader = app.world_mut().spawn(Cooperator::new(Budget::Steps(3)).not_started()).id();
+    /// let task = app.world_mut().cooperate_on(loader, std::iter::repeat(())).unwrap();
+    /// app.update();
+    /// let coop = app.world().get::<Cooperator>(loader).unwrap();
+    /// assert!(!coop.running() && !coop.is_stopped());
+    /// assert_eq!(coop.runnable_count(), 1); // queued, not run
+    /// assert_eq!(app.world().task_steps(task), Ok(0));
+    ///
+    /// app.world_mut().start_cooperator(loader).unwrap();
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(task), Ok(3));
+    /// ```
     #[must_use]
     pub fn not_started(mut self) -> Self {
         self.started = false;
@@ -94,36 +128,89 @@ impl Cooperator {
     }
 
     /// Twisted's `running`: started and not stopped.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// let global = app.world().resource::<GlobalCooperator>().0;
+    /// let task = app.world_mut().cooperate(std::iter::repeat(()));
+    /// app.update();
+    /// assert!(app.world().get::<Cooperator>(global).unwrap().running());
+    ///
+    /// app.world_mut().stop_cooperator(global).unwrap();
+    /// let coop = app.world().get::<Cooperator>(global).unwrap();
+    /// assert!(!coop.running() && coop.is_stopped());
+    /// app.update();
+    /// assert!(app.world().get_entity(task).is_err()); // finished, cleaned up
+    ///
+    /// app.world_mut().start_cooperator(global).unwrap();
+    /// assert!(app.world().get::<Cooperator>(global).unwrap().running());
+    /// ```
     pub fn running(&self) -> bool {
         self.started && !self.stopped
     }
 
-    /// Whether it was stopped (and not started again since).
+    /// Whether it was stopped (and not started again since). See [`running`](Self::running).
     pub fn is_stopped(&self) -> bool {
         self.stopped
     }
 
     /// Tasks ready to run now.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let global = world.resource::<GlobalCooperator>().0;
+    /// let bell = world.spawn_signal();
+    /// for _walker in 0..2 {
+    ///     world.cooperate(std::iter::repeat(()));
+    /// }
+    /// let _monk = world.cooperate([Wait::signal(bell)].into_iter());
+    /// app.update();
+    /// let coop = app.world().get::<Cooperator>(global).unwrap();
+    /// assert_eq!(coop.task_count(), 3);
+    /// assert_eq!(coop.runnable_count(), 2);
+    /// assert_eq!(coop.paused_count(), 1); // the monk waits for the bell
+    /// ```
     pub fn runnable_count(&self) -> u32 {
         self.queue.runnable()
     }
 
-    /// Live tasks, runnable or paused.
+    /// Live tasks, runnable or paused. See [`runnable_count`](Self::runnable_count).
     pub fn task_count(&self) -> u32 {
         self.queue.members()
     }
 
-    /// Paused live tasks.
+    /// Paused live tasks. See [`runnable_count`](Self::runnable_count).
     pub fn paused_count(&self) -> u32 {
         self.queue.members() - self.queue.runnable()
     }
 
-    /// Runnable tasks in the order they will next run.
+    /// Runnable tasks in the order they will next run. The round-robin cursor persists across
+    /// frames:
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// let world = app.world_mut();
+    /// let global = world.resource::<GlobalCooperator>().0;
+    /// let [a, b, c] = [(); 3].map(|()| world.cooperate(std::iter::repeat(())));
+    /// assert_eq!(world.get::<Cooperator>(global).unwrap().run_order(), [a, b, c]);
+    /// app.update(); // `a` runs its one step
+    /// assert_eq!(app.world().get::<Cooperator>(global).unwrap().run_order(), [b, c, a]);
+    /// ```
     pub fn run_order(&self) -> Vec<Entity> {
         self.queue.runnable_in_order()
     }
 
-    /// Figures about the last tick and since it was spawned.
+    /// Figures about the last tick and since it was spawned (see [`CooperatorStats`]).
     pub fn stats(&self) -> &CooperatorStats {
         &self.stats
     }
@@ -147,6 +234,28 @@ impl Cooperator {
 /// Times are read on the [`CooperatorClock`](crate::CooperatorClock) and are only known for time
 /// budgets ([`Budget::Time`](crate::Budget::Time), [`Budget::FrameFraction`](crate::Budget), or a
 /// time-based [`FrameBudget`](crate::FrameBudget)): the other budgets never read the clock.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// let world = app.world_mut();
+/// let global = world.resource::<GlobalCooperator>().0;
+/// world.cooperate((0..2).map(|_| ())); // 3 steps: 2 items and the end
+/// world.cooperate(std::iter::repeat(()));
+/// app.update();
+/// app.update();
+/// let stats = app.world().get::<Cooperator>(global).unwrap().stats();
+/// assert_eq!(stats.ticks, 2);
+/// assert_eq!(stats.last_tick_steps, 4);
+/// assert_eq!(stats.total_steps, 8);
+/// assert_eq!(stats.finished, 1);
+/// assert_eq!((stats.runnable, stats.paused), (1, 0));
+/// // A step budget never reads the clock.
+/// assert_eq!(stats.last_tick_time, None);
+/// assert_eq!(stats.last_tick_utilization(), None);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "bevy_reflect", derive(bevy_reflect::Reflect))]
 pub struct CooperatorStats {
@@ -179,6 +288,17 @@ pub struct CooperatorStats {
 
 impl CooperatorStats {
     /// Share of the budget used by the last tick (`time / budget`), for time budgets.
+    ///
+    /// ```
+    /// # use bevy_cooperator::CooperatorStats;
+    /// # use std::time::Duration;
+    /// let stats = CooperatorStats {
+    ///     last_tick_time: Some(Duration::from_millis(1)),
+    ///     last_tick_budget: Some(Duration::from_millis(2)),
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(stats.last_tick_utilization(), Some(0.5));
+    /// ```
     pub fn last_tick_utilization(&self) -> Option<f64> {
         let (time, budget) = (self.last_tick_time?, self.last_tick_budget?);
         (!budget.is_zero()).then(|| time.as_secs_f64() / budget.as_secs_f64())
@@ -207,6 +327,20 @@ impl CooperatorStats {
 
 /// The entity of the default cooperator, spawned by [`CooperatorPlugin`](crate::CooperatorPlugin)
 /// with the plugin's budget. `cooperate(work)` uses it.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # let mut app = App::new();
+/// app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(2)));
+/// let global = app.world().resource::<GlobalCooperator>().0;
+/// let task = app.world_mut().cooperate(std::iter::repeat(()));
+/// assert_eq!(app.world().get::<CooperativeTask>(task).unwrap().cooperator(), global);
+/// // Its budget may be changed at any time: read at the start of each tick.
+/// app.world_mut().get_mut::<Cooperator>(global).unwrap().budget = Budget::Steps(5);
+/// app.update();
+/// assert_eq!(app.world().task_steps(task), Ok(5));
+/// ```
 #[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GlobalCooperator(pub Entity);
 

@@ -10,6 +10,22 @@ use core::fmt;
 /// These are Twisted's `TaskDone`, `TaskFailed` and `TaskStopped`. A task finished because its
 /// cooperator stopped reports [`TaskError::SchedulerStopped`] instead, exactly as Twisted raises
 /// `SchedulerStopped`, which is not a `TaskFinished`.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{FinishKind, prelude::*};
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// let world = app.world_mut();
+/// let intro = world.cooperate((0..2).map(|_| ()));
+/// world.entity_mut(intro).insert(RetainFinished);
+/// app.update();
+/// // Too late to pause the intro: it is over.
+/// assert_eq!(
+///     app.world_mut().pause_task(intro),
+///     Err(TaskError::AlreadyFinished(FinishKind::Done))
+/// );
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "bevy_reflect", derive(bevy_reflect::Reflect))]
 pub enum FinishKind {
@@ -28,6 +44,28 @@ pub enum FinishKind {
 /// return it directly; the [`Commands`](bevy_ecs::system::Commands) methods report it through
 /// Bevy's error handling with [`Severity::Warning`](bevy_ecs::error::Severity::Warning), so a stale
 /// handle logs a warning instead of crashing a game.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// let world = app.world_mut();
+/// let global = world.resource::<GlobalCooperator>().0;
+/// let quest = world.cooperate(std::iter::repeat(()));
+/// world.entity_mut(quest).insert(RetainFinished);
+/// app.update();
+/// app.world_mut().stop_cooperator(global).unwrap();
+/// // The quest was finished by its cooperator's stop.
+/// let world = app.world_mut();
+/// assert_eq!(world.stop_task(quest), Err(TaskError::SchedulerStopped));
+/// // A stale handle: the entity is no task.
+/// let rock = world.spawn_empty().id();
+/// let refused = world.pause_task(rock).unwrap_err();
+/// assert_eq!(refused, TaskError::NoSuchTask(rock));
+/// assert_eq!(refused.to_string(), format!("entity {rock} is not a cooperative task"));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TaskError {
@@ -72,6 +110,22 @@ impl fmt::Display for TaskError {
 impl core::error::Error for TaskError {}
 
 /// The error a panicking step fails its task with.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{TaskPanicked, prelude::*};
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// let world = app.world_mut();
+/// let buggy = world.cooperate(from_fn(|_: &mut StepContext| -> Step {
+///     panic!("navmesh missing")
+/// }));
+/// world.entity_mut(buggy).insert(RetainFinished);
+/// app.update(); // the panic fails only this task
+/// let outcome = app.world().task_outcome(buggy).unwrap();
+/// let panicked = outcome.failure().unwrap().downcast_ref::<TaskPanicked>().unwrap();
+/// assert_eq!(panicked.0, "navmesh missing");
+/// ```
 #[derive(Debug)]
 pub struct TaskPanicked(pub String);
 

@@ -24,19 +24,27 @@ use crate::budget::Budget;
 ///
 /// ```
 /// # use bevy_app::App;
-/// # use bevy_cooperator::{FrameBudget, Lane, prelude::*};
+/// # use bevy_cooperator::{FrameBudget, prelude::*};
 /// # use bevy_ecs::prelude::*;
 /// # let mut app = App::new();
-/// # app.add_plugins(CooperatorPlugin::default());
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
 /// let world = app.world_mut();
 /// let cutscene = world.spawn(Cooperator::default()).id();
 /// let loading = world.spawn(Cooperator::default()).id();
-/// // 2 ms per frame: the cutscene first, loading gets the rest.
+/// // 10 steps per frame (a real game shares time: `Budget::millis(2)`): the cutscene first,
+/// // loading gets the rest.
 /// world.spawn(
-///     FrameBudget::new(Budget::millis(2))
+///     FrameBudget::new(Budget::Steps(10))
 ///         .with_lane(cutscene, 1, 1)
 ///         .with_lane(loading, 0, 1),
 /// );
+/// let camera = world.cooperate_on(cutscene, (0..3).map(|_| ())).unwrap(); // 4 steps
+/// let chunks = world.cooperate_on(loading, std::iter::repeat(())).unwrap();
+/// app.update();
+/// assert!(app.world().get_entity(camera).is_err()); // done
+/// assert_eq!(app.world().task_steps(chunks), Ok(6));
+/// app.update();
+/// assert_eq!(app.world().task_steps(chunks), Ok(16)); // all of it, once the cutscene is over
 /// ```
 ///
 /// # Scheduling
@@ -50,7 +58,28 @@ pub struct FrameBudget {
     pub lanes: Vec<Lane>,
 }
 
-/// A cooperator's place in a [`FrameBudget`].
+/// A cooperator's place in a [`FrameBudget`], made by [`FrameBudget::with_lane`] (see its
+/// example) or written by hand:
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{FrameBudget, Lane, prelude::*};
+/// # use bevy_ecs::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+/// let world = app.world_mut();
+/// let ui = world.spawn(Cooperator::default()).id();
+/// let lanes = world.spawn(FrameBudget::new(Budget::Steps(4))).id();
+/// // Lanes may be added later, by changing the component.
+/// world.get_mut::<FrameBudget>(lanes).unwrap().lanes.push(Lane {
+///     cooperator: ui,
+///     priority: 5,
+///     weight: 1,
+/// });
+/// let menu = world.cooperate_on(ui, std::iter::repeat(())).unwrap();
+/// app.update();
+/// assert_eq!(app.world().task_steps(menu), Ok(4));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lane {
     /// The cooperator.
@@ -62,7 +91,7 @@ pub struct Lane {
 }
 
 impl FrameBudget {
-    /// A frame budget with no lanes yet.
+    /// A frame budget with no lanes yet. See the example on [`FrameBudget`].
     #[must_use]
     pub fn new(budget: Budget) -> Self {
         FrameBudget {
@@ -71,7 +100,30 @@ impl FrameBudget {
         }
     }
 
-    /// Adds a lane.
+    /// Adds a lane: `cooperator` runs at `priority` (higher first) with `weight` (its share
+    /// among lanes of the same priority).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::{FrameBudget, Lane, prelude::*};
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// let world = app.world_mut();
+    /// let ai = world.spawn(Cooperator::default()).id();
+    /// let audio = world.spawn(Cooperator::default()).id();
+    /// // Same priority: AI gets three parts of the 8 steps, audio one.
+    /// let shared = FrameBudget::new(Budget::Steps(8))
+    ///     .with_lane(ai, 0, 3)
+    ///     .with_lane(audio, 0, 1);
+    /// assert_eq!(shared.lanes[1], Lane { cooperator: audio, priority: 0, weight: 1 });
+    /// world.spawn(shared);
+    /// let think = world.cooperate_on(ai, std::iter::repeat(())).unwrap();
+    /// let mix = world.cooperate_on(audio, std::iter::repeat(())).unwrap();
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(think), Ok(6));
+    /// assert_eq!(app.world().task_steps(mix), Ok(2));
+    /// ```
     #[must_use]
     pub fn with_lane(mut self, cooperator: Entity, priority: i32, weight: u32) -> Self {
         self.lanes.push(Lane {

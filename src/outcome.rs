@@ -10,31 +10,89 @@ use crate::error::{FinishKind, TaskError};
 ///
 /// Twisted hands every waiter the same `Failure` object; here every observer, message reader and
 /// waiting task receives a clone of the same `Arc`.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// let world = app.world_mut();
+/// let server = world.spawn_signal();
+/// // Two tasks wait on the same server answer.
+/// let [a, b] = [(); 2].map(|()| world.cooperate([Wait::signal(server)].into_iter()));
+/// world.entity_mut(a).insert(RetainFinished);
+/// world.entity_mut(b).insert(RetainFinished);
+/// app.update();
+/// app.world_mut().fail_signal(server, Failure::msg("timed out")).unwrap();
+/// let fa = app.world().task_outcome(a).unwrap().failure().cloned().unwrap();
+/// let fb = app.world().task_outcome(b).unwrap().failure().cloned().unwrap();
+/// assert!(fa.ptr_eq(&fb)); // the very same failure
+/// assert_eq!(fa.to_string(), "timed out");
+/// ```
 #[derive(Clone)]
 pub struct Failure(Arc<BevyError>);
 
 impl Failure {
     /// Wraps any error.
+    ///
+    /// ```
+    /// # use bevy_cooperator::prelude::*;
+    /// let failure = Failure::new(std::io::Error::other("disk full"));
+    /// assert!(failure.downcast_ref::<std::io::Error>().is_some());
+    /// assert_eq!(failure.to_string(), "disk full");
+    /// ```
     pub fn new(error: impl Into<BevyError>) -> Self {
         Failure(Arc::new(error.into()))
     }
 
-    /// A failure carrying only a message.
+    /// A failure carrying only a message (see the example on [`Failure`]).
     pub fn msg(message: impl Into<alloc::string::String>) -> Self {
         Failure::new(MessageError(message.into()))
     }
 
     /// The underlying error.
+    ///
+    /// ```
+    /// # use bevy_cooperator::prelude::*;
+    /// let failure = Failure::new(std::io::Error::other("save slot corrupt"));
+    /// let error = failure.error(); // a `BevyError`, as systems return
+    /// assert!(error.downcast_ref::<std::io::Error>().is_some());
+    /// assert!(error.to_string().starts_with("save slot corrupt"));
+    /// ```
     pub fn error(&self) -> &BevyError {
         &self.0
     }
 
     /// Looks for an error of type `E` in the failure (for example a [`TaskError`]).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let music = world.cooperate(std::iter::repeat(()));
+    /// // The credits wait for the music, which is stopped.
+    /// let credits = world.cooperate([Wait::task(music)].into_iter());
+    /// world.entity_mut(credits).insert(RetainFinished);
+    /// app.update();
+    /// app.world_mut().stop_task(music).unwrap();
+    /// let outcome = app.world().task_outcome(credits).unwrap();
+    /// let why = outcome.failure().unwrap().downcast_ref::<TaskError>();
+    /// assert!(matches!(why, Some(TaskError::AlreadyFinished(_))));
+    /// ```
     pub fn downcast_ref<E: core::error::Error + 'static>(&self) -> Option<&E> {
         self.0.downcast_ref::<E>()
     }
 
     /// Whether both are the very same failure (not merely equal text).
+    ///
+    /// ```
+    /// # use bevy_cooperator::prelude::*;
+    /// let failure = Failure::msg("lost");
+    /// assert!(failure.ptr_eq(&failure.clone()));
+    /// assert!(!failure.ptr_eq(&Failure::msg("lost")));
+    /// ```
     pub fn ptr_eq(&self, other: &Failure) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
@@ -69,6 +127,26 @@ impl fmt::Display for MessageError {
 impl core::error::Error for MessageError {}
 
 /// How a task ended. Every task ends exactly once.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// let world = app.world_mut();
+/// let done = world.cooperate((0..1).map(|_| ()));
+/// let failed = world.cooperate([Err::<(), _>("no ammo")].into_iter());
+/// let stopped = world.cooperate(std::iter::repeat(()));
+/// for task in [done, failed, stopped] {
+///     world.entity_mut(task).insert(RetainFinished);
+/// }
+/// app.update();
+/// app.world_mut().stop_task(stopped).unwrap();
+/// let world = app.world();
+/// assert!(world.task_outcome(done).unwrap().is_done());
+/// assert!(matches!(world.task_outcome(failed), Some(Outcome::Failed(_))));
+/// assert_eq!(world.task_outcome(stopped), Some(Outcome::Stopped));
+/// ```
 #[derive(Clone, Debug)]
 pub enum Outcome {
     /// The work ran to its end.
@@ -82,12 +160,26 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// `true` for [`Outcome::Done`].
+    /// `true` for [`Outcome::Done`] (see the example on [`Outcome`]).
     pub fn is_done(&self) -> bool {
         matches!(self, Outcome::Done)
     }
 
     /// The failure, for [`Outcome::Failed`].
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let reload = world.cooperate([Err::<(), _>("no ammo")].into_iter());
+    /// world.entity_mut(reload).insert(RetainFinished);
+    /// app.update();
+    /// let outcome = app.world().task_outcome(reload).unwrap();
+    /// assert_eq!(outcome.failure().unwrap().to_string(), "no ammo");
+    /// assert!(Outcome::Done.failure().is_none());
+    /// ```
     pub fn failure(&self) -> Option<&Failure> {
         match self {
             Outcome::Failed(f) => Some(f),
@@ -96,6 +188,20 @@ impl Outcome {
     }
 
     /// The error that control operations report for a task that ended this way.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::{FinishKind, prelude::*};
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let task = world.cooperate((0..1).map(|_| ()));
+    /// world.entity_mut(task).insert(RetainFinished);
+    /// app.update();
+    /// let outcome = app.world().task_outcome(task).unwrap();
+    /// assert_eq!(outcome.error(), TaskError::AlreadyFinished(FinishKind::Done));
+    /// assert_eq!(app.world_mut().stop_task(task), Err(outcome.error()));
+    /// ```
     pub fn error(&self) -> TaskError {
         match self {
             Outcome::Done => TaskError::AlreadyFinished(FinishKind::Done),
@@ -143,6 +249,35 @@ impl PartialEq for Outcome {
 ///
 /// When the task entity itself was despawned the event still fires (global observers see it)
 /// with [`Outcome::Stopped`].
+///
+/// ```
+/// # use bevy_app::{App, Update};
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// #[derive(Resource, Default)]
+/// struct Log(Vec<&'static str>);
+///
+/// // A system polls the message; an observer on the task learns at once.
+/// fn count_finished(mut finished: MessageReader<TaskFinished>, mut log: ResMut<Log>) {
+///     for _ in finished.read() {
+///         log.0.push("message");
+///     }
+/// }
+///
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// app.init_resource::<Log>()
+///     .add_systems(Update, count_finished.after(CooperatorSystems::Step));
+/// let task = app.world_mut().cooperate((0..2).map(|_| ()));
+/// app.world_mut()
+///     .entity_mut(task)
+///     .observe(|done: On<TaskFinished>, mut log: ResMut<Log>| {
+///         assert!(done.outcome.is_done());
+///         log.0.push("observer");
+///     });
+/// app.update();
+/// assert_eq!(app.world().resource::<Log>().0, ["observer", "message"]);
+/// ```
 #[derive(EntityEvent, Message, Clone, Debug)]
 pub struct TaskFinished {
     /// The task entity.

@@ -37,6 +37,28 @@ use crate::{
 ///
 /// Budgets of type [`Budget::FrameFraction`] read `Time<Real>`; add `TimePlugin` (part of
 /// Bevy's `DefaultPlugins`/`MinimalPlugins`) for them. Everything else works without it.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// #[derive(Resource, Default)]
+/// struct Spawned(u32);
+///
+/// let mut app = App::new();
+/// // A real game adds `DefaultPlugins` and keeps the default budget of 2 ms a frame.
+/// app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(100)))
+///     .init_resource::<Spawned>();
+/// app.world_mut().cooperate((0..250).map(|_| {
+///     // ..spawn one prop of the level..
+/// }));
+/// app.world_mut().cooperate(from_fn(|cx: &mut StepContext| {
+///     cx.world().resource_mut::<Spawned>().0 += 1;
+/// }));
+/// app.update();
+/// // The two tasks share the 100 steps, round-robin.
+/// assert_eq!(app.world().resource::<Spawned>().0, 50);
+/// ```
 #[derive(Debug, Clone)]
 pub struct CooperatorPlugin {
     /// The [`GlobalCooperator`]'s budget. Default: [`Budget::Time`] of 2 ms per frame.
@@ -60,6 +82,16 @@ impl Default for CooperatorPlugin {
 
 impl CooperatorPlugin {
     /// Sets the [`GlobalCooperator`]'s budget.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// let mut app = App::new();
+    /// app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(3)));
+    /// let task = app.world_mut().cooperate(std::iter::repeat(()));
+    /// app.update();
+    /// assert_eq!(app.world().task_steps(task), Ok(3));
+    /// ```
     #[must_use]
     pub fn with_budget(mut self, budget: Budget) -> Self {
         self.budget = budget;
@@ -67,6 +99,24 @@ impl CooperatorPlugin {
     }
 
     /// Sets the schedule the systems run in.
+    ///
+    /// ```
+    /// # use bevy_app::{App, FixedUpdate};
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// // Simulation tasks that advance only with the simulation: stepped by hand here.
+    /// let mut app = App::new();
+    /// app.add_plugins(
+    ///     CooperatorPlugin::default()
+    ///         .with_budget(Budget::Steps(2))
+    ///         .with_schedule(FixedUpdate),
+    /// );
+    /// let task = app.world_mut().cooperate(std::iter::repeat(()));
+    /// app.update(); // no `FixedUpdate` without `TimePlugin`: nothing runs
+    /// assert_eq!(app.world().task_steps(task), Ok(0));
+    /// app.world_mut().run_schedule(FixedUpdate);
+    /// assert_eq!(app.world().task_steps(task), Ok(2));
+    /// ```
     #[must_use]
     pub fn with_schedule(mut self, schedule: impl ScheduleLabel) -> Self {
         self.schedule = schedule.intern();
@@ -75,6 +125,29 @@ impl CooperatorPlugin {
 
     /// Sets how a task failure nobody handles is reported (see [`UnhandledFailures`]);
     /// `Severity::Ignore` turns the reports off.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::error::{BevyError, ErrorContext, FallbackErrorHandler, Severity};
+    /// # use std::sync::atomic::{AtomicU32, Ordering};
+    /// static REPORTS: AtomicU32 = AtomicU32::new(0);
+    /// fn count(_: BevyError, _: ErrorContext) {
+    ///     REPORTS.fetch_add(1, Ordering::Relaxed);
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// // Failures are expected here (bots giving up): don't report them.
+    /// app.add_plugins(
+    ///     CooperatorPlugin::default()
+    ///         .with_budget(Budget::Steps(4))
+    ///         .with_unhandled_failures(Severity::Ignore),
+    /// )
+    /// .insert_resource(FallbackErrorHandler(count));
+    /// app.world_mut().cooperate([Err::<(), _>("no path")].into_iter());
+    /// app.update();
+    /// assert_eq!(REPORTS.load(Ordering::Relaxed), 0);
+    /// ```
     #[must_use]
     pub fn with_unhandled_failures(mut self, severity: Severity) -> Self {
         self.unhandled_failures = severity;

@@ -95,6 +95,34 @@ impl Shared {
 /// `FuturesUnordered` work as in any async Rust. The task is paused exactly while nothing it
 /// awaits is ready, and a dropped future (a `select!`'s loser) cancels its wait at the source.
 /// Awaiting these futures outside the script they were given to does nothing useful.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// #[derive(Resource, Default)]
+/// struct Subtitle(&'static str);
+///
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// # app.init_resource::<Subtitle>();
+/// let cutscene = app.world_mut().cooperate(script(|cx| async move {
+///     for line in ["Halt!", "Who goes there?"] {
+///         cx.with_resource(move |s: &mut Subtitle| s.0 = line).await?;
+///         cx.frames(2).await?; // each line stays up two frames
+///     }
+///     cx.with_resource(|s: &mut Subtitle| s.0 = "").await
+/// }));
+/// app.update();
+/// assert_eq!(app.world().resource::<Subtitle>().0, "Halt!");
+/// app.update();
+/// app.update();
+/// assert_eq!(app.world().resource::<Subtitle>().0, "Who goes there?");
+/// app.update();
+/// app.update();
+/// assert_eq!(app.world().resource::<Subtitle>().0, "");
+/// assert!(app.world().get_entity(cutscene).is_err()); // done
+/// ```
 #[derive(Clone)]
 pub struct ScriptContext {
     shared: Arc<Mutex<Shared>>,
@@ -152,6 +180,25 @@ impl ScriptContext {
     ///
     /// # Panics
     /// If called before the script's first step (the future is built before the task exists).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Component)]
+    /// struct Health(u32);
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// // A script attached to an NPC: its task is the NPC itself.
+    /// let npc = app.world_mut().spawn(Health(50)).id();
+    /// app.world_mut().entity_mut(npc).cooperate(script(|cx| async move {
+    ///     let me = cx.task(); // inside the future: known from the first step on
+    ///     cx.with_component(me, |hp: &mut Health| hp.0 += 10).await
+    /// }));
+    /// app.update();
+    /// assert_eq!(app.world().get::<Health>(npc).unwrap().0, 60);
+    /// ```
     pub fn task(&self) -> Entity {
         self.lock()
             .task
@@ -160,6 +207,30 @@ impl ScriptContext {
 
     /// Ends the current work unit: the task goes to the back of the run queue and continues on
     /// its next turn (this frame if the budget allows, else a later one).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Resource, Default)]
+    /// struct Chunks(u32);
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(2)));
+    /// # app.init_resource::<Chunks>();
+    /// // One chunk per work unit: two per frame with this budget.
+    /// app.world_mut().cooperate(script(|cx| async move {
+    ///     for _ in 0..5 {
+    ///         cx.with_resource(|c: &mut Chunks| c.0 += 1).await?;
+    ///         cx.yield_now().await;
+    ///     }
+    ///     Ok::<(), Failure>(())
+    /// }));
+    /// app.update();
+    /// assert_eq!(app.world().resource::<Chunks>().0, 2);
+    /// app.update();
+    /// assert_eq!(app.world().resource::<Chunks>().0, 4);
+    /// ```
     pub fn yield_now(&self) -> YieldNow {
         YieldNow {
             cx: self.clone(),
@@ -232,22 +303,28 @@ impl ScriptContext {
     /// parameters are missing, say) is an `Err`.
     ///
     /// ```
+    /// # use bevy_app::App;
     /// # use bevy_cooperator::prelude::*;
     /// # use bevy_ecs::prelude::*;
     /// #[derive(Component)]
     /// struct Enemy;
+    /// #[derive(Resource)]
+    /// struct Counted(usize);
     ///
     /// fn count_enemies(enemies: Query<(), With<Enemy>>) -> usize {
     ///     enemies.iter().count()
     /// }
     ///
-    /// let work = script(|cx| async move {
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// app.world_mut().spawn_batch([Enemy, Enemy, Enemy]);
+    /// app.world_mut().cooperate(script(|cx| async move {
     ///     let enemies = cx.run_system(count_enemies).await?;
     ///     cx.with_world(move |world| world.insert_resource(Counted(enemies))).await;
     ///     Ok::<(), Failure>(())
-    /// });
-    /// # #[derive(Resource)] struct Counted(usize);
-    /// # let _ = work;
+    /// }));
+    /// app.update();
+    /// assert_eq!(app.world().resource::<Counted>().0, 3);
     /// ```
     pub fn run_system<O, M, S>(
         &self,
@@ -263,6 +340,29 @@ impl ScriptContext {
     }
 
     /// [`run_system`](Self::run_system) for a system taking `In<T>`: runs it with `input`.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Component)]
+    /// struct Health(u32);
+    ///
+    /// /// An explosion: damages everyone, returns how many fell.
+    /// fn explode(In(damage): In<u32>, mut health: Query<&mut Health>) -> usize {
+    ///     health.iter_mut().filter(|hp| hp.0 <= damage).map(|mut hp| hp.0 = 0).count()
+    /// }
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// app.world_mut().spawn_batch([Health(10), Health(30), Health(80)]);
+    /// let trap = app.world_mut().cooperate(script(|cx| async move {
+    ///     cx.run_system_with(explode, 40).await
+    /// }));
+    /// app.world_mut().entity_mut(trap).insert(RetainFinished);
+    /// app.update();
+    /// assert_eq!(app.world().get::<TaskResult<usize>>(trap).unwrap().0, 2);
+    /// ```
     pub fn run_system_with<T, O, M, S>(
         &self,
         system: S,
@@ -281,6 +381,29 @@ impl ScriptContext {
     }
 
     /// Reads or changes the resource `R` in the same work unit; `Err` when there is none.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Resource)]
+    /// struct Score(u32);
+    /// #[derive(Resource)]
+    /// struct Leaderboard;
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// app.insert_resource(Score(90));
+    /// let bonus = app.world_mut().cooperate(script(|cx| async move {
+    ///     let total = cx.with_resource(|s: &mut Score| { s.0 += 10; s.0 }).await?;
+    ///     // No leaderboard in this build: an `Err`, not a panic.
+    ///     let posted = cx.with_resource(|_: &mut Leaderboard| ()).await.is_ok();
+    ///     Ok::<_, Failure>((total, posted))
+    /// }));
+    /// app.world_mut().entity_mut(bonus).insert(RetainFinished);
+    /// app.update();
+    /// assert_eq!(app.world().get::<TaskResult<(u32, bool)>>(bonus).unwrap().0, (100, false));
+    /// ```
     pub fn with_resource<R, O>(
         &self,
         f: impl FnOnce(&mut R) -> O + Send + 'static,
@@ -302,6 +425,28 @@ impl ScriptContext {
 
     /// Reads or changes the component `C` of `entity` in the same work unit; `Err` when the
     /// entity does not exist or has no `C`.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Component)]
+    /// struct Door {
+    ///     open: bool,
+    /// }
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let door = app.world_mut().spawn(Door { open: false }).id();
+    /// app.world_mut().cooperate(script(move |cx| async move {
+    ///     cx.frames(1).await?;
+    ///     cx.with_component(door, |d: &mut Door| d.open = true).await
+    /// }));
+    /// app.update();
+    /// assert!(!app.world().get::<Door>(door).unwrap().open);
+    /// app.update();
+    /// assert!(app.world().get::<Door>(door).unwrap().open);
+    /// ```
     pub fn with_component<C, O>(
         &self,
         entity: Entity,
@@ -323,6 +468,36 @@ impl ScriptContext {
     /// Reports the task's progress, in the same work unit: stored in its
     /// [`TaskProgress`](crate::TaskProgress) component, where an ordinary system reads it with a
     /// `Query<&TaskProgress>`.
+    ///
+    /// ```
+    /// # use bevy_app::{App, Update};
+    /// # use bevy_cooperator::{Progress, TaskProgress, prelude::*};
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Resource, Default)]
+    /// struct LoadingBar(f32);
+    ///
+    /// fn draw_bar(tasks: Query<&TaskProgress>, mut bar: ResMut<LoadingBar>) {
+    ///     for progress in &tasks {
+    ///         bar.0 = progress.0.fraction().unwrap_or(0.0);
+    ///     }
+    /// }
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// app.init_resource::<LoadingBar>()
+    ///     .add_systems(Update, draw_bar.after(CooperatorSystems::Step));
+    /// app.world_mut().cooperate(script(|cx| async move {
+    ///     for asset in 1..=4 {
+    ///         // ..load one asset..
+    ///         cx.report_progress(asset, Some(4)).await;
+    ///         cx.yield_now().await;
+    ///     }
+    /// }));
+    /// app.update();
+    /// assert_eq!(app.world().resource::<LoadingBar>().0, 0.25);
+    /// app.update();
+    /// assert_eq!(app.world().resource::<LoadingBar>().0, 0.5);
+    /// ```
     pub fn report_progress(
         &self,
         done: u64,
@@ -336,6 +511,31 @@ impl ScriptContext {
 
     /// Pauses the task until `wait` is resolved, exactly as an iterator yielding it; returns the
     /// failure instead of failing the task when the wait fails (use `?` to pass it on).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Resource, Default)]
+    /// struct Said(Vec<&'static str>);
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// # app.init_resource::<Said>();
+    /// let world = app.world_mut();
+    /// let bridge_ready = world.spawn_signal();
+    /// world.cooperate(script(move |cx| async move {
+    ///     let line = match cx.wait(Wait::signal(bridge_ready)).await {
+    ///         Ok(()) => "Cross the bridge!",
+    ///         Err(_) => "The bridge is out: find another way.",
+    ///     };
+    ///     cx.with_resource(move |s: &mut Said| s.0.push(line)).await
+    /// }));
+    /// app.update();
+    /// app.world_mut().fail_signal(bridge_ready, "collapsed").unwrap();
+    /// app.update();
+    /// assert_eq!(app.world().resource::<Said>().0, ["The bridge is out: find another way."]);
+    /// ```
     pub fn wait(&self, wait: Wait) -> WaitFuture {
         WaitFuture(self.awaiting(
             wait,
@@ -344,11 +544,39 @@ impl ScriptContext {
     }
 
     /// [`Wait::duration`]: sleeps on virtual `Time`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # use bevy_time::{TimePlugin, TimeUpdateStrategy};
+    /// #[derive(Resource, Default)]
+    /// struct Exploded(bool);
+    ///
+    /// let mut app = App::new();
+    /// app.add_plugins((TimePlugin, CooperatorPlugin::default().with_budget(Budget::Steps(4))))
+    ///     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)))
+    ///     .init_resource::<Exploded>();
+    /// app.finish();
+    /// app.cleanup();
+    /// // A grenade with a 250 ms fuse; frames are 100 ms here.
+    /// app.world_mut().cooperate(script(|cx| async move {
+    ///     cx.sleep(Duration::from_millis(250)).await?;
+    ///     cx.with_resource(|e: &mut Exploded| e.0 = true).await
+    /// }));
+    /// app.update(); // lit at 0 ms (the first frame's time)
+    /// app.update(); // 100 ms
+    /// app.update(); // 200 ms
+    /// assert!(!app.world().resource::<Exploded>().0);
+    /// app.update(); // 300 ms: the first frame past the fuse
+    /// assert!(app.world().resource::<Exploded>().0);
+    /// ```
     pub fn sleep(&self, duration: Duration) -> WaitFuture {
         self.wait(Wait::duration(duration))
     }
 
-    /// [`Wait::frames`].
+    /// [`Wait::frames`]. See the example on [`ScriptContext`].
     pub fn frames(&self, n: u32) -> WaitFuture {
         self.wait(Wait::frames(n))
     }
@@ -357,22 +585,37 @@ impl ScriptContext {
     /// of) that message. Fails as the wait does (for example if `M` is not registered).
     ///
     /// ```
+    /// # use bevy_app::App;
     /// # use bevy_cooperator::prelude::*;
     /// # use bevy_ecs::{error::BevyError, prelude::*};
-    /// # #[derive(Message, Clone)] struct Choice(u32);
-    /// let work = script(|cx| async move {
+    /// /// The player picks a dialogue option.
+    /// #[derive(Message, Clone)]
+    /// struct Choice(u32);
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// app.add_message::<Choice>();
+    /// let dialogue = app.world_mut().cooperate(script(|cx| async move {
     ///     let Choice(n) = cx.message::<Choice>().await?;
     ///     let big = cx.message_where(|c: &Choice| c.0 > 10).await?;
     ///     Ok::<_, BevyError>(n + big.0)
-    /// });
-    /// # let _ = work;
+    /// }));
+    /// app.world_mut().entity_mut(dialogue).insert(RetainFinished);
+    /// app.update(); // the script starts waiting: only later messages count
+    /// app.world_mut().write_message(Choice(2));
+    /// app.update();
+    /// app.world_mut().write_message(Choice(5)); // not > 10: ignored
+    /// app.world_mut().write_message(Choice(20));
+    /// app.update();
+    /// assert_eq!(app.world().get::<TaskResult<u32>>(dialogue).unwrap().0, 22);
     /// ```
     pub async fn message<M: Message + Clone>(&self) -> Result<M, Failure> {
         self.receive::<M>(None).await
     }
 
     /// [`Wait::message_where`]: until a message of type `M` written from now on for which
-    /// `filter` is true, and returns (a clone of) that message.
+    /// `filter` is true, and returns (a clone of) that message. See the example on
+    /// [`message`](Self::message).
     pub async fn message_where<M: Message + Clone>(
         &self,
         filter: impl Fn(&M) -> bool + Send + Sync + 'static,
@@ -397,12 +640,56 @@ impl ScriptContext {
     }
 
     /// [`Wait::until`]: until the condition system returns `true`.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Component)]
+    /// struct Enemy;
+    /// #[derive(Resource, Default)]
+    /// struct Victory(bool);
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// # app.init_resource::<Victory>();
+    /// let boss = app.world_mut().spawn(Enemy).id();
+    /// app.world_mut().cooperate(script(|cx| async move {
+    ///     cx.until(|enemies: Query<(), With<Enemy>>| enemies.is_empty()).await?;
+    ///     cx.with_resource(|v: &mut Victory| v.0 = true).await
+    /// }));
+    /// app.update();
+    /// assert!(!app.world().resource::<Victory>().0);
+    /// app.world_mut().despawn(boss);
+    /// app.update();
+    /// assert!(app.world().resource::<Victory>().0);
+    /// ```
     pub fn until<M>(&self, condition: impl IntoSystem<(), bool, M>) -> WaitFuture {
         self.wait(Wait::until(condition))
     }
 
     /// [`Wait::race`]: until the first of `waits` is resolved; returns its index. Losing task
     /// waits stop their tasks.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let lever = world.spawn_signal();
+    /// // Pull the lever within 3 frames, or the trap springs.
+    /// let puzzle = world.cooperate(script(move |cx| async move {
+    ///     let winner = cx.race([Wait::signal(lever), Wait::frames(3)]).await?;
+    ///     Ok::<_, Failure>(if winner == 0 { "saved" } else { "trapped" })
+    /// }));
+    /// world.entity_mut(puzzle).insert(RetainFinished);
+    /// app.update();
+    /// app.world_mut().fire_signal(lever).unwrap();
+    /// app.update();
+    /// assert_eq!(app.world().get::<TaskResult<&str>>(puzzle).unwrap().0, "saved");
+    /// ```
     pub async fn race(&self, waits: impl IntoIterator<Item = Wait>) -> Result<usize, Failure> {
         let winner: Option<u32> = self
             .awaiting(
@@ -417,12 +704,59 @@ impl ScriptContext {
     }
 
     /// [`Wait::all`]: until every one of `waits` is resolved.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Resource, Default)]
+    /// struct Boarded(bool);
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// # app.init_resource::<Boarded>();
+    /// let world = app.world_mut();
+    /// let [alice, bob] = [world.spawn_signal(), world.spawn_signal()];
+    /// // The ship leaves once both players are aboard.
+    /// world.cooperate(script(move |cx| async move {
+    ///     cx.all([Wait::signal(alice), Wait::signal(bob)]).await?;
+    ///     cx.with_resource(|b: &mut Boarded| b.0 = true).await
+    /// }));
+    /// app.update();
+    /// app.world_mut().fire_signal(alice).unwrap();
+    /// app.update();
+    /// assert!(!app.world().resource::<Boarded>().0);
+    /// app.world_mut().fire_signal(bob).unwrap();
+    /// app.update();
+    /// assert!(app.world().resource::<Boarded>().0);
+    /// ```
     pub fn all(&self, waits: impl IntoIterator<Item = Wait>) -> WaitFuture {
         self.wait(Wait::all(waits))
     }
 
     /// Starts `work` as a child task this script owns (see [`StepContext::cooperate`]): stopping
     /// or finishing the script stops it.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(8)));
+    /// // A cutscene starts ambient music it owns, then waits on a camera move.
+    /// let cutscene = app.world_mut().cooperate(script(|cx| async move {
+    ///     let music = cx.start(std::iter::repeat(())).await;
+    ///     let camera = cx.start((0..3).map(|_| ())).await;
+    ///     cx.wait(Wait::task(camera)).await?;
+    ///     Ok::<_, Failure>(music)
+    /// }));
+    /// app.world_mut().entity_mut(cutscene).insert(RetainFinished);
+    /// app.update();
+    /// app.update();
+    /// let music = app.world().get::<TaskResult<Entity>>(cutscene).unwrap().0;
+    /// // The cutscene is over, and so is its music.
+    /// assert!(app.world().get_entity(music).is_err());
+    /// ```
     pub async fn start<M>(&self, work: impl IntoWork<M>) -> Entity {
         let work = work.into_boxed_work();
         let parent = self.task();
@@ -432,6 +766,28 @@ impl ScriptContext {
 
     /// Waits for `task` to finish `Done` and takes its [`TaskResult<T>`](crate::TaskResult). Fails with the task's
     /// failure, or if it finished without a `TaskResult<T>` (or another joiner took it first).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(8)));
+    /// let world = app.world_mut();
+    /// // A pathfinding task computes a route; the guard's script joins it and walks it.
+    /// let route = world.cooperate(script(|cx| async move {
+    ///     cx.frames(1).await?; // ..search..
+    ///     Ok::<_, Failure>(vec![(0, 0), (0, 1), (1, 1)])
+    /// }));
+    /// let guard = world.cooperate(script(move |cx| async move {
+    ///     let path: Vec<(i32, i32)> = cx.join(route).await?;
+    ///     Ok::<_, Failure>(path.len())
+    /// }));
+    /// world.entity_mut(guard).insert(RetainFinished);
+    /// app.update();
+    /// app.update();
+    /// assert_eq!(app.world().get::<TaskResult<usize>>(guard).unwrap().0, 3);
+    /// ```
     pub async fn join<T: Send + Sync + 'static>(&self, task: Entity) -> Result<T, Failure> {
         // The result moves to this task the moment the wait resolves, and is taken from it
         // right then: several joins of one type may be pending at once.
@@ -492,7 +848,7 @@ impl Drop for Asked {
     }
 }
 
-/// Future of [`ScriptContext::yield_now`].
+/// Future of [`ScriptContext::yield_now`] (see its example).
 pub struct YieldNow {
     cx: ScriptContext,
     yielded: bool,
@@ -512,7 +868,7 @@ impl Future for YieldNow {
     }
 }
 
-/// Future of [`ScriptContext::with_world`].
+/// Future of [`ScriptContext::with_world`] and the methods built on it (see their examples).
 pub struct WithWorld<R, F> {
     asked: Asked,
     f: Option<F>,
@@ -568,7 +924,7 @@ impl<T: 'static> Future for Awaiting<T> {
 }
 
 /// Future of [`ScriptContext::wait`]: `Ok` when the wait is resolved, `Err` with its failure.
-/// Dropping it before then cancels the wait.
+/// Dropping it before then cancels the wait (see the example on [`ScriptContext::wait`]).
 pub struct WaitFuture(Awaiting<()>);
 
 impl Future for WaitFuture {
@@ -580,8 +936,29 @@ impl Future for WaitFuture {
 
 /// What a script's future may end with: `()` finishes `Done`; `Ok(value)` finishes `Done` with
 /// a [`TaskResult`](crate::TaskResult); `Err(e)` fails the task.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::error::BevyError;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(8)));
+/// let world = app.world_mut();
+/// let nothing = world.cooperate(script(|_cx| async {}));
+/// let value = world.cooperate(script(|_cx| async { Ok::<_, BevyError>(7_u8) }));
+/// let error = world.cooperate(script(|_cx| async { Err::<(), _>("out of mana") }));
+/// for task in [nothing, value, error] {
+///     world.entity_mut(task).insert(RetainFinished);
+/// }
+/// app.update();
+/// let world = app.world();
+/// assert_eq!(world.task_outcome(nothing), Some(Outcome::Done));
+/// assert_eq!(world.get::<TaskResult<u8>>(value).unwrap().0, 7);
+/// let failed = world.task_outcome(error).unwrap();
+/// assert_eq!(failed.failure().unwrap().to_string(), "out of mana");
+/// ```
 pub trait ScriptOutput: Send + 'static {
-    /// Applies the end of the script to its task.
+    /// Applies the end of the script to its task (called by the script's work, not by you).
     fn finish(self, cx: &mut StepContext) -> Step;
 }
 
@@ -606,7 +983,7 @@ impl<T: Send + Sync + 'static, E: Into<BevyError> + Send + 'static> ScriptOutput
     }
 }
 
-/// The [`Work`] of an async [`script`].
+/// The [`Work`] of an async [`script`] (see its example).
 pub struct ScriptWork<Fut> {
     future: Pin<Box<Fut>>,
     cx: ScriptContext,
@@ -738,6 +1115,34 @@ impl Request {
 /// [`TaskResult<T>`](crate::TaskResult), `Err` fails the task. Stopping the task drops the future at once (running
 /// its destructors), cancels its pending wait and stops the child tasks it
 /// [started](ScriptContext::start).
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// #[derive(Resource, Default)]
+/// struct Gate {
+///     open: bool,
+/// }
+///
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// # app.init_resource::<Gate>();
+/// let world = app.world_mut();
+/// let keycard = world.spawn_signal();
+/// let task = world.cooperate(script(move |cx| async move {
+///     cx.wait(Wait::signal(keycard)).await?;
+///     cx.with_resource(|g: &mut Gate| g.open = true).await?;
+///     Ok::<_, Failure>("welcome")
+/// }));
+/// world.entity_mut(task).insert(RetainFinished);
+/// app.update();
+/// assert!(app.world().get::<Paused>(task).is_some()); // costs nothing while it waits
+/// app.world_mut().fire_signal(keycard).unwrap();
+/// app.update();
+/// assert!(app.world().resource::<Gate>().open);
+/// assert_eq!(app.world().get::<TaskResult<&str>>(task).unwrap().0, "welcome");
+/// ```
 pub fn script<F, Fut>(f: F) -> ScriptWork<Fut>
 where
     F: FnOnce(ScriptContext) -> Fut,

@@ -7,6 +7,29 @@ use bevy_ecs::{entity::Entity, error::BevyError, system::Commands, world::World}
 use crate::wait::Wait;
 
 /// What one work unit asks of the scheduler next.
+///
+/// Iterator items and [`from_fn`] closures may return it directly (or `()`, a [`Wait`], a
+/// `Result`: see [`IntoWork`]).
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(10)));
+/// // Verifying a save file: two chunks are fine, the third is corrupt.
+/// let checks = [
+///     Step::Continue,
+///     Step::Continue,
+///     Step::Fail("chunk 3 is corrupt".into()),
+///     Step::Done, // never reached
+/// ];
+/// let task = app.world_mut().cooperate(checks.into_iter());
+/// app.world_mut().entity_mut(task).insert(RetainFinished);
+/// app.update();
+/// let task = app.world().get::<CooperativeTask>(task).unwrap();
+/// let failure = task.outcome().unwrap().failure().unwrap();
+/// assert_eq!(failure.to_string(), "chunk 3 is corrupt");
+/// ```
 #[derive(Debug)]
 pub enum Step {
     /// Run again on a later turn.
@@ -43,6 +66,32 @@ impl<T: Into<Step>, E: Into<BevyError>> From<Result<T, E>> for Step {
 }
 
 /// What a work unit may touch while it runs: the whole [`World`], and its own task and cooperator.
+///
+/// A [`from_fn`] closure or a [`Work::step`] receives it once per step.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// #[derive(Component)]
+/// struct Tree;
+///
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(10)));
+/// // Plant a forest, one tree per step, and say which task did it.
+/// let mut left = 3;
+/// let task = app.world_mut().cooperate(from_fn(move |cx: &mut StepContext| {
+///     let planter = cx.task();
+///     cx.commands().spawn((Tree, ChildOf(planter)));
+///     left -= 1;
+///     if left == 0 { Step::Done } else { Step::Continue }
+/// }));
+/// app.world_mut().entity_mut(task).insert(RetainFinished);
+/// app.update();
+/// let mut trees = app.world_mut().query_filtered::<&ChildOf, With<Tree>>();
+/// assert!(trees.iter(app.world()).all(|parent| parent.parent() == task));
+/// assert_eq!(trees.iter(app.world()).count(), 3);
+/// ```
 pub struct StepContext<'w> {
     world: &'w mut World,
     task: Entity,
@@ -84,23 +133,80 @@ impl<'w> StepContext<'w> {
     }
 
     /// The world, for any read or change. Commands queued on it are applied right after the step.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Resource, Default)]
+    /// struct Gold(u32);
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(2)));
+    /// # app.init_resource::<Gold>();
+    /// // A mine yields 5 gold a step.
+    /// app.world_mut().cooperate(from_fn(|cx: &mut StepContext| {
+    ///     cx.world().resource_mut::<Gold>().0 += 5;
+    /// }));
+    /// app.update();
+    /// assert_eq!(app.world().resource::<Gold>().0, 10);
+    /// ```
     pub fn world(&mut self) -> &mut World {
         self.touch();
         self.world
     }
 
     /// Commands applied right after this step (not at the end of the frame).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Component)]
+    /// struct Crate;
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// app.world_mut().cooperate(from_fn(|cx: &mut StepContext| {
+    ///     cx.commands().spawn(Crate);
+    ///     // Applied already: the next step would see it.
+    ///     Step::Done
+    /// }));
+    /// app.update();
+    /// let mut crates = app.world_mut().query_filtered::<(), With<Crate>>();
+    /// assert_eq!(crates.iter(app.world()).count(), 1);
+    /// ```
     pub fn commands(&mut self) -> Commands<'_, '_> {
         self.touch();
         self.world.commands()
     }
 
-    /// The entity of the task being stepped.
+    /// The entity of the task being stepped. See the example on [`StepContext`].
     pub fn task(&self) -> Entity {
         self.task
     }
 
     /// The entity of the cooperator stepping it.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// // A task that stops the whole loading cooperator it runs on (a cancelled load).
+    /// let loader = app.world_mut().spawn(Cooperator::new(Budget::Steps(4))).id();
+    /// let other = app.world_mut().cooperate_on(loader, std::iter::repeat(())).unwrap();
+    /// app.world_mut()
+    ///     .cooperate_on(loader, from_fn(|cx: &mut StepContext| {
+    ///         let cooperator = cx.cooperator();
+    ///         cx.world().stop_cooperator(cooperator).unwrap();
+    ///     }))
+    ///     .unwrap();
+    /// app.update();
+    /// assert!(app.world().get::<Cooperator>(loader).unwrap().is_stopped());
+    /// assert!(app.world().get_entity(other).is_err()); // finished and cleaned up
+    /// ```
     pub fn cooperator(&self) -> Entity {
         self.lent.cooperator()
     }
@@ -115,13 +221,48 @@ impl<'w> StepContext<'w> {
 ///
 /// Implement it for a state machine, or build one from an iterator or a closure through
 /// [`IntoWork`] and [`from_fn`].
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{Progress, TaskProgressExt, prelude::*};
+/// # use bevy_ecs::prelude::*;
+/// #[derive(Resource, Default)]
+/// struct Terrain(Vec<u8>);
+///
+/// /// Generates terrain one row per step.
+/// struct GenerateTerrain {
+///     row: u64,
+///     rows: u64,
+/// }
+///
+/// impl Work for GenerateTerrain {
+///     fn step(&mut self, cx: &mut StepContext) -> Step {
+///         cx.world().resource_mut::<Terrain>().0.push(self.row as u8);
+///         self.row += 1;
+///         if self.row == self.rows { Step::Done } else { Step::Continue }
+///     }
+///
+///     fn progress(&self) -> Option<Progress> {
+///         Some(Progress::new(self.row, self.rows))
+///     }
+/// }
+///
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// # app.init_resource::<Terrain>();
+/// let task = app.world_mut().cooperate(GenerateTerrain { row: 0, rows: 10 });
+/// app.update();
+/// assert_eq!(app.world().resource::<Terrain>().0, [0, 1, 2, 3]);
+/// assert_eq!(app.world_mut().task_progress(task), Some(Progress::new(4, 10)));
+/// ```
 pub trait Work: Send + 'static {
-    /// Runs one unit of work and says what comes next.
+    /// Runs one unit of work and says what comes next (see the example on [`Work`]).
     fn step(&mut self, cx: &mut StepContext) -> Step;
 
     /// How far the work has come, if it knows (see
     /// [`TaskProgressExt::task_progress`](crate::TaskProgressExt::task_progress)). Called only
-    /// when someone asks, never by the scheduler's step loop. Default: unknown.
+    /// when someone asks, never by the scheduler's step loop. Default: unknown. See the example
+    /// on [`Work`].
     fn progress(&self) -> Option<Progress> {
         None
     }
@@ -149,10 +290,30 @@ pub struct WorkMarker;
 ///   `Result` fails on `Err`, a [`Step`] does what it says; the end of the iterator is
 ///   [`Step::Done`] (Twisted's cooperative iterator);
 /// - any [`Work`], including closures wrapped with [`from_fn`].
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(10)));
+/// // Results: a missing prefab fails the task at its item.
+/// let prefabs = ["tree", "rock", "", "bush"];
+/// let world = app.world_mut();
+/// let task = world.cooperate(prefabs.into_iter().map(|name| {
+///     if name.is_empty() {
+///         return Err("a prefab without a name");
+///     }
+///     Ok(Wait::frames(0)) // yield to other tasks after each prefab
+/// }));
+/// world.entity_mut(task).insert(RetainFinished);
+/// app.update();
+/// let outcome = app.world().get::<CooperativeTask>(task).unwrap().outcome().cloned();
+/// assert_eq!(outcome.unwrap().failure().unwrap().to_string(), "a prefab without a name");
+/// ```
 pub trait IntoWork<Marker>: Send + 'static {
     /// The work type.
     type Work: Work;
-    /// Converts into work.
+    /// Converts into work (the `cooperate` methods call it for you).
     fn into_work(self) -> Self::Work;
 
     /// The boxed form the task component stores.
@@ -168,6 +329,20 @@ pub trait IntoWork<Marker>: Send + 'static {
 /// Iterator work (see [`IntoWork`]). Knows its progress when the iterator's `size_hint` is exact.
 ///
 /// It holds nothing but the iterator: the run queue counts the steps, and so the items taken.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{IterWork, Progress, TaskProgressExt, prelude::*};
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(16)));
+/// // 64 chunks, 16 a frame: a range's `map` knows how many are left.
+/// let chunks: IterWork<_> = (0..64).map(|_chunk| ()).into_work();
+/// let task = app.world_mut().cooperate(chunks);
+/// app.update();
+/// app.update();
+/// let progress = app.world_mut().task_progress(task).unwrap();
+/// assert_eq!(progress, Progress::new(32, 64));
+/// ```
 pub struct IterWork<I> {
     iter: I,
 }
@@ -213,7 +388,7 @@ impl<W: Work> IntoWork<WorkMarker> for W {
     }
 }
 
-/// Closure work, made by [`from_fn`].
+/// Closure work, made by [`from_fn`] (see its example).
 pub struct FnWork<F>(F);
 
 impl<F, S> Work for FnWork<F>
@@ -232,18 +407,26 @@ where
 /// The closure returns anything that converts into a [`Step`]: return [`Step::Done`] to finish.
 ///
 /// ```
+/// # use bevy_app::App;
 /// # use bevy_cooperator::prelude::*;
 /// # use bevy_ecs::prelude::*;
 /// #[derive(Resource, Default)]
 /// struct Loaded(u32);
 ///
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(2)));
+/// # app.init_resource::<Loaded>();
 /// let mut chunks = 0;
 /// let work = from_fn(move |cx: &mut StepContext| {
 ///     cx.world().resource_mut::<Loaded>().0 += 1;
 ///     chunks += 1;
 ///     if chunks == 3 { Step::Done } else { Step::Continue }
 /// });
-/// # let _ = work;
+/// let task = app.world_mut().cooperate(work);
+/// app.update(); // 2 chunks
+/// app.update(); // the third, and the task is done and cleaned up
+/// assert_eq!(app.world().resource::<Loaded>().0, 3);
+/// assert!(app.world().get_entity(task).is_err());
 /// ```
 pub fn from_fn<F, S>(f: F) -> FnWork<F>
 where
@@ -254,6 +437,27 @@ where
 }
 
 /// How far a task has come: `done` units of work out of `total` (when known).
+///
+/// Read with [`TaskProgressExt::task_progress`](crate::TaskProgressExt::task_progress) or from
+/// the [`TaskProgress`](crate::TaskProgress) component.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{Progress, TaskProgressExt, prelude::*};
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+/// // A download of unknown size reports what it has so far.
+/// let mut bytes = 0;
+/// let task = app.world_mut().cooperate(from_fn(move |cx: &mut StepContext| {
+///     bytes += 512;
+///     cx.report_progress(bytes, None);
+/// }));
+/// app.update();
+/// app.update();
+/// let progress = app.world_mut().task_progress(task).unwrap();
+/// assert_eq!(progress, Progress { done: 1024, total: None });
+/// assert_eq!(progress.fraction(), None);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Progress {
     /// Units done.
@@ -264,6 +468,13 @@ pub struct Progress {
 
 impl Progress {
     /// `done` of `total`.
+    ///
+    /// ```
+    /// # use bevy_cooperator::Progress;
+    /// let progress = Progress::new(3, 12);
+    /// assert_eq!(progress.total, Some(12));
+    /// assert_eq!(progress.fraction(), Some(0.25));
+    /// ```
     #[must_use]
     pub fn new(done: u64, total: u64) -> Self {
         Progress {
@@ -273,6 +484,13 @@ impl Progress {
     }
 
     /// The share done, `0.0..=1.0`, when the total is known (an empty total counts as done).
+    ///
+    /// ```
+    /// # use bevy_cooperator::Progress;
+    /// assert_eq!(Progress::new(5, 10).fraction(), Some(0.5));
+    /// assert_eq!(Progress::new(0, 0).fraction(), Some(1.0));
+    /// assert_eq!(Progress { done: 5, total: None }.fraction(), None);
+    /// ```
     pub fn fraction(&self) -> Option<f32> {
         let total = self.total?;
         Some(if total == 0 {

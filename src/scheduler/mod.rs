@@ -32,6 +32,43 @@ use crate::{
 
 /// The public ordering API, in run order (chained), all in the [`CooperatorPlugin`](crate::CooperatorPlugin)'s schedule
 /// (`Update` by default).
+///
+/// A system that fires signals, pauses tasks or starts work **before [`Wake`](Self::Wake)** takes
+/// effect the same frame; one that reads results **after [`Step`](Self::Step)** sees this
+/// frame's work.
+///
+/// ```
+/// # use bevy_app::{App, Update};
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// #[derive(Resource)]
+/// struct Door(Signal);
+/// #[derive(Resource, Default)]
+/// struct Input {
+///     open_pressed: bool,
+/// }
+///
+/// fn open_door(input: Res<Input>, door: Res<Door>, mut commands: Commands) {
+///     if input.open_pressed && input.is_changed() {
+///         commands.fire_signal(door.0);
+///     }
+/// }
+///
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// let door = app.world_mut().spawn_signal();
+/// let walk_through = app
+///     .world_mut()
+///     .cooperate([Step::Wait(Wait::signal(door)), Step::Continue].into_iter());
+/// app.insert_resource(Door(door))
+///     .init_resource::<Input>()
+///     .add_systems(Update, open_door.before(CooperatorSystems::Wake));
+/// app.update();
+/// assert_eq!(app.world().task_steps(walk_through), Ok(1)); // waiting at the door
+/// app.world_mut().resource_mut::<Input>().open_pressed = true;
+/// app.update(); // fired before `Wake`: the task walks through in this very frame
+/// assert!(app.world().get_entity(walk_through).is_err());
+/// ```
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CooperatorSystems {
     /// Resolves waits whose event happened — fired script wakers, frame counts, `Time` and

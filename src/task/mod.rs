@@ -38,6 +38,33 @@ pub(crate) fn build(app: &mut App) {
 /// a standalone task entity is despawned and an attached task's component is removed, unless the
 /// entity holds [`RetainFinished`]. Despawning the entity, or removing this component, stops the
 /// task ([`Outcome::Stopped`]) and settles everything waiting for it.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// let world = app.world_mut();
+/// let global = world.resource::<GlobalCooperator>().0;
+/// let alarm = world.spawn_signal();
+/// let patrol = world.cooperate([Wait::signal(alarm)].into_iter());
+/// world.entity_mut(patrol).insert(RetainFinished);
+/// app.update();
+///
+/// let task = app.world().get::<CooperativeTask>(patrol).unwrap();
+/// assert_eq!(task.cooperator(), global);
+/// assert!(task.is_standalone()); // spawned for the task: despawned when it ends
+/// assert!(task.is_waiting());
+/// assert_eq!(task.pause_count(), 1); // the wait's pause
+/// assert!(!task.is_finished());
+///
+/// app.world_mut().fire_signal(alarm).unwrap();
+/// app.update();
+/// let task = app.world().get::<CooperativeTask>(patrol).unwrap();
+/// assert!(task.is_finished());
+/// assert_eq!(task.outcome(), Some(&Outcome::Done));
+/// ```
 #[derive(Component)]
 #[component(on_remove = lifecycle::on_task_remove)]
 pub struct CooperativeTask {
@@ -89,48 +116,124 @@ impl CooperativeTask {
         }
     }
 
-    /// The cooperator that owns it.
+    /// The cooperator that owns it. See the example on [`CooperativeTask`].
     pub fn cooperator(&self) -> Entity {
         self.cooperator
     }
 
-    /// How it ended, once it has.
+    /// How it ended, once it has. See the example on [`CooperativeTask`].
     pub fn outcome(&self) -> Option<&Outcome> {
         self.outcome.as_ref()
     }
 
-    /// Whether it has ended.
+    /// Whether it has ended. See the example on [`CooperativeTask`].
     pub fn is_finished(&self) -> bool {
         self.outcome.is_some()
     }
 
     /// User pauses plus one while waiting. [`Paused`] is present exactly while this is above zero.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let door = world.spawn_signal();
+    /// let guard = world.cooperate([Wait::signal(door)].into_iter());
+    /// app.update(); // waits for the door: one pause
+    /// app.world_mut().pause_task(guard).unwrap(); // and one by the game
+    /// let count = |app: &App| app.world().get::<CooperativeTask>(guard).unwrap().pause_count();
+    /// assert_eq!(count(&app), 2);
+    /// app.world_mut().fire_signal(door).unwrap();
+    /// assert_eq!(count(&app), 1);
+    /// assert!(app.world().get::<Paused>(guard).is_some());
+    /// ```
     pub fn pause_count(&self) -> u32 {
         self.pause_count
     }
 
-    /// Whether it waits for a [`Wait`](crate::Wait) to be resolved.
+    /// Whether it waits for a [`Wait`](crate::Wait) to be resolved. See the example on
+    /// [`CooperativeTask`].
     pub fn is_waiting(&self) -> bool {
         self.wait.is_some()
     }
 
     /// Whether the task entity was spawned for it (and is despawned when it ends).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let npc = world.spawn_empty().cooperate(std::iter::repeat(())).id();
+    /// let job = world.cooperate(std::iter::repeat(()));
+    /// app.update();
+    /// assert!(!app.world().get::<CooperativeTask>(npc).unwrap().is_standalone());
+    /// assert!(app.world().get::<CooperativeTask>(job).unwrap().is_standalone());
+    /// app.world_mut().stop_task(npc).unwrap();
+    /// app.update();
+    /// assert!(app.world().get_entity(npc).is_ok()); // the NPC stays, its task is gone
+    /// assert!(app.world().get::<CooperativeTask>(npc).is_none());
+    /// ```
     pub fn is_standalone(&self) -> bool {
         self.standalone
     }
 
     /// The index (in the list given to [`Wait::race`](crate::Wait::race)) of the wait that won the
     /// last race this task waited on.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let [red, blue] = [world.spawn_signal(), world.spawn_signal()];
+    /// // Which team captures the flag first?
+    /// let referee = world.cooperate(
+    ///     [Step::Wait(Wait::race([Wait::signal(red), Wait::signal(blue)])), Step::Continue]
+    ///         .into_iter(),
+    /// );
+    /// app.update();
+    /// app.world_mut().fire_signal(blue).unwrap();
+    /// let task = app.world().get::<CooperativeTask>(referee).unwrap();
+    /// assert_eq!(task.race_winner(), Some(1));
+    /// ```
     pub fn race_winner(&self) -> Option<usize> {
         self.waiting.winner.map(|w| w as usize)
     }
 
     /// The task that started this one and owns it, if any.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// let mut started = None;
+    /// let boss = app.world_mut().cooperate(from_fn(move |cx: &mut StepContext| {
+    ///     // The boss fight spawns its minion wave once, as a child it owns.
+    ///     started.get_or_insert_with(|| cx.cooperate(std::iter::repeat(())));
+    /// }));
+    /// app.update();
+    /// let children = app.world().get::<CooperativeTask>(boss).unwrap().children().to_vec();
+    /// assert_eq!(children.len(), 1);
+    /// let wave = app.world().get::<CooperativeTask>(children[0]).unwrap();
+    /// assert_eq!(wave.parent(), Some(boss));
+    /// // The boss is defeated: its minions go with it.
+    /// app.world_mut().stop_task(boss).unwrap();
+    /// app.update();
+    /// assert!(app.world().get_entity(children[0]).is_err());
+    /// ```
     pub fn parent(&self) -> Option<Entity> {
         self.parent
     }
 
-    /// The live tasks this one started and owns; they are stopped when it finishes.
+    /// The live tasks this one started and owns; they are stopped when it finishes. See the
+    /// example on [`parent`](Self::parent).
     pub fn children(&self) -> &[Entity] {
         &self.children
     }
@@ -148,6 +251,25 @@ impl CooperativeTask {
 /// one pause; removing it by hand clears every user pause (a pending wait stays pending and the
 /// marker comes back); inserting it on a finished, unpaused task is undone at the next command
 /// flush. The count is never corrupted either way.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+/// let weather = app.world_mut().cooperate(std::iter::repeat(()));
+/// app.world_mut().pause_task(weather).unwrap();
+/// // A system can find paused tasks with a query.
+/// let mut paused = app.world_mut().query_filtered::<Entity, With<Paused>>();
+/// assert_eq!(paused.iter(app.world()).collect::<Vec<_>>(), [weather]);
+/// app.update();
+/// assert_eq!(app.world().task_steps(weather), Ok(0));
+/// // Removing the marker by hand clears the pauses.
+/// app.world_mut().entity_mut(weather).remove::<Paused>();
+/// app.update();
+/// assert_eq!(app.world().task_steps(weather), Ok(1));
+/// ```
 #[derive(Component, Debug, Default, Clone, Copy)]
 #[component(
     storage = "SparseSet",
@@ -159,5 +281,23 @@ pub struct Paused;
 /// Keeps a finished task (its entity and [`CooperativeTask`]) instead of cleaning it up at the end
 /// of the frame, so its outcome can be read later with [`CooperativeTask::outcome`].
 /// Despawn it yourself when done.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// let world = app.world_mut();
+/// let autosave = world.cooperate((0..2).map(|_| ()));
+/// world.entity_mut(autosave).insert(RetainFinished);
+/// let forgotten = world.cooperate((0..2).map(|_| ()));
+/// app.update();
+/// app.update();
+/// assert!(app.world().get_entity(forgotten).is_err());
+/// let task = app.world().get::<CooperativeTask>(autosave).unwrap();
+/// assert_eq!(task.outcome(), Some(&Outcome::Done));
+/// app.world_mut().despawn(autosave);
+/// ```
 #[derive(Component, Debug, Default, Clone, Copy)]
 pub struct RetainFinished;

@@ -15,6 +15,31 @@ use crate::{
 /// knows, for a task marked [`TrackProgress`]. An ordinary system reads it with
 /// `Query<&TaskProgress>`; [`TaskProgressExt::task_progress`] also knows the progress of unmarked
 /// iterator tasks.
+///
+/// ```
+/// # use bevy_app::{App, Update};
+/// # use bevy_cooperator::{Progress, TaskProgress, prelude::*};
+/// # use bevy_ecs::prelude::*;
+/// #[derive(Resource, Default)]
+/// struct Bars(Vec<f32>);
+///
+/// fn loading_screen(tasks: Query<&TaskProgress>, mut bars: ResMut<Bars>) {
+///     bars.0 = tasks.iter().filter_map(|p| p.0.fraction()).collect();
+/// }
+///
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+/// app.init_resource::<Bars>()
+///     .add_systems(Update, loading_screen.after(CooperatorSystems::Step));
+/// let mut done = 0;
+/// app.world_mut().cooperate(from_fn(move |cx: &mut StepContext| {
+///     done += 1;
+///     cx.report_progress(done, Some(8));
+/// }));
+/// app.update();
+/// app.update();
+/// assert_eq!(app.world().resource::<Bars>().0, [0.25]);
+/// ```
 #[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TaskProgress(pub Progress);
 
@@ -67,7 +92,8 @@ pub(crate) fn refresh_tracked(
 
 impl StepContext<'_> {
     /// Reports the task's progress (stored in its [`TaskProgress`] component). Iterator tasks
-    /// whose `size_hint` is exact need not call it: their progress is known.
+    /// whose `size_hint` is exact need not call it: their progress is known. See the examples
+    /// on [`TaskProgress`] and [`Progress`].
     pub fn report_progress(&mut self, done: u64, total: Option<u64>) {
         let task = self.task();
         report(self.world(), task, Progress { done, total });
@@ -86,7 +112,7 @@ pub(crate) fn report(world: &mut World, task: Entity, progress: Progress) {
     }
 }
 
-/// Reads a task's progress.
+/// Reads a task's progress: see [`task_progress`](Self::task_progress) for an example.
 pub trait TaskProgressExt {
     /// The task's progress: what it last reported with [`StepContext::report_progress`];
     /// otherwise, for work that knows its length (an iterator with an exact `size_hint`, such as a

@@ -25,10 +25,35 @@ use crate::{outcome::Failure, task::RetainFinished};
 /// ```
 /// # use bevy_app::App;
 /// # use bevy_cooperator::{UnhandledFailures, prelude::*};
-/// # use bevy_ecs::error::Severity;
+/// # use bevy_ecs::error::{BevyError, ErrorContext, FallbackErrorHandler, Severity};
+/// # use bevy_ecs::prelude::*;
+/// # use std::sync::Mutex;
+/// static REPORTED: Mutex<Vec<Severity>> = Mutex::new(Vec::new());
+/// fn record(error: BevyError, _: ErrorContext) {
+///     REPORTED.lock().unwrap().push(error.severity());
+/// }
+///
 /// let mut app = App::new();
-/// app.add_plugins(CooperatorPlugin::default().with_unhandled_failures(Severity::Warning));
+/// app.add_plugins(
+///     CooperatorPlugin::default()
+///         .with_budget(Budget::Steps(4))
+///         .with_unhandled_failures(Severity::Warning),
+/// )
+/// .insert_resource(FallbackErrorHandler(record));
 /// assert_eq!(app.world().resource::<UnhandledFailures>().severity, Severity::Warning);
+///
+/// let world = app.world_mut();
+/// world.cooperate([Err::<(), _>("no spawn point")].into_iter()); // nobody handles it
+/// let watched = world.cooperate([Err::<(), _>("no spawn point")].into_iter());
+/// world.entity_mut(watched).observe(|_: On<TaskFinished>| {}); // handled
+/// app.update();
+/// assert_eq!(*REPORTED.lock().unwrap(), [Severity::Warning]);
+///
+/// // Reports may be turned off at run time.
+/// app.world_mut().resource_mut::<UnhandledFailures>().severity = Severity::Ignore;
+/// app.world_mut().cooperate([Err::<(), _>("no spawn point")].into_iter());
+/// app.update();
+/// assert_eq!(REPORTED.lock().unwrap().len(), 1);
 /// ```
 #[derive(Resource, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UnhandledFailures {
@@ -45,6 +70,28 @@ impl Default for UnhandledFailures {
 }
 
 /// The error an unhandled task failure is reported with: the task and why it failed.
+///
+/// A custom error handler finds it with `downcast_ref`:
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{UnhandledFailure, prelude::*};
+/// # use bevy_ecs::error::{BevyError, ErrorContext, FallbackErrorHandler};
+/// # use std::sync::Mutex;
+/// static FAILED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// fn crash_report(error: BevyError, _: ErrorContext) {
+///     if let Some(unhandled) = error.downcast_ref::<UnhandledFailure>() {
+///         FAILED.lock().unwrap().push(unhandled.failure.to_string());
+///     }
+/// }
+///
+/// let mut app = App::new();
+/// app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)))
+///     .insert_resource(FallbackErrorHandler(crash_report));
+/// app.world_mut().cooperate([Err::<(), _>("shader failed to compile")].into_iter());
+/// app.update();
+/// assert_eq!(*FAILED.lock().unwrap(), ["shader failed to compile"]);
+/// ```
 #[derive(Debug)]
 pub struct UnhandledFailure {
     /// The task that failed.

@@ -39,7 +39,7 @@ pub struct TaskResult<T: Send + Sync + 'static>(pub T);
 impl StepContext<'_> {
     /// Sets the value this task finishes with: a [`TaskResult<T>`] on the task entity, there
     /// before [`TaskFinished`](crate::TaskFinished) fires. Return
-    /// [`Step::Done`](crate::Step::Done) to finish.
+    /// [`Step::Done`](crate::Step::Done) to finish. See the example on [`TaskResult`].
     pub fn set_result<T: Send + Sync + 'static>(&mut self, value: T) {
         let task = self.task();
         if let Ok(mut e) = self.world().get_entity_mut(task) {

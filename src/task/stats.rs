@@ -33,7 +33,28 @@ pub struct TaskStats {
 }
 
 impl TaskStats {
-    /// Mean time per step.
+    /// Mean time per step; `None` before the first.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::{TaskStats, prelude::*};
+    /// # use std::time::Duration;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let task = app.world_mut().cooperate(std::iter::repeat(()));
+    /// app.world_mut().entity_mut(task).insert(TaskStats::default());
+    /// assert_eq!(app.world().get::<TaskStats>(task).unwrap().mean(), None);
+    /// app.update();
+    /// let stats = app.world().get::<TaskStats>(task).unwrap();
+    /// assert!(stats.mean().is_some_and(|mean| mean <= stats.longest));
+    ///
+    /// let made_up = TaskStats {
+    ///     steps: 4,
+    ///     time: Duration::from_micros(100),
+    ///     longest: Duration::from_micros(40),
+    /// };
+    /// assert_eq!(made_up.mean(), Some(Duration::from_micros(25)));
+    /// ```
     pub fn mean(&self) -> Option<Duration> {
         (self.steps > 0)
             .then(|| Duration::from_nanos((self.time.as_nanos() / u128::from(self.steps)) as u64))

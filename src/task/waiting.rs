@@ -145,6 +145,23 @@ fn waited_tasks(registration: &Registration, out: &mut Vec<Entity>) {
 /// The error a task wait fails with at once when it would close a cycle of tasks waiting on
 /// each other (which could never resolve): the tasks in the cycle, starting and ending with the
 /// task that would have waited.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{WaitCycle, prelude::*};
+/// # use bevy_ecs::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// let world = app.world_mut();
+/// // The quest giver waits on the hero, and the hero on the quest giver.
+/// let hero = world.spawn_empty().id();
+/// let giver = world.cooperate([Wait::task(hero)].into_iter());
+/// world.entity_mut(hero).insert(RetainFinished).cooperate([Wait::task(giver)].into_iter());
+/// app.update();
+/// let outcome = app.world().task_outcome(hero).unwrap();
+/// let cycle = outcome.failure().unwrap().downcast_ref::<WaitCycle>().unwrap();
+/// assert_eq!(cycle.0, [hero, giver, hero]);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WaitCycle(pub Vec<Entity>);
 

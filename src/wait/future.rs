@@ -73,6 +73,33 @@ where
 /// Where a future wait's output arrives: [`take`](Self::take) it once the wait has resolved.
 ///
 /// Cloning it shares the slot.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// #[derive(Resource, Default)]
+/// struct Heightmap(Vec<u8>);
+///
+/// # app.init_resource::<Heightmap>();
+/// // A heightmap computed off the step loop (a `bevy_tasks` pool task in a real game).
+/// let (generated, heights) = Wait::future(async { vec![3, 1, 4, 1, 5] });
+/// let mut waited = false;
+/// app.world_mut().cooperate(from_fn(move |cx: &mut StepContext| {
+///     if !std::mem::replace(&mut waited, true) {
+///         return Step::Wait(generated.clone());
+///     }
+///     // Resumed: the output is there, once.
+///     assert!(heights.is_ready());
+///     cx.world().resource_mut::<Heightmap>().0 = heights.take().unwrap();
+///     assert!(heights.take().is_none());
+///     Step::Done
+/// }));
+/// app.update();
+/// assert_eq!(app.world().resource::<Heightmap>().0, [3, 1, 4, 1, 5]);
+/// ```
 pub struct FutureOutput<T>(Arc<Mutex<Option<T>>>);
 
 impl<T> Clone for FutureOutput<T> {
@@ -82,12 +109,14 @@ impl<T> Clone for FutureOutput<T> {
 }
 
 impl<T> FutureOutput<T> {
-    /// The output, once the future has completed (and only the first time).
+    /// The output, once the future has completed (and only the first time). See the example on
+    /// [`FutureOutput`].
     pub fn take(&self) -> Option<T> {
         lock(&self.0).take()
     }
 
-    /// Whether the output is there (the future completed and nobody took it yet).
+    /// Whether the output is there (the future completed and nobody took it yet). See the
+    /// example on [`FutureOutput`].
     pub fn is_ready(&self) -> bool {
         lock(&self.0).is_some()
     }

@@ -10,6 +10,36 @@ use core::time::Duration;
 use crate::{outcome::Failure, wait::seam::Ticket};
 
 /// The error a [`Wait::timeout`](crate::Wait::timeout) fails with when its time runs out first.
+///
+/// A script handles it as any failure:
+///
+/// ```
+/// # use std::time::Duration;
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{WaitTimedOut, prelude::*};
+/// # use bevy_ecs::prelude::*;
+/// # use bevy_time::{TimePlugin, TimeUpdateStrategy};
+/// # let mut app = App::new();
+/// # app.add_plugins((TimePlugin, CooperatorPlugin::default().with_budget(Budget::Steps(4))))
+/// #     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)));
+/// # app.finish();
+/// # app.cleanup();
+/// let world = app.world_mut();
+/// let answer = world.spawn_signal();
+/// let npc = world.cooperate(script(move |cx| async move {
+///     let wait = Wait::signal(answer).timeout(Duration::from_millis(200));
+///     match cx.wait(wait).await {
+///         Ok(()) => Ok("thanks"),
+///         Err(e) if e.downcast_ref::<WaitTimedOut>().is_some() => Ok("too slow!"),
+///         Err(e) => Err(e),
+///     }
+/// }));
+/// world.entity_mut(npc).insert(RetainFinished);
+/// for _ in 0..4 {
+///     app.update();
+/// }
+/// assert_eq!(app.world().get::<TaskResult<&str>>(npc).unwrap().0, "too slow!");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WaitTimedOut(pub Duration);
 

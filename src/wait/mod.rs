@@ -50,6 +50,33 @@ pub(crate) fn build(app: &mut App) {
 /// | [`race`](Wait::race) | the first wait resolved; losing tasks are stopped |
 /// | [`timeout`](Wait::timeout) | the wait resolved, or fails with [`WaitTimedOut`] |
 /// | [`settled`](Wait::settled) | the wait resolved or failed: never fails |
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::prelude::*;
+/// # use bevy_ecs::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// let world = app.world_mut();
+/// let elevator_arrived = world.spawn_signal();
+/// // Call the elevator, wait for it, ride it for 2 frames.
+/// let ride = world.cooperate(
+///     [
+///         Step::Continue,
+///         Step::Wait(Wait::signal(elevator_arrived)),
+///         Step::Wait(Wait::frames(2)),
+///     ]
+///     .into_iter(),
+/// );
+/// app.update();
+/// assert!(app.world().get::<Paused>(ride).is_some());
+/// app.world_mut().fire_signal(elevator_arrived).unwrap();
+/// app.update(); // boards, and waits 2 frames
+/// app.update();
+/// assert!(app.world().get_entity(ride).is_ok());
+/// app.update(); // arrived: done
+/// assert!(app.world().get_entity(ride).is_err());
+/// ```
 #[derive(Clone)]
 pub struct Wait {
     pub(crate) kind: WaitKind,
@@ -94,6 +121,22 @@ impl Wait {
     }
 
     /// Until the signal fires (or fails, failing the task).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let bridge_lowered = world.spawn_signal();
+    /// let caravan = world.cooperate([Wait::signal(bridge_lowered)].into_iter());
+    /// app.update();
+    /// assert!(app.world().get::<Paused>(caravan).is_some());
+    /// app.world_mut().fire_signal(bridge_lowered).unwrap();
+    /// app.update();
+    /// assert!(app.world().get_entity(caravan).is_err()); // across and done
+    /// ```
     pub fn signal(signal: Signal) -> Self {
         Wait::new(WaitKind::Signal(signal))
     }
@@ -104,22 +147,96 @@ impl Wait {
     ///
     /// This is how `yield coiterate(...)` sequencing is written: start a task, wait for it.
     /// Waiting on an entity that is no task (or a finished one already cleaned up) fails.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// #[derive(Resource, Default)]
+    /// struct Order(Vec<&'static str>);
+    /// # app.init_resource::<Order>();
+    ///
+    /// // Load the level, then spawn the player: a task waits for the other.
+    /// let world = app.world_mut();
+    /// let level = world.cooperate((0..6).map(|_chunk| ()));
+    /// let mut waited = false;
+    /// world.cooperate(from_fn(move |cx: &mut StepContext| {
+    ///     if !std::mem::replace(&mut waited, true) {
+    ///         return Step::Wait(Wait::task(level));
+    ///     }
+    ///     cx.world().resource_mut::<Order>().0.push("player");
+    ///     Step::Done
+    /// }));
+    /// app.update();
+    /// app.update();
+    /// assert!(app.world().resource::<Order>().0.is_empty()); // 7 steps of loading first
+    /// app.update();
+    /// assert_eq!(app.world().resource::<Order>().0, ["player"]);
+    /// ```
     pub fn task(task: Entity) -> Self {
         Wait::new(WaitKind::Task(task))
     }
 
     /// Until another task finishes, whatever its outcome: `Wait::task(task).settled()`.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let download = world.cooperate(std::iter::repeat(()));
+    /// // Clean up the temporary files whether the download finishes or not.
+    /// let cleanup = world.cooperate([Wait::finished(download)].into_iter());
+    /// world.entity_mut(cleanup).insert(RetainFinished);
+    /// app.update();
+    /// app.world_mut().stop_task(download).unwrap(); // cancelled
+    /// app.update();
+    /// assert_eq!(app.world().task_outcome(cleanup), Some(Outcome::Done));
+    /// ```
     pub fn finished(task: Entity) -> Self {
         Wait::task(task).settled()
     }
 
     /// For `n` frames: the task runs again `n` frames later. `frames(0)` only moves the task to the
     /// back of the run queue.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// // A torch flickers every 3 frames.
+    /// let torch = app.world_mut().cooperate(std::iter::repeat_with(|| Wait::frames(3)));
+    /// for _ in 0..7 {
+    ///     app.update();
+    /// }
+    /// // It ran in frames 1, 4 and 7.
+    /// assert_eq!(app.world().task_steps(torch), Ok(3));
+    /// ```
     pub fn frames(n: u32) -> Self {
         Wait::new(WaitKind::Frames(n))
     }
 
     /// Until the next frame: [`Wait::frames(1)`](Wait::frames).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// // One step a frame, whatever the budget.
+    /// let crowd = app.world_mut().cooperate(std::iter::repeat_with(Wait::next_frame));
+    /// for _ in 0..5 {
+    ///     app.update();
+    /// }
+    /// assert_eq!(app.world().task_steps(crowd), Ok(5));
+    /// ```
     pub fn next_frame() -> Self {
         Wait::frames(1)
     }
@@ -130,17 +247,90 @@ impl Wait {
     /// The task resumes in the [`Wake`](crate::CooperatorSystems::Wake) of the first frame whose
     /// elapsed time reaches the deadline. Needs `TimePlugin`; without a `Time` resource the wait
     /// fails.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # use bevy_time::{TimePlugin, TimeUpdateStrategy};
+    /// # let mut app = App::new();
+    /// # app.add_plugins((TimePlugin, CooperatorPlugin::default().with_budget(Budget::Steps(4))))
+    /// #     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)));
+    /// # app.finish();
+    /// # app.cleanup();
+    /// use bevy_time::{Time, Virtual};
+    ///
+    /// // A trap re-arms 300 ms after springing; frames are 100 ms here.
+    /// let trap = app.world_mut().cooperate(
+    ///     [Step::Wait(Wait::duration(Duration::from_millis(300))), Step::Done].into_iter(),
+    /// );
+    /// app.update(); // springs at 0 ms (the first frame's time): re-arms at 300 ms of game time
+    /// // The game is paused for a frame: virtual time stands still, and so does the wait.
+    /// app.world_mut().resource_mut::<Time<Virtual>>().pause();
+    /// app.update();
+    /// app.world_mut().resource_mut::<Time<Virtual>>().unpause();
+    /// app.update();
+    /// app.update();
+    /// assert!(app.world().get::<Paused>(trap).is_some()); // only 200 ms of game time
+    /// app.update();
+    /// assert!(app.world().get_entity(trap).is_err());
+    /// ```
     pub fn duration(duration: Duration) -> Self {
         Wait::new(WaitKind::Time(Clock::Virtual, duration))
     }
 
     /// [`Wait::duration`] in seconds, rounded to the microsecond (so `0.05` is exactly 50 ms).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # use bevy_time::{TimePlugin, TimeUpdateStrategy};
+    /// # let mut app = App::new();
+    /// # app.add_plugins((TimePlugin, CooperatorPlugin::default().with_budget(Budget::Steps(4))))
+    /// #     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)));
+    /// # app.finish();
+    /// # app.cleanup();
+    /// // A respawn timer of half a second; frames are 100 ms here.
+    /// let respawn = app.world_mut().cooperate([Wait::seconds(0.5)].into_iter());
+    /// for _ in 0..5 {
+    ///     app.update(); // starts at 0 ms (the first frame's time), due at 500 ms
+    /// }
+    /// assert!(app.world().get::<Paused>(respawn).is_some());
+    /// app.update();
+    /// assert!(app.world().get_entity(respawn).is_err());
+    /// ```
     pub fn seconds(seconds: f32) -> Self {
         let micros = (f64::from(seconds.max(0.0)) * 1e6).round();
         Wait::duration(Duration::from_micros(micros as u64))
     }
 
     /// For `duration` of `Time<Real>`: wall-clock time, not frozen by pausing virtual time.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # use bevy_time::{TimePlugin, TimeUpdateStrategy};
+    /// # let mut app = App::new();
+    /// # app.add_plugins((TimePlugin, CooperatorPlugin::default().with_budget(Budget::Steps(4))))
+    /// #     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)));
+    /// # app.finish();
+    /// # app.cleanup();
+    /// use bevy_time::{Time, Virtual};
+    ///
+    /// // The pause menu's "are you still there?" prompt runs on real time.
+    /// app.world_mut().resource_mut::<Time<Virtual>>().pause();
+    /// let prompt = app.world_mut().cooperate([Wait::real(Duration::from_millis(200))].into_iter());
+    /// app.update(); // 0 ms (the first frame's time): due at 200 ms
+    /// app.update();
+    /// assert!(app.world().get::<Paused>(prompt).is_some());
+    /// app.update();
+    /// assert!(app.world().get_entity(prompt).is_err()); // though the game is paused
+    /// ```
     pub fn real(duration: Duration) -> Self {
         Wait::new(WaitKind::Time(Clock::Real, duration))
     }
@@ -150,6 +340,23 @@ impl Wait {
     /// see it. `M` must be registered with `add_message`, or the wait fails.
     ///
     /// Costs nothing for message types no task waits on.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// #[derive(Message)]
+    /// struct PlayerDied;
+    ///
+    /// app.add_message::<PlayerDied>();
+    /// let game_over = app.world_mut().cooperate([Wait::message::<PlayerDied>()].into_iter());
+    /// app.update();
+    /// app.world_mut().write_message(PlayerDied);
+    /// app.update();
+    /// assert!(app.world().get_entity(game_over).is_err()); // resumed and done
+    /// ```
     pub fn message<M: Message>() -> Self {
         Wait::new(WaitKind::Custom(
             "Message",
@@ -160,6 +367,28 @@ impl Wait {
     }
 
     /// Until a message of type `M`, written after the wait began, for which `filter` is true.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// #[derive(Message)]
+    /// struct ScoreChanged(u32);
+    ///
+    /// app.add_message::<ScoreChanged>();
+    /// let achievement = app
+    ///     .world_mut()
+    ///     .cooperate([Wait::message_where(|s: &ScoreChanged| s.0 >= 1000)].into_iter());
+    /// app.update();
+    /// app.world_mut().write_message(ScoreChanged(400));
+    /// app.update();
+    /// assert!(app.world().get::<Paused>(achievement).is_some());
+    /// app.world_mut().write_message(ScoreChanged(1200));
+    /// app.update();
+    /// assert!(app.world().get_entity(achievement).is_err()); // unlocked
+    /// ```
     pub fn message_where<M: Message>(filter: impl Fn(&M) -> bool + Send + Sync + 'static) -> Self {
         let filter: message::Filter<M> = Arc::new(filter);
         Wait::new(WaitKind::Custom(
@@ -188,6 +417,27 @@ impl Wait {
     ///
     /// An observer watching the task entity exists while the wait is pending and is despawned
     /// when it ends; the task resumes at the next command flush after the trigger.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// #[derive(EntityEvent)]
+    /// struct Interact {
+    ///     entity: Entity,
+    /// }
+    ///
+    /// // An NPC's script waits until the player talks to it.
+    /// let npc = app.world_mut().spawn_empty().id();
+    /// app.world_mut().entity_mut(npc).cooperate([Wait::event::<Interact>()].into_iter());
+    /// app.update();
+    /// assert!(app.world().get::<Paused>(npc).is_some());
+    /// app.world_mut().trigger(Interact { entity: npc });
+    /// app.update();
+    /// assert!(app.world().get::<CooperativeTask>(npc).is_none()); // done, the NPC stays
+    /// ```
     pub fn event<E: EntityEvent>() -> Self {
         Wait::new(WaitKind::Custom(
             "Event",
@@ -200,6 +450,30 @@ impl Wait {
     /// Until the observer event `E` is triggered on `entity`. Waiting on a missing entity fails,
     /// and so does the wait if `entity` is despawned while the task waits (at the next command
     /// flush after the despawn): the failure names the entity.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// #[derive(EntityEvent)]
+    /// struct Pressed {
+    ///     entity: Entity,
+    /// }
+    ///
+    /// let world = app.world_mut();
+    /// let [start, quit] = [world.spawn_empty().id(), world.spawn_empty().id()];
+    /// let menu = world.cooperate([Wait::event_on::<Pressed>(start)].into_iter());
+    /// let farewell = world.cooperate([Wait::event_on::<Pressed>(quit)].into_iter());
+    /// world.entity_mut(farewell).insert(RetainFinished);
+    /// app.update();
+    /// app.world_mut().trigger(Pressed { entity: start });
+    /// app.world_mut().despawn(quit); // the quit button goes away
+    /// app.update();
+    /// assert!(app.world().get_entity(menu).is_err()); // started the game
+    /// assert!(app.world().task_outcome(farewell).unwrap().failure().is_some());
+    /// ```
     pub fn event_on<E: EntityEvent>(entity: Entity) -> Self {
         Wait::new(WaitKind::Custom(
             "EventOn",
@@ -220,6 +494,27 @@ impl Wait {
     ///
     /// A condition's system belongs to the first world it runs in: waiting on it (or a clone) in
     /// another world fails.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// #[derive(Resource, Default)]
+    /// struct Keys(u32);
+    ///
+    /// # app.init_resource::<Keys>();
+    /// // The vault opens once three keys are found.
+    /// let vault = app.world_mut().cooperate([Wait::until(|keys: Res<Keys>| keys.0 >= 3)].into_iter());
+    /// app.update();
+    /// app.world_mut().resource_mut::<Keys>().0 = 2;
+    /// app.update();
+    /// assert!(app.world().get::<Paused>(vault).is_some());
+    /// app.world_mut().resource_mut::<Keys>().0 = 3;
+    /// app.update();
+    /// assert!(app.world().get_entity(vault).is_err());
+    /// ```
     pub fn until<M>(condition: impl IntoSystem<(), bool, M>) -> Self {
         let home = condition::home(Box::new(IntoSystem::into_system(condition)));
         Wait::new(WaitKind::Custom(
@@ -267,6 +562,28 @@ impl Wait {
 
     /// Until every one of `waits` is resolved; fails with the first failure (the others are then
     /// cancelled, not stopped). `all` of nothing resumes at once.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let [terrain, props] = [world.spawn_signal(), world.spawn_signal()];
+    /// // The level opens when everything is loaded, and not before 2 frames of fade-in.
+    /// let open = world.cooperate(
+    ///     [Wait::all([Wait::signal(terrain), Wait::signal(props), Wait::frames(2)])].into_iter(),
+    /// );
+    /// app.update();
+    /// app.world_mut().fire_signal(terrain).unwrap();
+    /// app.update();
+    /// app.update();
+    /// assert!(app.world().get::<Paused>(open).is_some()); // props still loading
+    /// app.world_mut().fire_signal(props).unwrap();
+    /// app.update();
+    /// assert!(app.world().get_entity(open).is_err());
+    /// ```
     pub fn all(waits: impl IntoIterator<Item = Wait>) -> Self {
         Wait::new(WaitKind::Join(JoinMode::All, waits.into_iter().collect()))
     }
@@ -275,11 +592,51 @@ impl Wait {
     /// losers are cancelled, and losing [`task`](Wait::task) waits **stop their task** (and so
     /// settle everything waiting on it), as UE5Coro's `Race`. The winner's index is then in
     /// [`CooperativeTask::race_winner`](crate::CooperativeTask::race_winner). `race` of nothing resumes at once.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// // Two search parties look for the lost cat; the first to find it wins.
+    /// let north = world.cooperate((0..3).map(|_| ()));
+    /// let south = world.cooperate(std::iter::repeat(()));
+    /// let owner = world.cooperate([Wait::race([Wait::task(north), Wait::task(south)])].into_iter());
+    /// for task in [south, owner] {
+    ///     world.entity_mut(task).insert(RetainFinished);
+    /// }
+    /// app.update();
+    /// app.update(); // north finds it; south is stopped
+    /// app.update(); // the owner resumes
+    /// assert_eq!(app.world().get::<CooperativeTask>(owner).unwrap().race_winner(), Some(0));
+    /// assert_eq!(app.world().task_outcome(owner), Some(Outcome::Done));
+    /// // The other party is called back.
+    /// assert_eq!(app.world().task_outcome(south), Some(Outcome::Stopped));
+    /// ```
     pub fn race(waits: impl IntoIterator<Item = Wait>) -> Self {
         Wait::new(WaitKind::Join(JoinMode::Race, waits.into_iter().collect()))
     }
 
     /// This wait, but one that never fails: a failure resumes the task like a success.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let achievement_sync = world.spawn_signal();
+    /// // The credits roll whether or not the achievement server answered.
+    /// let credits = world.cooperate([Wait::signal(achievement_sync).settled()].into_iter());
+    /// world.entity_mut(credits).insert(RetainFinished);
+    /// app.update();
+    /// app.world_mut().fail_signal(achievement_sync, "offline").unwrap();
+    /// app.update();
+    /// assert_eq!(app.world().task_outcome(credits), Some(Outcome::Done));
+    /// ```
     #[must_use]
     pub fn settled(self) -> Self {
         Wait::new(WaitKind::Join(JoinMode::Settled, alloc::vec![self]))
@@ -287,12 +644,66 @@ impl Wait {
 
     /// This wait, or fail with [`WaitTimedOut`] after `duration` of `Time` (virtual). A timed-out
     /// [`task`](Wait::task) wait stops the task, as a lost [`race`](Wait::race).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # use bevy_time::{TimePlugin, TimeUpdateStrategy};
+    /// # let mut app = App::new();
+    /// # app.add_plugins((TimePlugin, CooperatorPlugin::default().with_budget(Budget::Steps(4))))
+    /// #     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)));
+    /// # app.finish();
+    /// # app.cleanup();
+    /// use bevy_cooperator::WaitTimedOut;
+    ///
+    /// // A player has 300 ms to answer the trade request (frames are 100 ms here).
+    /// let world = app.world_mut();
+    /// let accepted = world.spawn_signal();
+    /// let trade = world.cooperate(
+    ///     [Wait::signal(accepted).timeout(Duration::from_millis(300))].into_iter(),
+    /// );
+    /// world.entity_mut(trade).insert(RetainFinished);
+    /// for _ in 0..4 {
+    ///     app.update();
+    /// }
+    /// let outcome = app.world().task_outcome(trade).unwrap();
+    /// let timed_out = outcome.failure().unwrap().downcast_ref::<WaitTimedOut>();
+    /// assert_eq!(timed_out, Some(&WaitTimedOut(Duration::from_millis(300))));
+    /// ```
     #[must_use]
     pub fn timeout(self, duration: Duration) -> Self {
         Wait::new(WaitKind::Timeout(Box::new(self), Clock::Virtual, duration))
     }
 
-    /// [`Wait::timeout`] on `Time<Real>`.
+    /// [`Wait::timeout`] on `Time<Real>`: runs out while the game is paused too.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # use bevy_time::{TimePlugin, TimeUpdateStrategy};
+    /// # let mut app = App::new();
+    /// # app.add_plugins((TimePlugin, CooperatorPlugin::default().with_budget(Budget::Steps(4))))
+    /// #     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)));
+    /// # app.finish();
+    /// # app.cleanup();
+    /// use bevy_time::{Time, Virtual};
+    ///
+    /// app.world_mut().resource_mut::<Time<Virtual>>().pause();
+    /// let world = app.world_mut();
+    /// let reconnected = world.spawn_signal();
+    /// let session = world.cooperate(
+    ///     [Wait::signal(reconnected).timeout_real(Duration::from_millis(200))].into_iter(),
+    /// );
+    /// world.entity_mut(session).insert(RetainFinished);
+    /// for _ in 0..3 {
+    ///     app.update();
+    /// }
+    /// assert!(app.world().task_outcome(session).unwrap().failure().is_some());
+    /// ```
     #[must_use]
     pub fn timeout_real(self, duration: Duration) -> Self {
         Wait::new(WaitKind::Timeout(Box::new(self), Clock::Real, duration))
@@ -323,6 +734,30 @@ impl Wait {
 ///
 /// Signal and task waits are not counted: they live in the signal or task they wait on. Event
 /// waits are observer entities (one per pending wait).
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{PendingWaits, prelude::*};
+/// # use bevy_ecs::prelude::*;
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+/// #[derive(Message)]
+/// struct Alarm;
+///
+/// app.add_message::<Alarm>();
+/// let world = app.world_mut();
+/// world.cooperate([Wait::frames(10)].into_iter());
+/// let guards = [(); 2].map(|()| world.cooperate([Wait::message::<Alarm>()].into_iter()));
+/// app.update();
+/// let pending = PendingWaits::of(app.world());
+/// assert_eq!((pending.timers, pending.messages), (1, 2));
+///
+/// // Leak check: nothing is left once the tasks are gone.
+/// for guard in guards {
+///     app.world_mut().stop_task(guard).unwrap();
+/// }
+/// assert_eq!(PendingWaits::of(app.world()).messages, 0);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PendingWaits {
     /// Frame and time timers.
@@ -339,7 +774,7 @@ pub struct PendingWaits {
 }
 
 impl PendingWaits {
-    /// The pending waits of `world`.
+    /// The pending waits of `world`. See the example on [`PendingWaits`].
     pub fn of(world: &World) -> Self {
         PendingWaits {
             timers: world

@@ -1,4 +1,76 @@
-#![doc = include_str!("../README.md")]
+//! Spread work across frames without frame drops: Twisted's `Cooperator`, a cooperative task
+//! scheduler, as a Bevy plugin.
+//!
+//! A **task** is an entity holding resumable [`Work`]. A [`Cooperator`] steps its runnable tasks
+//! round-robin, one work unit at a time, until its per-frame [`Budget`] runs out, and carries on
+//! next frame. A task that waits on a [`Wait`] carries [`Paused`] and costs nothing until the
+//! wait resolves; when a task ends, [`TaskFinished`] fires once with its [`Outcome`].
+//!
+//! # A tour
+//!
+//! Add [`CooperatorPlugin`] and give the world work: an iterator (each item a step: `()`
+//! continues, a [`Wait`] waits, an `Err` fails), a [`from_fn`] closure with the world at hand, a
+//! [`Work`] of your own, or an async [`script`].
+//!
+//! ```
+//! use bevy_app::App;
+//! use bevy_cooperator::prelude::*;
+//!
+//! let mut app = App::new();
+//! app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(2)));
+//! let door = app.world_mut().spawn_signal();
+//! // Two steps, then wait for the door, then one more.
+//! let task = app.world_mut().cooperate(
+//!     [Step::Continue, Step::Wait(Wait::signal(door)), Step::Continue].into_iter(),
+//! );
+//! app.update();
+//! assert!(app.world().get::<Paused>(task).is_some(), "waiting for the door");
+//! app.world_mut().fire_signal(door).unwrap();
+//! app.update();
+//! assert!(app.world().get_entity(task).is_err(), "done and cleaned up");
+//! ```
+//!
+//! Scripts read like the rest of your async Rust: world access within the same work unit, any
+//! number of waits at once.
+//!
+//! ```
+//! use bevy_app::App;
+//! use bevy_cooperator::prelude::*;
+//! use bevy_ecs::prelude::*;
+//!
+//! #[derive(Resource, Default)]
+//! struct Subtitle(&'static str);
+//!
+//! let mut app = App::new();
+//! app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)))
+//!     .init_resource::<Subtitle>();
+//! let cutscene = app.world_mut().cooperate(script(|cx| async move {
+//!     cx.with_resource(|s: &mut Subtitle| s.0 = "Who goes there?").await?;
+//!     let (a, b) = futures::join!(cx.frames(2), cx.frames(3));
+//!     a.and(b)?;
+//!     cx.with_resource(|s: &mut Subtitle| s.0 = "").await
+//! }));
+//! app.update();
+//! assert_eq!(app.world().resource::<Subtitle>().0, "Who goes there?");
+//! for _ in 0..3 {
+//!     app.update();
+//! }
+//! assert_eq!(app.world().resource::<Subtitle>().0, "");
+//! assert!(app.world().get_entity(cutscene).is_err());
+//! ```
+//!
+//! Where to go next:
+//! - **Budgets:** [`Budget`] (time, steps, a share of the frame, a predicate or a Bevy system),
+//!   and the guarantee it keeps; [`FrameBudget`] shares one among several cooperators.
+//! - **Waits:** [`Wait`] lists every kind; [`Signal`]s are fired by game code.
+//! - **Scripts:** [`ScriptContext`]: `with_world`, `run_system`, `wait`, `join`, `start`, progress.
+//! - **Control:** [`CooperateWorldExt`] and [`CooperateCommandsExt`]: start, pause, resume,
+//!   stop tasks and cooperators.
+//! - **Results:** [`TaskFinished`], [`TaskResult`], [`TaskProgress`], [`CooperatorStats`];
+//!   failures nobody handles are reported ([`UnhandledFailures`]).
+//! - **In a game** (features): `bevy_state` (`Wait::state`, `StateBudget`), `bevy_asset`
+//!   (`Wait::asset`), `bevy_world_serialization` (`spawn_dynamic_world`), `trace` (profiler
+//!   spans), `diagnostic`, `bevy_reflect`. The README has the whole picture.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -16,6 +88,11 @@
 // - `integrations/`: optional features for other Bevy crates (states, assets, ...), on top.
 
 extern crate alloc;
+
+/// The README's examples, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 mod budget;
 mod clock;

@@ -40,6 +40,8 @@ mod frames;
 mod grid;
 #[path = "support/level.rs"]
 mod level;
+#[path = "support/level_spawn.rs"]
+mod level_spawn;
 #[path = "support/paths.rs"]
 mod paths;
 
@@ -72,7 +74,8 @@ use bevy_state::prelude::*;
 use bevy_time::TimePlugin;
 use frames::{FrameTimes, ms};
 use indicatif::{ProgressBar, ProgressStyle};
-use level::{Header, Kind, LevelReader, Record};
+use level::{Header, LevelReader, Record};
+use level_spawn::{LevelEntity, Light, Prop, SpawnPoint, Waypoint, spawn_record};
 use paths::{Paths, Units, default_maps, load_queries, move_units, request_paths, verify};
 
 /// Entities the loading task spawns per work unit.
@@ -150,60 +153,6 @@ impl AssetLoader for LevelLoader {
 
 // ---------------------------------------------------------------------------------------------
 // The level's entities.
-
-/// Every entity spawned from the level.
-#[derive(Component)]
-struct LevelEntity;
-
-#[derive(Component)]
-#[expect(dead_code, reason = "a game would read these")]
-struct Position([f32; 3]);
-
-#[derive(Component)]
-#[expect(dead_code, reason = "a game would read these")]
-struct Prop(String);
-
-#[derive(Component)]
-#[expect(dead_code, reason = "a game would read these")]
-struct Light {
-    color: [f32; 3],
-    intensity: f32,
-}
-
-#[derive(Component)]
-#[expect(dead_code, reason = "a game would read these")]
-struct SpawnPoint(u8);
-
-#[derive(Component)]
-struct Waypoint;
-
-/// Spawns one record; `parents` holds the latest entity at each nesting level.
-fn spawn_record(world: &mut World, record: &Record, parents: &mut Vec<Entity>) {
-    let parent = (record.depth > 0).then(|| ChildOf(parents[record.depth - 1]));
-    let base = (LevelEntity, Position(record.position));
-    // One spawn with every component: no archetype moves.
-    let id = match &record.kind {
-        Kind::Prop(mesh) => spawn(world, (base, Prop(mesh.clone())), parent),
-        Kind::Light(color, intensity) => {
-            let light = Light {
-                color: *color,
-                intensity: *intensity,
-            };
-            spawn(world, (base, light), parent)
-        }
-        Kind::Spawn(team) => spawn(world, (base, SpawnPoint(*team)), parent),
-        Kind::Waypoint => spawn(world, (base, Waypoint), parent),
-    };
-    parents.truncate(record.depth);
-    parents.push(id);
-}
-
-fn spawn(world: &mut World, bundle: impl Bundle, parent: Option<ChildOf>) -> Entity {
-    match parent {
-        Some(parent) => world.spawn((bundle, parent)).id(),
-        None => world.spawn(bundle).id(),
-    }
-}
 
 /// What the loading task spawned, for the check on entering the game.
 #[derive(Resource)]

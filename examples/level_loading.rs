@@ -17,6 +17,8 @@
 mod frames;
 #[path = "support/level.rs"]
 mod level;
+#[path = "support/level_spawn.rs"]
+mod level_spawn;
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, IsTerminal, Write};
@@ -28,38 +30,13 @@ use bevy_cooperator::prelude::*;
 use bevy_ecs::prelude::*;
 use frames::{FrameTimes, run_frames};
 use indicatif::{ProgressBar, ProgressStyle};
-use level::{Header, Kind, LevelReader, Record};
+use level::{Header, LevelReader, Record};
+use level_spawn::{LevelEntity, Light, Prop, SpawnPoint, Waypoint, spawn_record};
 
 /// Entity lines read and parsed per step.
 const PARSE_CHUNK: usize = 256;
 /// Entities spawned per step.
 const SPAWN_CHUNK: usize = 64;
-
-/// Every entity spawned from the level.
-#[derive(Component)]
-struct LevelEntity;
-
-#[derive(Component)]
-#[expect(dead_code, reason = "a game would read these")]
-struct Position([f32; 3]);
-
-#[derive(Component)]
-#[expect(dead_code, reason = "a game would read these")]
-struct Prop(String);
-
-#[derive(Component)]
-#[expect(dead_code, reason = "a game would read these")]
-struct Light {
-    color: [f32; 3],
-    intensity: f32,
-}
-
-#[derive(Component)]
-#[expect(dead_code, reason = "a game would read these")]
-struct SpawnPoint(u8);
-
-#[derive(Component)]
-struct Waypoint;
 
 /// What the loader reports when it is done.
 #[derive(Resource, Default)]
@@ -174,31 +151,8 @@ impl LevelLoader {
     }
 
     fn spawn(&mut self, world: &mut World, record: &Record) {
-        // One spawn with every component: no archetype moves.
-        let parent = (record.depth > 0).then(|| ChildOf(self.parents[record.depth - 1]));
-        let base = (LevelEntity, Position(record.position));
-        let id = match &record.kind {
-            Kind::Prop(mesh) => spawn(world, (base, Prop(mesh.clone())), parent),
-            Kind::Light(color, intensity) => {
-                let light = Light {
-                    color: *color,
-                    intensity: *intensity,
-                };
-                spawn(world, (base, light), parent)
-            }
-            Kind::Spawn(team) => spawn(world, (base, SpawnPoint(*team)), parent),
-            Kind::Waypoint => spawn(world, (base, Waypoint), parent),
-        };
-        self.parents.truncate(record.depth);
-        self.parents.push(id);
+        spawn_record(world, record, &mut self.parents);
         self.spawned += 1;
-    }
-}
-
-fn spawn(world: &mut World, bundle: impl Bundle, parent: Option<ChildOf>) -> Entity {
-    match parent {
-        Some(parent) => world.spawn((bundle, parent)).id(),
-        None => world.spawn(bundle).id(),
     }
 }
 

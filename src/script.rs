@@ -1006,17 +1006,20 @@ where
             let waker = future::task_waker(cx.world(), task);
             self.waker = Some((waker.clone(), Waker::from(waker)));
         }
-        let (flag, waker) = self.waker.clone().expect("set above");
+        // Taken out for the step (the poll needs `self`), put back after it.
+        let (flag, waker) = self.waker.take().expect("set above");
         flag.stepping.store(true, Ordering::SeqCst);
         let step = self.poll(cx, &flag, &waker);
         flag.stepping.store(false, Ordering::SeqCst);
-        match step {
+        let step = match step {
             Some(step) => step,
             // Woken since its last poll began (by a foreign future, maybe on another thread):
             // poll again on its next turn instead of sleeping.
             None if flag.fired.load(Ordering::SeqCst) => Step::Continue,
-            None => Step::Wait(Wait::waker(flag)),
-        }
+            None => Step::Wait(Wait::waker(flag.clone())),
+        };
+        self.waker = Some((flag, waker));
+        step
     }
 }
 

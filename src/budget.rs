@@ -337,6 +337,26 @@ impl TickBudget {
 }
 
 impl Deadline {
+    /// The same deadline for another thread of a parallel tick: the same end, and its own
+    /// clock reads and watcher (armed, at its first clock read, on the thread that reads).
+    #[cfg(feature = "parallel")]
+    pub(crate) fn share(&self) -> Deadline {
+        let now = self.clock.now();
+        Deadline {
+            clock: self.clock.clone(),
+            start: self.start,
+            end: self.end,
+            budget: self.budget,
+            watch: None,
+            watchable: self.clock.is_system(),
+            countdown: 1,
+            batch: 1,
+            last_read: now,
+            last_task: Entity::PLACEHOLDER,
+            longest: None,
+        }
+    }
+
     /// Called after each step of `task`; `true` ends the tick.
     #[inline]
     pub(crate) fn exhausted(&mut self, task: Entity) -> bool {

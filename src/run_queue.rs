@@ -95,6 +95,21 @@ pub(crate) struct RunQueue {
     /// The next generation to hand out, and how many are left in the reserved block.
     next_generation: u64,
     generations_left: u64,
+    /// A parallel tick's cursors, one per share: the index of `order` each share's thread steps
+    /// next (see [`split_shares`](Self::split_shares)).
+    #[cfg(feature = "parallel")]
+    share_cursors: Vec<usize>,
+}
+
+/// A contiguous part of the run order that a parallel tick gives one thread.
+#[cfg(feature = "parallel")]
+pub(crate) struct Share<'q> {
+    /// The index of its first entry in the run order.
+    pub(crate) base: usize,
+    /// Its entries, holes included.
+    pub(crate) entries: &'q mut [Entry],
+    /// The offset its thread starts at: where it stopped in the last tick.
+    pub(crate) start: usize,
 }
 
 impl core::fmt::Debug for RunQueue {
@@ -269,6 +284,8 @@ impl RunQueue {
             self.order.clear();
         }
         (self.cursor, self.holes, self.timed) = (0, 0, 0);
+        #[cfg(feature = "parallel")]
+        self.share_cursors.clear();
     }
 
     /// Puts a member at the back of the run order.
@@ -341,11 +358,69 @@ impl RunQueue {
         if self.holes == 0 {
             return;
         }
+        self.compact();
+    }
+
+    /// Removes the holes from the run order.
+    fn compact(&mut self) {
         self.order.retain(|e| e.slot != NIL);
         for (at, entry) in self.order.iter().enumerate() {
             self.nodes[entry.slot as usize].at = at as u32;
         }
         self.holes = 0;
+    }
+
+    /// Splits the run order into at most `threads` contiguous shares of about equal length (no
+    /// more than there are runnable tasks, at least one), for a parallel tick. Each share starts
+    /// where its thread stopped in the last tick ([`end_shares`](Self::end_shares)), so that
+    /// every share is stepped round-robin across ticks. When more than an eighth of the order is
+    /// holes they are compacted away first, each cursor keeping its place among the live entries.
+    #[cfg(feature = "parallel")]
+    pub(crate) fn split_shares(&mut self, threads: usize) -> Vec<Share<'_>> {
+        if self.holes > 0 && (self.holes * 8 > self.order.len() || self.runnable == 0) {
+            let order = &self.order;
+            let live_before = |at: usize| {
+                order[..at.min(order.len())]
+                    .iter()
+                    .filter(|e| e.slot != NIL)
+                    .count()
+            };
+            for cursor in &mut self.share_cursors {
+                *cursor = live_before(*cursor);
+            }
+            self.cursor = live_before(self.cursor);
+            self.compact();
+        }
+        let len = self.order.len();
+        let count = threads.clamp(1, (self.runnable as usize).max(1));
+        let mut shares = Vec::with_capacity(count);
+        let mut rest = &mut self.order[..];
+        let mut base = 0;
+        for j in 0..count {
+            let end = (j + 1) * len / count;
+            let (entries, tail) = core::mem::take(&mut rest).split_at_mut(end - base);
+            let start = self
+                .share_cursors
+                .get(j)
+                .filter(|&&c| (base..end).contains(&c))
+                .map_or(0, |&c| c - base);
+            shares.push(Share {
+                base,
+                entries,
+                start,
+            });
+            rest = tail;
+            base = end;
+        }
+        shares
+    }
+
+    /// Ends a parallel tick: `next` holds, share by share, the index of the run order each
+    /// share's thread would have stepped next.
+    #[cfg(feature = "parallel")]
+    pub(crate) fn end_shares(&mut self, next: impl IntoIterator<Item = usize>) {
+        self.share_cursors.clear();
+        self.share_cursors.extend(next);
     }
 
     /// The entry [`next`](Self::next) returned last (the cursor is just past it), if any.

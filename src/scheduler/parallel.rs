@@ -1,0 +1,99 @@
+//! The main-thread half of a parallel tick: split the run order into shares, step them on the
+//! compute pool's threads (`parallel/tick.rs`), then apply what they report, share by share, in
+//! the order their steps ran, through the same transitions as the ordinary loop.
+
+use alloc::vec::Vec;
+use bevy_ecs::{entity::Entity, world::World};
+use bevy_tasks::ComputeTaskPool;
+
+use super::step::{Ticker, settle};
+use crate::{
+    budget::TickBudget,
+    parallel::tick::{Limit, ShareReport, SharedPredicate, run_share},
+};
+
+impl Ticker<'_> {
+    /// One tick of a parallel cooperator using at most `threads` threads. Returns the steps run.
+    pub(super) fn tick_parallel(
+        &mut self,
+        world: &mut World,
+        coop_entity: Entity,
+        budget: &mut TickBudget,
+        threads: usize,
+    ) -> u32 {
+        let pool = ComputeTaskPool::try_get();
+        let threads = threads.min(pool.map_or(1, |p| p.thread_num().max(1)));
+        let reports = {
+            let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity) else {
+                return 0;
+            };
+            if !coop.running() {
+                return 0;
+            }
+            let shares = coop.queue.split_shares(threads);
+            let count = shares.len() as u32;
+            let (mut total, mut deadline, mut custom) = (None, None, None);
+            match budget {
+                TickBudget::Steps(n) => total = Some((*n).max(1)),
+                TickBudget::Unlimited => {}
+                TickBudget::Deadline(d) => deadline = Some(&*d),
+                TickBudget::Custom(predicate) => custom = Some(SharedPredicate::new(predicate)),
+            }
+            let runs: Vec<_> = shares
+                .into_iter()
+                .enumerate()
+                .map(|(j, share)| {
+                    let j = j as u32;
+                    let limit = if let Some(n) = total {
+                        Limit::Steps(n / count + u32::from(j < n % count))
+                    } else if let Some(d) = deadline {
+                        Limit::Deadline(d.share())
+                    } else if let Some(shared) = &custom {
+                        Limit::Custom(shared)
+                    } else {
+                        Limit::Unlimited
+                    };
+                    (share, limit)
+                })
+                .collect();
+            let reports: Vec<ShareReport> = match pool {
+                Some(pool) if runs.len() > 1 => pool.scope(|scope| {
+                    for (share, limit) in runs {
+                        scope.spawn(async move { run_share(share, coop_entity, limit) });
+                    }
+                }),
+                // One share (or no pool): stepped right here.
+                _ => runs
+                    .into_iter()
+                    .map(|(share, limit)| run_share(share, coop_entity, limit))
+                    .collect(),
+            };
+            coop.queue.end_shares(reports.iter().map(|r| r.next));
+            reports
+        };
+        let mut steps: u32 = 0;
+        let mut longest = None;
+        for report in reports {
+            steps = steps.saturating_add(report.steps);
+            if let Some((task, took)) = report.longest
+                && longest.is_none_or(|(_, d)| took > d)
+            {
+                longest = Some((task, took));
+            }
+            for s in report.settled {
+                settle(
+                    world,
+                    self.coop_query,
+                    coop_entity,
+                    s.task,
+                    s.slot,
+                    s.generation,
+                    s.work,
+                    s.step,
+                );
+            }
+        }
+        self.record(world, coop_entity, budget, steps, longest);
+        steps
+    }
+}

@@ -165,14 +165,19 @@ fn run(
         idle = 0;
         entry.steps += 1;
         let task = entry.task;
+        // As in the ordinary loop, only a result other than `Continue` is moved out of the
+        // step's return slot.
+        let mut other = None;
         let stepped = catch_unwind(AssertUnwindSafe(|| {
-            work.get().step_world_free(task, cooperator)
+            match work.get().step_world_free(task, cooperator) {
+                Some(Step::Continue) => {}
+                Some(step) => other = Some(step),
+                None => other = Some(Step::Fail(BevyError::from(NotWorldFree))),
+            }
         }));
         report.steps = report.steps.saturating_add(1);
         let step = match stepped {
-            Ok(Some(Step::Continue)) => None,
-            Ok(Some(step)) => Some(step),
-            Ok(None) => Some(Step::Fail(BevyError::from(NotWorldFree))),
+            Ok(()) => other,
             Err(payload) => Some(Step::Fail(
                 TaskPanicked(panic_text(payload.as_ref())).into(),
             )),

@@ -57,11 +57,21 @@ impl Ticker<'_> {
                 })
                 .collect();
             let reports: Vec<ShareReport> = match pool {
-                Some(pool) if runs.len() > 1 => pool.scope(|scope| {
-                    for (share, limit) in runs {
-                        scope.spawn(async move { run_share(share, coop_entity, limit) });
-                    }
-                }),
+                Some(pool) if runs.len() > 1 => {
+                    // The first share runs right here, the others on the pool's threads. The
+                    // calling thread runs nothing else while it waits for them (no unrelated
+                    // pool task can lengthen the frame).
+                    let mut runs = runs.into_iter();
+                    let (first, first_limit) = runs.next().expect("more than one share");
+                    let mut mine = None;
+                    let theirs = pool.scope_with_executor(false, None, |scope| {
+                        for (share, limit) in runs {
+                            scope.spawn(async move { run_share(share, coop_entity, limit) });
+                        }
+                        mine = Some(run_share(first, coop_entity, first_limit));
+                    });
+                    mine.into_iter().chain(theirs).collect()
+                }
                 // One share (or no pool): stepped right here.
                 _ => runs
                     .into_iter()

@@ -357,6 +357,12 @@ impl Deadline {
         }
     }
 
+    /// How far past the deadline it is now (zero before it; one clock read).
+    #[cfg(feature = "parallel")]
+    pub(crate) fn overshoot(&self) -> Duration {
+        self.clock.now().saturating_sub(self.end)
+    }
+
     /// Called after each step of `task`; `true` ends the tick.
     #[inline]
     pub(crate) fn exhausted(&mut self, task: Entity) -> bool {

@@ -225,6 +225,14 @@ pub struct CooperatorStats {
     pub runnable: u32,
     /// Paused tasks at the end of the last tick (or frame, when idle).
     pub paused: u32,
+    /// Threads the last tick stepped on: 1 for an ordinary cooperator, the number of shares for
+    /// a parallel one (0 when the frame had no tick).
+    pub last_tick_threads: u32,
+    /// For a parallel cooperator with a time budget: how far the last of its threads ran past
+    /// the deadline, each thread timing its own loop (the tick's
+    /// [`last_tick_overshoot`](Self::last_tick_overshoot) also counts applying the results).
+    /// `None` otherwise.
+    pub last_tick_thread_overshoot: Option<Duration>,
     /// Steps run since it was spawned.
     pub total_steps: u64,
     /// Tasks finished since it was spawned.
@@ -243,6 +251,8 @@ impl CooperatorStats {
     /// Whether the figures already describe a frame without a tick.
     pub(crate) fn is_idle_frame(&self, runnable: u32, paused: u32) -> bool {
         self.last_tick_steps == 0
+            && self.last_tick_threads == 0
+            && self.last_tick_thread_overshoot.is_none()
             && self.last_tick_time.is_none()
             && self.longest_step.is_none()
             && self.runnable == runnable
@@ -252,6 +262,8 @@ impl CooperatorStats {
     /// Resets the per-tick figures for a frame without a tick.
     pub(crate) fn set_idle_frame(&mut self, runnable: u32, paused: u32) {
         self.last_tick_steps = 0;
+        self.last_tick_threads = 0;
+        self.last_tick_thread_overshoot = None;
         self.last_tick_time = None;
         self.last_tick_budget = None;
         self.last_tick_overshoot = None;

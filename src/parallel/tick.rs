@@ -105,6 +105,8 @@ pub(crate) struct ShareReport {
     pub(crate) settled: Vec<Settled>,
     /// The longest step timed on its own, for time limits.
     pub(crate) longest: Option<(Entity, Duration)>,
+    /// How far past the deadline its loop ended, for time limits.
+    pub(crate) overshoot: Option<Duration>,
 }
 
 /// Steps `share` round-robin from where it stopped last tick until `limit` says stop or none of
@@ -117,6 +119,7 @@ pub(crate) fn run_share(share: Share<'_>, cooperator: Entity, limit: Limit<'_, '
             next: share.base + share.start,
             settled: Vec::new(),
             longest: None,
+            overshoot: None,
         },
         Limit::Steps(n) => run(share, cooperator, |_, steps| steps >= n),
         Limit::Unlimited => run(share, cooperator, |_, _| false),
@@ -124,6 +127,7 @@ pub(crate) fn run_share(share: Share<'_>, cooperator: Entity, limit: Limit<'_, '
         Limit::Deadline(mut deadline) => {
             let mut report = run(share, cooperator, |task, _| deadline.exhausted(task));
             report.longest = deadline.longest;
+            report.overshoot = Some(deadline.overshoot());
             report
         }
     }
@@ -146,6 +150,7 @@ fn run(
         next: base + start,
         settled: Vec::new(),
         longest: None,
+        overshoot: None,
     };
     let mut at = start;
     // Entries looked at since the last step: a whole round of them without one means nothing in

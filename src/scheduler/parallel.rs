@@ -83,6 +83,8 @@ impl Ticker<'_> {
         };
         let mut steps: u32 = 0;
         let mut longest = None;
+        let shares = reports.iter().filter(|r| r.steps > 0).count() as u32;
+        let overshoot = reports.iter().filter_map(|r| r.overshoot).max();
         for report in reports {
             steps = steps.saturating_add(report.steps);
             if let Some((task, took)) = report.longest
@@ -104,6 +106,10 @@ impl Ticker<'_> {
             }
         }
         self.record(world, coop_entity, budget, steps, longest);
+        if let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity) {
+            coop.stats.last_tick_threads = shares;
+            coop.stats.last_tick_thread_overshoot = overshoot;
+        }
         steps
     }
 }

@@ -193,6 +193,8 @@ impl Ticker<'_> {
         stats.last_tick_time = elapsed;
         stats.last_tick_budget = granted;
         stats.last_tick_overshoot = elapsed.zip(granted).map(|(e, g)| e.saturating_sub(g));
+        stats.last_tick_threads = 1;
+        stats.last_tick_thread_overshoot = None;
         stats.longest_step = longest;
         stats.runnable = runnable;
         stats.paused = members - runnable;

@@ -98,6 +98,7 @@ fn bench_app(mode: Mode, cost: Cost, tasks: usize) -> (App, Entity) {
 
 /// Runs `frames` frames; records each tick's steps and overshoot; returns the time taken.
 fn run(app: &mut App, coop: Entity, frames: u64, name: &str) -> Duration {
+    let cpu = cpu_time::ProcessTime::now();
     let start = Instant::now();
     for _ in 0..frames {
         app.update();
@@ -116,7 +117,13 @@ fn run(app: &mut App, coop: Entity, frames: u64, name: &str) -> Duration {
         let longest = stats.longest_step.map(|(_, d)| d).unwrap_or_default();
         record(&format!("longest/{name}"), longest.as_secs_f64() * 1e6);
     }
-    start.elapsed()
+    let wall = start.elapsed();
+    // The cores the process got: below the thread count when other work holds the machine.
+    record(
+        &format!("cores/{name}"),
+        cpu.elapsed().as_secs_f64() / wall.as_secs_f64(),
+    );
+    wall
 }
 
 fn main() {
@@ -173,10 +180,13 @@ fn main() {
             };
             println!(
                 "{:<8} {tasks:>7} tasks: ordinary {ordinary:>9.0}   parallel-1 {one:>9.0}   \
-                 parallel-all {all:>9.0}   all/ordinary {:>5.2}x   all/ideal {:>5.2}",
+                 parallel-all {all:>9.0}   all/ordinary {:>5.2}x   all/ideal {:>5.2}   \
+                 (cores the process got: {:.2} ordinary, {:.2} parallel-all)",
                 cost.name(),
                 all / ordinary,
                 all / ideal,
+                q("cores", Mode::Ordinary, 0.5),
+                q("cores", Mode::AllThreads, 0.5),
             );
             for mode in [Mode::Ordinary, Mode::AllThreads] {
                 println!(

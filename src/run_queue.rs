@@ -358,11 +358,6 @@ impl RunQueue {
         if self.holes == 0 {
             return;
         }
-        self.compact();
-    }
-
-    /// Removes the holes from the run order.
-    fn compact(&mut self) {
         self.order.retain(|e| e.slot != NIL);
         for (at, entry) in self.order.iter().enumerate() {
             self.nodes[entry.slot as usize].at = at as u32;
@@ -388,8 +383,8 @@ impl RunQueue {
             for cursor in &mut self.share_cursors {
                 *cursor = live_before(*cursor);
             }
-            self.cursor = live_before(self.cursor);
-            self.compact();
+            // The ordinary loop's cursor starts a new pass (a parallel tick does not use it).
+            self.new_pass();
         }
         let len = self.order.len();
         let count = threads.clamp(1, (self.runnable as usize).max(1));

@@ -349,6 +349,8 @@ fn apply(
     clippy::too_many_arguments,
     reason = "what identifies a stepped task, passed as the loop holds it"
 )]
+#[cold]
+#[inline(never)]
 pub(super) fn settle(
     world: &mut World,
     query: &mut QueryState<&'static mut Cooperator>,

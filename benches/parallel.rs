@@ -188,7 +188,7 @@ fn main() {
                 q("cores", Mode::Ordinary, 0.5),
                 q("cores", Mode::AllThreads, 0.5),
             );
-            for mode in [Mode::Ordinary, Mode::AllThreads] {
+            for mode in modes {
                 println!(
                     "{:>26} past the deadline, p50/p99/max: tick {:.1}/{:.1}/{:.1} µs, \
                      latest thread {:.1}/{:.1}/{:.1} µs (longest step timed alone, max {:.1} µs)",

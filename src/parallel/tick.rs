@@ -125,6 +125,7 @@ pub(crate) fn run_share(share: Share<'_>, cooperator: Entity, limit: Limit<'_, '
         Limit::Unlimited => run(share, cooperator, |_, _| false),
         Limit::Custom(shared) => run(share, cooperator, |_, _| shared.poll()),
         Limit::Deadline(mut deadline) => {
+            deadline.start_here();
             let mut report = run(share, cooperator, |task, _| deadline.exhausted(task));
             report.longest = deadline.longest;
             report.overshoot = Some(deadline.overshoot());

@@ -99,6 +99,10 @@ pub(crate) struct RunQueue {
     /// next (see [`split_shares`](Self::split_shares)).
     #[cfg(feature = "parallel")]
     share_cursors: Vec<usize>,
+    /// Where each share of the last parallel tick began: kept from tick to tick (and moved with
+    /// their entries when holes are compacted), so that a task stays in its share.
+    #[cfg(feature = "parallel")]
+    share_starts: Vec<usize>,
 }
 
 /// A contiguous part of the run order that a parallel tick gives one thread.
@@ -285,7 +289,10 @@ impl RunQueue {
         }
         (self.cursor, self.holes, self.timed) = (0, 0, 0);
         #[cfg(feature = "parallel")]
-        self.share_cursors.clear();
+        {
+            self.share_cursors.clear();
+            self.share_starts.clear();
+        }
     }
 
     /// Puts a member at the back of the run order.
@@ -368,8 +375,13 @@ impl RunQueue {
     /// Splits the run order into at most `threads` contiguous shares of about equal length (no
     /// more than there are runnable tasks, at least one), for a parallel tick. Each share starts
     /// where its thread stopped in the last tick ([`end_shares`](Self::end_shares)), so that
-    /// every share is stepped round-robin across ticks. When more than an eighth of the order is
-    /// holes they are compacted away first, each cursor keeping its place among the live entries.
+    /// every share is stepped round-robin across ticks.
+    ///
+    /// The shares keep their bounds from tick to tick while their lengths stay within a quarter
+    /// of the mean (tasks that join go to the last), so that a task does not move to another
+    /// share, where it could come behind that share's cursor and wait a pass longer. When more
+    /// than an eighth of the order is holes they are compacted away first, each cursor and
+    /// bound keeping its place among the live entries.
     #[cfg(feature = "parallel")]
     pub(crate) fn split_shares(&mut self, threads: usize) -> Vec<Share<'_>> {
         if self.holes > 0 && (self.holes * 8 > self.order.len() || self.runnable == 0) {
@@ -380,19 +392,32 @@ impl RunQueue {
                     .filter(|e| e.slot != NIL)
                     .count()
             };
-            for cursor in &mut self.share_cursors {
-                *cursor = live_before(*cursor);
+            for at in self.share_cursors.iter_mut().chain(&mut self.share_starts) {
+                *at = live_before(*at);
             }
             // The ordinary loop's cursor starts a new pass (a parallel tick does not use it).
             self.new_pass();
         }
         let len = self.order.len();
         let count = threads.clamp(1, (self.runnable as usize).max(1));
+        let mean = len / count;
+        let kept = self.share_starts.len() == count
+            && self.share_starts.first() == Some(&0)
+            && (0..count).all(|j| {
+                let start = self.share_starts[j];
+                let end = self.share_starts.get(j + 1).copied().unwrap_or(len);
+                start <= end && (end - start).abs_diff(mean) <= mean / 4 + 1
+            });
+        if !kept {
+            self.share_starts.clear();
+            self.share_starts
+                .extend((0..count).map(|j| j * len / count));
+        }
         let mut shares = Vec::with_capacity(count);
         let mut rest = &mut self.order[..];
         let mut base = 0;
         for j in 0..count {
-            let end = (j + 1) * len / count;
+            let end = self.share_starts.get(j + 1).copied().unwrap_or(len);
             let (entries, tail) = core::mem::take(&mut rest).split_at_mut(end - base);
             let start = self
                 .share_cursors

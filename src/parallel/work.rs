@@ -49,8 +49,12 @@ impl ParallelContext {
 /// A cooperator made with [`Cooperator::parallel`](crate::Cooperator::parallel) splits its run
 /// order into **shares**: as many contiguous parts of about equal length as the compute pool has
 /// threads (at most [`Cooperator::with_threads`](crate::Cooperator::with_threads), at most one
-/// per runnable task). Each share runs on its own thread, round-robin from where that thread
-/// stopped in the last tick, so every runnable task gets its steps in turn across ticks. A step
+/// per runnable task); the calling thread steps the first, the pool's threads the others. Each
+/// share runs on its own thread, round-robin from where that thread stopped in the last tick, so
+/// every runnable task gets its steps in turn across ticks. Shares keep their bounds while their
+/// lengths stay within a quarter of the mean (tasks that join go to the last share); when they
+/// are rebalanced, a task that moves to a neighbouring share may wait up to one pass of it
+/// longer for its next turn (never indefinitely). A step
 /// that continues stays on its thread; a step that waits, ends, fails or panics takes its task
 /// out of the share for the rest of the tick. When every thread has stopped, the main thread
 /// applies those results — waits begun, tasks finished, [`TaskFinished`](crate::TaskFinished)
@@ -65,8 +69,9 @@ impl ParallelContext {
 ///   one step past the deadline** (the guarantee of [`Budget`](crate::Budget), per thread). The
 ///   main thread then applies the results, which costs what finishing and waiting cost anywhere.
 /// - [`Budget::Steps(n)`](crate::Budget::Steps): `n` steps **in total**, split among the shares
-///   in order (the first `n % shares` get one more); a share whose tasks all wait or end leaves
-///   the rest of its part unused. `Steps(0)` runs one step, in the first share.
+///   in proportion to their lengths (the first shares get what the rounding leaves); a share
+///   whose tasks all wait or end leaves the rest of its part unused. `Steps(0)` runs one step,
+///   in the first share.
 /// - `Unlimited`: every share until its tasks all wait or end.
 /// - `Custom`: the predicate is polled after every step of any thread, under a lock; once it
 ///   says stop, every thread stops after its current step.

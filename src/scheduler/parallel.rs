@@ -39,13 +39,36 @@ impl Ticker<'_> {
                 TickBudget::Deadline(d) => deadline = Some(&*d),
                 TickBudget::Custom(predicate) => custom = Some(SharedPredicate::new(predicate)),
             }
+            // A step budget is split in proportion to the shares' lengths (the first shares
+            // get what the rounding leaves), so that a short share's tasks get no more turns.
+            let length: u64 = shares.iter().map(|s| s.entries.len() as u64).sum();
+            let quotas: Vec<u32> = match total {
+                Some(n) if length > 0 => {
+                    let mut quotas: Vec<u32> = shares
+                        .iter()
+                        .map(|s| (u64::from(n) * s.entries.len() as u64 / length) as u32)
+                        .collect();
+                    let mut left = n - quotas.iter().sum::<u32>();
+                    for quota in quotas.iter_mut() {
+                        if left == 0 {
+                            break;
+                        }
+                        *quota += 1;
+                        left -= 1;
+                    }
+                    quotas
+                }
+                Some(n) => (0..count)
+                    .map(|j| n / count + u32::from(j < n % count))
+                    .collect(),
+                None => Vec::new(),
+            };
             let runs: Vec<_> = shares
                 .into_iter()
                 .enumerate()
                 .map(|(j, share)| {
-                    let j = j as u32;
-                    let limit = if let Some(n) = total {
-                        Limit::Steps(n / count + u32::from(j < n % count))
+                    let limit = if let Some(&quota) = quotas.get(j) {
+                        Limit::Steps(quota)
                     } else if let Some(d) = deadline {
                         Limit::Deadline(d.share())
                     } else if let Some(shared) = &custom {

@@ -1,19 +1,23 @@
 //! Pathfinding without frame drops: many A* path queries on MovingAI grid maps, each one a
 //! cooperative task that expands a bounded number of nodes per step, stepped within the
 //! cooperator's default per-frame time budget while the "game" keeps running. Every found length
-//! is checked against the scenario file's optimal length. The same queries are then run the
-//! usual way, all at once in one frame, and both runs' frame times are printed.
+//! is checked against the scenario file's optimal length. With the `parallel` feature the same
+//! queries run again as world-free tasks on a parallel cooperator, with the same 2 ms budget on
+//! every thread of the compute pool. The same queries are then run the usual way, all at once in
+//! one frame, and every run's frame times are printed.
 //!
 //! ```sh
 //! cargo run --example pathfinding                          # the crate's maze and cave maps
 //! cargo run --example pathfinding -- --queries 20          # the 20 shortest queries of each
 //! cargo run --example pathfinding -- --map arena.map       # any MovingAI map (and arena.map.scen)
-//! cargo run --example pathfinding -- --plot paths.svg      # plot both runs' frame times
+//! cargo run --example pathfinding -- --plot paths.svg      # plot the runs' frame times
+//! cargo run --release --features parallel --example pathfinding  # and the parallel run
 //! ```
 //!
 //! Options: `--map PATH` (repeatable), `--scen PATH` (default: the map path plus `.scen`),
 //! `--queries N` (the first N queries of each scenario file), `--expansions N` (nodes a step,
-//! default 64), `--in-flight N` (queries searched at once, default 4), `--plot FILE.svg`.
+//! default 64), `--in-flight N` (queries searched at once, default 4), `--plot FILE.svg`,
+//! `--threads N` (compute pool threads for the parallel run; default: one per core).
 
 #[path = "support/frames.rs"]
 mod frames;
@@ -33,6 +37,74 @@ use frames::{FrameTimes, run_frames};
 use grid::AStar;
 use paths::{Paths, Query, Units, default_maps, load_queries, move_units, request_paths, verify};
 
+/// The parallel way: a path query as world-free work, searched on any thread of the parallel
+/// cooperator. It cannot reach `Paths`; it leaves its answer in `Answers`, which the game reads
+/// on the main thread.
+#[cfg(feature = "parallel")]
+struct ParallelPathQuery {
+    number: usize,
+    search: AStar,
+    expansions: usize,
+    answers: Answers,
+}
+
+/// One answer: (query number, length found or `None` for no path, nodes expanded).
+#[cfg(feature = "parallel")]
+type Answer = (usize, Option<f64>, u64);
+
+/// Answers of world-free searches, waiting for the game to read them.
+#[cfg(feature = "parallel")]
+#[derive(Resource, Clone, Default)]
+struct Answers(std::sync::Arc<std::sync::Mutex<Vec<Answer>>>);
+
+/// The parallel cooperator's entity.
+#[cfg(feature = "parallel")]
+#[derive(Resource)]
+struct PathCooperator(Entity);
+
+#[cfg(feature = "parallel")]
+impl bevy_cooperator::ParallelWork for ParallelPathQuery {
+    fn step(&mut self, _cx: &mut bevy_cooperator::ParallelContext) -> Step {
+        let Some(length) = self.search.expand(self.expansions) else {
+            return Step::Continue;
+        };
+        let answer = (self.number, length, self.search.expanded());
+        self.answers.0.lock().unwrap().push(answer);
+        Step::Done
+    }
+}
+
+/// The game reads the parallel searches' answers and asks for more paths, on the parallel
+/// cooperator.
+#[cfg(feature = "parallel")]
+fn request_paths_in_parallel(
+    mut commands: Commands,
+    mut paths: ResMut<Paths>,
+    answers: Res<Answers>,
+    coop: Res<PathCooperator>,
+) {
+    for answer in answers.0.lock().unwrap().drain(..) {
+        paths.in_flight -= 1;
+        paths.found.push(answer);
+    }
+    while paths.in_flight < paths.max_in_flight {
+        let Some((number, query)) = paths.pending.pop_front() else {
+            break;
+        };
+        paths.in_flight += 1;
+        let s = &query.scenario;
+        commands.cooperate_on(
+            coop.0,
+            bevy_cooperator::parallel(ParallelPathQuery {
+                number,
+                search: AStar::new(query.grid.clone(), s.start, s.goal),
+                expansions: paths.expansions,
+                answers: answers.clone(),
+            }),
+        );
+    }
+}
+
 /// The blocking way: every query searched to its end, in this one frame.
 fn find_all_paths_now(mut paths: ResMut<Paths>) {
     while let Some((number, query)) = paths.pending.pop_front() {
@@ -49,6 +121,8 @@ struct Options {
     expansions: usize,
     in_flight: usize,
     plot: Option<String>,
+    #[cfg_attr(not(feature = "parallel"), allow(dead_code))]
+    threads: Option<usize>,
 }
 
 fn options() -> Result<Options, String> {
@@ -58,6 +132,7 @@ fn options() -> Result<Options, String> {
         expansions: 64,
         in_flight: 4,
         plot: None,
+        threads: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -73,6 +148,7 @@ fn options() -> Result<Options, String> {
             "--expansions" => o.expansions = number(value()?)?.max(1),
             "--in-flight" => o.in_flight = number(value()?)?.max(1),
             "--plot" => o.plot = Some(value()?),
+            "--threads" => o.threads = Some(number(value()?)?.max(1)),
             _ => return Err(format!("unknown argument {arg:?}")),
         }
     }
@@ -128,6 +204,53 @@ fn main() -> ExitCode {
     });
     let cooperative_matched = verify("cooperative", &queries, app.world().resource::<Paths>());
 
+    // Parallel: the same queries as world-free tasks on a parallel cooperator, 2 ms a frame on
+    // every thread of the compute pool.
+    #[cfg(feature = "parallel")]
+    let parallel = {
+        use bevy_tasks::{ComputeTaskPool, TaskPoolBuilder};
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = o.threads.unwrap_or(cores);
+        let pool =
+            ComputeTaskPool::get_or_init(|| TaskPoolBuilder::new().num_threads(threads).build());
+        println!("parallel: {} compute pool thread(s)", pool.thread_num());
+        let mut app = game(&queries, &o);
+        let coop = app
+            .world_mut()
+            .spawn(Cooperator::new(Budget::default()).parallel())
+            .id();
+        app.insert_resource(PathCooperator(coop))
+            .init_resource::<Answers>()
+            .add_systems(
+                Update,
+                request_paths_in_parallel.before(CooperatorSystems::Wake),
+            );
+        warm_up(&mut app);
+        let (mut ticks, mut late) = (Vec::new(), std::time::Duration::ZERO);
+        let run = run_frames(&mut app, "parallel", usize::MAX, |world| {
+            if let Some(stats) = world.get::<Cooperator>(coop).map(Cooperator::stats) {
+                ticks.extend(stats.last_tick_time);
+                late = late.max(stats.last_tick_thread_overshoot.unwrap_or_default());
+            }
+            world.resource::<Paths>().found.len() == total
+        });
+        let matched = verify("parallel", &queries, app.world().resource::<Paths>());
+        let stats = app.world().get::<Cooperator>(coop).unwrap().stats();
+        ticks.sort_unstable();
+        println!(
+            "parallel: {} steps in {} ticks; longest tick {} (budget {}); the latest thread \
+             ended {} past its deadline",
+            stats.total_steps,
+            stats.ticks,
+            frames::ms(ticks.last().copied().unwrap_or_default()),
+            frames::ms(frames::default_time_budget()),
+            frames::ms(late),
+        );
+        (run, matched)
+    };
+    #[cfg(not(feature = "parallel"))]
+    println!("(build with `--features parallel` for the parallel run)");
+
     // Blocking: the same queries, all searched in one frame.
     let mut app = game(&queries, &o);
     app.add_systems(Update, find_all_paths_now);
@@ -137,7 +260,11 @@ fn main() -> ExitCode {
     });
     let blocking_matched = verify("blocking", &queries, app.world().resource::<Paths>());
 
-    report(&cooperative, &blocking);
+    let mut runs = vec![&cooperative];
+    #[cfg(feature = "parallel")]
+    runs.push(&parallel.0);
+    runs.push(&blocking);
+    report(&runs);
     if let Some(path) = &o.plot {
         let title = format!(
             "{total} path queries ({} build): per-frame time",
@@ -147,21 +274,26 @@ fn main() -> ExitCode {
             path,
             &title,
             &[("budget", frames::default_time_budget())],
-            &[&cooperative, &blocking],
+            &runs,
         ) {
             Ok(()) => println!("plot written to {path}"),
             Err(e) => eprintln!("pathfinding: plot: {e}"),
         }
     }
-    if cooperative_matched == total && blocking_matched == total {
+    #[cfg(feature = "parallel")]
+    let parallel_matched = parallel.1;
+    #[cfg(not(feature = "parallel"))]
+    let parallel_matched = total;
+    if cooperative_matched == total && blocking_matched == total && parallel_matched == total {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
 }
 
-fn report(cooperative: &FrameTimes, blocking: &FrameTimes) {
+fn report(runs: &[&FrameTimes]) {
     println!("\nframe times ({} build):", frames::profile());
-    println!("{}", cooperative.summary());
-    println!("{}", blocking.summary());
+    for run in runs {
+        println!("{}", run.summary());
+    }
 }

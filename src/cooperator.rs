@@ -73,6 +73,10 @@ pub struct Cooperator {
     pub(crate) warned_at: Option<Duration>,
     /// When it was inserted, as a count: cooperators tick in this order.
     pub(crate) created: u64,
+    /// For a parallel cooperator, the most threads a tick may use (`usize::MAX`: all the
+    /// compute pool has).
+    #[cfg(feature = "parallel")]
+    pub(crate) threads: Option<usize>,
 }
 
 /// Numbers cooperators in the order they are inserted.
@@ -96,6 +100,8 @@ impl Cooperator {
             stats: CooperatorStats::default(),
             warned_at: None,
             created: 0,
+            #[cfg(feature = "parallel")]
+            threads: None,
         }
     }
 
@@ -125,6 +131,56 @@ impl Cooperator {
     pub fn not_started(mut self) -> Self {
         self.started = false;
         self
+    }
+
+    /// A **parallel** cooperator (feature `parallel`): its tasks' world-free work
+    /// ([`parallel`](crate::parallel), [`parallel_fn`](crate::parallel_fn)) is stepped on the
+    /// threads of `bevy_tasks::ComputeTaskPool`, each thread its own share of the run order,
+    /// all within the same budget; a time budget's deadline holds on every thread (at most one
+    /// step past it). Work that needs the world fails on it with
+    /// [`NotWorldFree`](crate::NotWorldFree). See [`ParallelWork`](crate::ParallelWork) for what
+    /// is applied when, and how the budgets are shared.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::{prelude::*, parallel};
+    /// let mut app = App::new();
+    /// app.add_plugins(CooperatorPlugin::default());
+    /// let crunch = app
+    ///     .world_mut()
+    ///     .spawn(Cooperator::new(Budget::Steps(6)).with_threads(2))
+    ///     .id();
+    /// let tasks: Vec<_> = (0..3)
+    ///     .map(|_| app.world_mut().cooperate_on(crunch, parallel(std::iter::repeat(()))).unwrap())
+    ///     .collect();
+    /// app.update();
+    /// // 6 steps in all, whatever the number of threads: 2 each.
+    /// for task in tasks {
+    ///     assert_eq!(app.world().task_steps(task), Ok(2));
+    /// }
+    /// ```
+    #[cfg(feature = "parallel")]
+    #[must_use]
+    pub fn parallel(mut self) -> Self {
+        self.threads = Some(usize::MAX);
+        self
+    }
+
+    /// A [`parallel`](Self::parallel) cooperator whose ticks use at most `threads` threads (at
+    /// least one; fewer when the pool has fewer). A fixed number makes the step trace of a
+    /// `Budget::Steps` cooperator the same in every run.
+    #[cfg(feature = "parallel")]
+    #[must_use]
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads.max(1));
+        self
+    }
+
+    /// For a parallel cooperator, the most threads a tick may use (`usize::MAX`: all the pool
+    /// has); `None` for an ordinary one.
+    #[cfg(feature = "parallel")]
+    pub fn threads(&self) -> Option<usize> {
+        self.threads
     }
 
     /// Twisted's `running`: started and not stopped.
@@ -278,6 +334,14 @@ pub struct CooperatorStats {
     pub runnable: u32,
     /// Paused tasks at the end of the last tick (or frame, when idle).
     pub paused: u32,
+    /// Threads the last tick stepped on: 1 for an ordinary cooperator, the number of shares for
+    /// a parallel one (0 when the frame had no tick).
+    pub last_tick_threads: u32,
+    /// For a parallel cooperator with a time budget: how far the last of its threads ran past
+    /// the deadline, each thread timing its own loop (the tick's
+    /// [`last_tick_overshoot`](Self::last_tick_overshoot) also counts applying the results).
+    /// `None` otherwise.
+    pub last_tick_thread_overshoot: Option<Duration>,
     /// Steps run since it was spawned.
     pub total_steps: u64,
     /// Tasks finished since it was spawned.
@@ -307,6 +371,8 @@ impl CooperatorStats {
     /// Whether the figures already describe a frame without a tick.
     pub(crate) fn is_idle_frame(&self, runnable: u32, paused: u32) -> bool {
         self.last_tick_steps == 0
+            && self.last_tick_threads == 0
+            && self.last_tick_thread_overshoot.is_none()
             && self.last_tick_time.is_none()
             && self.longest_step.is_none()
             && self.runnable == runnable
@@ -316,6 +382,8 @@ impl CooperatorStats {
     /// Resets the per-tick figures for a frame without a tick.
     pub(crate) fn set_idle_frame(&mut self, runnable: u32, paused: u32) {
         self.last_tick_steps = 0;
+        self.last_tick_threads = 0;
+        self.last_tick_thread_overshoot = None;
         self.last_tick_time = None;
         self.last_tick_budget = None;
         self.last_tick_overshoot = None;

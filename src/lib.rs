@@ -81,10 +81,13 @@
 // - `outcome`, `budget`, `frame_budget`: how a task ends; how much work a frame allows.
 // - `wait/`: what a task waits for; its sources store waiters and report what resolved
 //   (`seam.rs` is the seam with the tasks, `join.rs` the joins as a state machine).
-// - `work`: what a task runs; `run_queue`: the run order; `cooperator`: the scheduler component.
+// - `work`: what a task runs; `run_queue`: the run order.
+// - `parallel/`: world-free work and the per-thread loop of a parallel tick (feature `parallel`).
+// - `cooperator`: the scheduler component.
 // - `task/`: the task component and every change of a task's state (`task/lifecycle.rs`).
 // - `script`, `commands`: async task bodies and the public verbs, built on `task/` and `wait/`.
-// - `scheduler/`: the wake, step and cleanup systems; `plugin`: puts it together.
+// - `scheduler/`: the wake, step and cleanup systems (and the main-thread half of a parallel
+//   tick); `plugin`: puts it together.
 // - `integrations/`: optional features for other Bevy crates (states, assets, ...), on top.
 
 extern crate alloc;
@@ -104,6 +107,8 @@ mod error;
 mod frame_budget;
 mod integrations;
 mod outcome;
+#[cfg(feature = "parallel")]
+mod parallel;
 mod plugin;
 mod run_queue;
 mod scheduler;
@@ -132,6 +137,14 @@ pub use integrations::state::{
 #[cfg(feature = "bevy_world_serialization")]
 pub use integrations::world::{WorldSpawnWork, spawn_dynamic_world};
 pub use outcome::{Failure, Outcome, TaskFinished};
+#[cfg(feature = "parallel")]
+pub use parallel::{
+    tick::NotWorldFree,
+    work::{
+        IntoParallelWork, Parallel, ParallelContext, ParallelFn, ParallelIter,
+        ParallelIteratorMarker, ParallelWork, ParallelWorkMarker, parallel, parallel_fn,
+    },
+};
 pub use plugin::CooperatorPlugin;
 pub use scheduler::CooperatorSystems;
 pub use script::{

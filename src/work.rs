@@ -274,6 +274,16 @@ pub trait Work: Send + 'static {
         let _ = steps;
         self.progress()
     }
+
+    /// One work unit without the world, for work that needs none (world-free work, stepped by a
+    /// parallel cooperator on its threads); `None` for work that needs the world. The seam with
+    /// the parallel part, which implements it: this layer knows nothing of it.
+    #[cfg(feature = "parallel")]
+    #[doc(hidden)]
+    fn step_world_free(&mut self, task: Entity, cooperator: Entity) -> Option<Step> {
+        let _ = (task, cooperator);
+        None
+    }
 }
 
 /// Marker for [`IntoWork`] on iterators.

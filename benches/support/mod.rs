@@ -189,6 +189,18 @@ pub fn median(name: &str) -> f64 {
     samples[samples.len() / 2]
 }
 
+/// The `q` quantile (0 to 1, nearest rank) of a figure's samples.
+pub fn quantile(name: &str, q: f64) -> f64 {
+    let figures = FIGURES.lock().unwrap();
+    let Some(samples) = figures.get(name) else {
+        return f64::NAN;
+    };
+    let mut samples = samples.clone();
+    samples.sort_by(f64::total_cmp);
+    let rank = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len());
+    samples[rank - 1]
+}
+
 /// Prints a figure and its ratio to another one.
 pub fn print_ratio(label: &str, name: &str, floor: &str, unit: &str) {
     let (value, base) = (median(name), median(floor));

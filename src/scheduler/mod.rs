@@ -2,6 +2,8 @@
 //! budgeted round-robin loop, in `step.rs`; shared frame budgets in `lanes.rs`) and cleanup.
 
 mod lanes;
+#[cfg(feature = "parallel")]
+mod parallel;
 mod step;
 
 use alloc::vec::Vec;

@@ -132,6 +132,15 @@ impl Ticker<'_> {
             name = world.get::<Name>(coop_entity).map(Name::as_str),
         )
         .entered();
+        #[cfg(feature = "parallel")]
+        if let Some(threads) = self
+            .coop_query
+            .get(world, coop_entity)
+            .ok()
+            .and_then(|c| c.threads)
+        {
+            return self.tick_parallel(world, coop_entity, budget, threads);
+        }
         #[cfg(feature = "trace")]
         let traced = world
             .get::<crate::cooperator::TraceSteps>(coop_entity)
@@ -185,7 +194,7 @@ impl Ticker<'_> {
     }
 
     #[cold]
-    fn record(
+    pub(super) fn record(
         &mut self,
         world: &mut World,
         coop_entity: Entity,
@@ -210,6 +219,8 @@ impl Ticker<'_> {
         stats.last_tick_time = elapsed;
         stats.last_tick_budget = granted;
         stats.last_tick_overshoot = elapsed.zip(granted).map(|(e, g)| e.saturating_sub(g));
+        stats.last_tick_threads = 1;
+        stats.last_tick_thread_overshoot = None;
         stats.longest_step = longest;
         stats.runnable = runnable;
         stats.paused = members - runnable;
@@ -383,25 +394,49 @@ fn apply(
         Err(payload) => Step::Fail(TaskPanicked(panic_text(payload.as_ref())).into()),
     };
     lent.give_back(world);
-    let current = lent
-        .query
-        .get(world, lent.coop)
+    settle(
+        world, lent.query, lent.coop, task, slot, generation, work, step,
+    );
+}
+
+/// Applies what a step of `task` (at `slot` with `generation` in the run queue of `coop`) asked
+/// for, other than continuing: begins its wait, or finishes it. Nothing happens to a task that
+/// was stopped, despawned or replaced since the step began (its outcome is already settled).
+/// The queue must be in its cooperator.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "what identifies a stepped task, passed as the loop holds it"
+)]
+#[cold]
+#[inline(never)]
+pub(super) fn settle(
+    world: &mut World,
+    query: &mut QueryState<&'static mut Cooperator>,
+    coop: Entity,
+    task: Entity,
+    slot: u32,
+    generation: u32,
+    work: BoxedWork,
+    step: Step,
+) {
+    let current = query
+        .get(world, coop)
         .is_ok_and(|c| c.queue.is_current(slot, generation))
         && world
             .get::<CooperativeTask>(task)
             .is_some_and(CooperativeTask::is_alive);
     if !current {
-        // Stopped, despawned or replaced during its own step: its outcome is already settled.
         drop(work);
         return;
     }
     match step {
-        Step::Continue => unreachable!("handled above"),
-        Step::Wait(wait) => {
-            if let Ok(mut coop) = lent.query.get_mut(world, lent.coop) {
-                coop.queue.return_work(slot, generation, work);
+        Step::Continue | Step::Wait(_) => {
+            if let Ok(mut c) = query.get_mut(world, coop) {
+                c.queue.return_work(slot, generation, work);
             }
-            lifecycle::begin_wait(world, task, wait);
+            if let Step::Wait(wait) = step {
+                lifecycle::begin_wait(world, task, wait);
+            }
         }
         Step::Done => {
             drop(work);

@@ -22,6 +22,8 @@ mod frame_budget_shares_one_budget_among_lanes;
 mod level_files_describe_their_entities;
 mod many_tasks_wait_on_one_condition;
 mod model_ops;
+#[cfg(feature = "parallel")]
+mod parallel_cooperator;
 mod pathfinding_finds_optimal_lengths;
 mod pause_and_resume;
 mod producers;

@@ -136,7 +136,8 @@ fn a_task_waits_on_work_spawned_on_a_bevy_task_pool() {
     let mut app = app();
     ComputeTaskPool::get_or_init(TaskPool::new);
     IoTaskPool::get_or_init(TaskPool::new);
-    // Without `multi_threaded` the pool runs its tasks when the main thread ticks it.
+    // Without `multi_threaded` the pool runs its tasks when the main thread ticks it; with it,
+    // on the pool's own threads, so the task may need a few more frames.
     app.add_systems(bevy_app::Update, || {
         bevy_tasks::tick_global_task_pools_on_main_thread();
     });
@@ -145,6 +146,13 @@ fn a_task_waits_on_work_spawned_on_a_bevy_task_pool() {
     let task = app.world_mut().cooperate(std::iter::once(wait));
     app.world_mut().entity_mut(task).insert(RetainFinished);
     frames(&mut app, 4);
+    for _ in 0..10_000 {
+        if app.world().task_outcome(task).is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        app.update();
+    }
     assert!(app.world().task_outcome(task).unwrap().is_done());
     assert_eq!(output.take(), Some(55));
 }

@@ -1,0 +1,208 @@
+//! The per-thread loop of a parallel tick: one thread steps its share of the run order
+//! round-robin, under its own limit, and reports what it cannot settle itself (waits, ends,
+//! failures) for the main thread to apply.
+
+use alloc::vec::Vec;
+use bevy_ecs::{entity::Entity, error::BevyError};
+use core::{
+    fmt,
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::Mutex,
+};
+
+use crate::{
+    budget::{Deadline, Predicate},
+    error::{TaskPanicked, lock, panic_text},
+    run_queue::{BoxedWork, Share},
+    work::Step,
+};
+
+/// The failure of a task whose work needs the world, given to a parallel cooperator: its work is
+/// not [`ParallelWork`](crate::ParallelWork), so no thread may step it. Make the work world-free
+/// and wrap it with [`parallel`](crate::parallel), or give it to an ordinary cooperator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotWorldFree;
+
+impl fmt::Display for NotWorldFree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "a parallel cooperator steps only world-free work (`parallel(..)`, `parallel_fn(..)`); \
+             this task's work needs the world",
+        )
+    }
+}
+
+impl core::error::Error for NotWorldFree {}
+
+/// A Custom budget's predicate shared by every thread of a tick: polled under a lock after each
+/// step of any thread; once it says stop, every thread stops after its current step.
+pub(crate) struct SharedPredicate<'p> {
+    predicate: Mutex<&'p mut Predicate>,
+    stop: AtomicBool,
+}
+
+impl<'p> SharedPredicate<'p> {
+    pub(crate) fn new(predicate: &'p mut Predicate) -> Self {
+        SharedPredicate {
+            predicate: Mutex::new(predicate),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    fn poll(&self) -> bool {
+        if self.stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        let mut predicate = lock(&self.predicate);
+        // A panicking predicate ends the tick.
+        let stop = catch_unwind(AssertUnwindSafe(|| (*predicate)())).unwrap_or_else(|payload| {
+            log::error!(
+                "bevy_cooperator: the budget predicate of a parallel cooperator panicked ({}); \
+                 the tick ends",
+                panic_text(payload.as_ref())
+            );
+            true
+        });
+        if stop {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        stop
+    }
+}
+
+/// How much one share may do this tick.
+pub(crate) enum Limit<'s, 'p> {
+    /// This many steps (the share's part of a [`Budget::Steps`](crate::Budget::Steps)).
+    Steps(u32),
+    /// Until its tasks all wait or end.
+    Unlimited,
+    /// Until the tick's deadline, checked by this thread's own watcher and clock reads.
+    Deadline(Deadline),
+    /// Until the shared predicate says stop.
+    Custom(&'s SharedPredicate<'p>),
+}
+
+/// A task the share stepped whose step did not just continue: its work (taken out of the run
+/// order, so the share steps it no more this tick) and what the step asked.
+pub(crate) struct Settled {
+    pub(crate) task: Entity,
+    pub(crate) slot: u32,
+    pub(crate) generation: u32,
+    pub(crate) work: BoxedWork,
+    pub(crate) step: Step,
+}
+
+/// What a share's thread did.
+pub(crate) struct ShareReport {
+    pub(crate) steps: u32,
+    /// The index of the run order it would have stepped next.
+    pub(crate) next: usize,
+    /// In the order its steps ran.
+    pub(crate) settled: Vec<Settled>,
+    /// The longest step timed on its own, for time limits.
+    pub(crate) longest: Option<(Entity, Duration)>,
+    /// How far past the deadline its loop ended, for time limits.
+    pub(crate) overshoot: Option<Duration>,
+}
+
+/// Steps `share` round-robin from where it stopped last tick until `limit` says stop or none of
+/// its tasks is runnable. Runs at least one step when any is, unless its limit is no steps.
+pub(crate) fn run_share(share: Share<'_>, cooperator: Entity, limit: Limit<'_, '_>) -> ShareReport {
+    match limit {
+        // No part of a step budget: it keeps its place.
+        Limit::Steps(0) => ShareReport {
+            steps: 0,
+            next: share.base + share.start,
+            settled: Vec::new(),
+            longest: None,
+            overshoot: None,
+        },
+        Limit::Steps(n) => run(share, cooperator, |_, steps| steps >= n),
+        Limit::Unlimited => run(share, cooperator, |_, _| false),
+        Limit::Custom(shared) => run(share, cooperator, |_, _| shared.poll()),
+        Limit::Deadline(mut deadline) => {
+            deadline.start_here();
+            let mut report = run(share, cooperator, |task, _| deadline.exhausted(task));
+            report.longest = deadline.longest;
+            report.overshoot = Some(deadline.overshoot());
+            report
+        }
+    }
+}
+
+#[inline(never)]
+fn run(
+    share: Share<'_>,
+    cooperator: Entity,
+    mut exhausted: impl FnMut(Entity, u32) -> bool,
+) -> ShareReport {
+    let Share {
+        base,
+        entries,
+        start,
+    } = share;
+    let len = entries.len();
+    let mut report = ShareReport {
+        steps: 0,
+        next: base + start,
+        settled: Vec::new(),
+        longest: None,
+        overshoot: None,
+    };
+    let mut at = start;
+    // Entries looked at since the last step: a whole round of them without one means nothing in
+    // the share is runnable.
+    let mut idle = 0;
+    while idle < len {
+        if at >= len {
+            at = 0;
+        }
+        let entry = &mut entries[at];
+        at += 1;
+        // A hole, or a task settled earlier this tick.
+        let Some(work) = entry.work.as_mut() else {
+            idle += 1;
+            continue;
+        };
+        idle = 0;
+        entry.steps += 1;
+        let task = entry.task;
+        // As in the ordinary loop, only a result other than `Continue` is moved out of the
+        // step's return slot.
+        let mut other = None;
+        let stepped = catch_unwind(AssertUnwindSafe(|| {
+            match work.get().step_world_free(task, cooperator) {
+                Some(Step::Continue) => {}
+                Some(step) => other = Some(step),
+                None => other = Some(Step::Fail(BevyError::from(NotWorldFree))),
+            }
+        }));
+        report.steps = report.steps.saturating_add(1);
+        let step = match stepped {
+            Ok(()) => other,
+            Err(payload) => Some(Step::Fail(
+                TaskPanicked(panic_text(payload.as_ref())).into(),
+            )),
+        };
+        if let Some(step) = step
+            && let Some(work) = entry.work.take()
+        {
+            report.settled.push(Settled {
+                task,
+                slot: entry.slot,
+                generation: entry.generation,
+                work,
+                step,
+            });
+        }
+        if exhausted(task, report.steps) {
+            break;
+        }
+    }
+    report.next = base + if at >= len { 0 } else { at };
+    report
+}

@@ -19,10 +19,9 @@
 //!
 //! How it fits together:
 //! - The loader is an `AssetLoader` for the crate's level format (`support/level.rs`) producing a
-//!   `Level` asset: the parsed records. With Bevy's default features it runs on an IO thread;
-//!   here `bevy_tasks` lacks its `multi_threaded` feature, and a task pool runs a load to its end
-//!   when it is started, so the whole parse lands in the first frame (the Loading phase's
-//!   slowest).
+//!   `Level` asset: the parsed records. It runs on an IO thread (the crate's dev-dependencies turn
+//!   on `bevy_tasks`' `multi_threaded`, as Bevy's default features do); without that feature a
+//!   task pool runs a load to its end when it starts, and the parse would land in the first frame.
 //! - A script task scoped to `Loading` (`cooperate_in_state`) waits with `Wait::asset`, spawns the
 //!   level's entities a chunk per work unit, reports progress, and sets `NextState(InGame)`. An
 //!   ordinary system draws the bar from `Query<&TaskProgress>`.
@@ -658,14 +657,6 @@ fn run() -> Result<ExitCode, String> {
     );
     println!("{}", summary(&loading, log.loading.wall()));
     println!("{}", summary(&in_game, log.in_game.wall()));
-    if let Some(first) = log.loading.times.first() {
-        println!(
-            "Loading's first frame ({}) includes reading and parsing the level file: without \
-             bevy_tasks' multi_threaded feature a task pool runs an asset load to its end when it \
-             starts",
-            ms(*first)
-        );
-    }
     if let Some(plot) = &o.plot {
         let title = format!(
             "A game's frames ({} build): loading, then in game",

@@ -1,13 +1,22 @@
 //! Assets (feature `bevy_asset`): [`Wait::asset`], resuming when an asset and everything it
 //! depends on are loaded, failing with the load error.
 
-use alloc::sync::Arc;
-use bevy_asset::{Asset, AssetServer, Assets, Handle, LoadState};
+use alloc::{boxed::Box, sync::Arc};
+use bevy_asset::{
+    Asset, AssetServer, Assets, Handle, LoadState, RecursiveDependencyLoadState, UntypedHandle,
+    WaitForAssetError,
+};
 use bevy_ecs::{entity::Entity, world::World};
+use core::task::{Context, Poll};
 
 use crate::{
     outcome::Failure,
-    wait::{Wait, WaitKind, future, registration::Registered, seam::Ticket},
+    wait::{
+        Wait, WaitKind,
+        future::{self, Pending},
+        registration::Registered,
+        seam::Ticket,
+    },
 };
 
 impl Wait {
@@ -15,9 +24,10 @@ impl Wait {
     /// load error when it or a dependency fails to load (a missing file is an `Err` the task
     /// sees, never a hang). An asset added directly to `Assets<A>` resumes at once.
     ///
-    /// The wait holds a clone of the handle, so the asset stays alive while the task waits.
-    /// It is resumed by the `AssetServer`'s own wakers: it costs nothing per frame meanwhile.
-    /// Waiting needs `AssetPlugin`; without an `AssetServer` the wait fails.
+    /// The wait holds a clone of the handle, so the asset stays alive while the task waits. The
+    /// load states are looked at once per frame, in [`Wake`](crate::CooperatorSystems::Wake)
+    /// (Bevy 0.20's `AssetServer::wait_for_asset` is not woken when a dependency fails, and would
+    /// hang). Waiting needs `AssetPlugin`; without an `AssetServer` the wait fails.
     ///
     /// ```
     /// # use bevy_app::{App, TaskPoolPlugin};
@@ -78,8 +88,40 @@ fn register<A: Asset>(
             )))
         });
     }
-    let handle = handle.clone();
-    future::register_fallible(world, task, ticket, async move {
-        server.wait_for_asset(&handle).await.map_err(Failure::new)
-    })
+    let load = AssetLoad {
+        server,
+        handle: handle.clone().untyped(),
+    };
+    future::register_polled(world, task, ticket, Box::new(load))
+}
+
+/// A pending asset load, looked at once per frame: done when the asset and every dependency are
+/// loaded, failed when any of them failed.
+struct AssetLoad {
+    server: AssetServer,
+    /// Keeps the asset alive while the task waits.
+    handle: UntypedHandle,
+}
+
+impl Pending for AssetLoad {
+    fn poll(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Failure>> {
+        let id = self.handle.id();
+        let load = self.server.get_load_state(id);
+        let dependencies = self.server.get_recursive_dependency_load_state(id);
+        match (load, dependencies) {
+            (Some(LoadState::Failed(error)), _) => {
+                Poll::Ready(Err(Failure::new(WaitForAssetError::Failed(error))))
+            }
+            (_, Some(RecursiveDependencyLoadState::Failed(error))) => Poll::Ready(Err(
+                Failure::new(WaitForAssetError::DependencyFailed(error)),
+            )),
+            (Some(LoadState::Loaded), Some(RecursiveDependencyLoadState::Loaded)) => {
+                Poll::Ready(Ok(()))
+            }
+            (None | Some(LoadState::NotLoaded), _) => {
+                Poll::Ready(Err(Failure::new(WaitForAssetError::NotLoaded)))
+            }
+            _ => Poll::Pending,
+        }
+    }
 }

@@ -56,20 +56,6 @@ where
     }
 }
 
-/// A future whose own result is the wait's (an asset load: its error fails the wait).
-#[cfg(feature = "bevy_asset")]
-struct Fallible<F>(Pin<Box<F>>);
-
-#[cfg(feature = "bevy_asset")]
-impl<F> Pending for Fallible<F>
-where
-    F: Future<Output = Result<(), Failure>> + Send,
-{
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Failure>> {
-        self.0.as_mut().poll(cx)
-    }
-}
-
 /// Where a future wait's output arrives: [`take`](Self::take) it once the wait has resolved.
 ///
 /// Cloning it shares the slot.
@@ -154,6 +140,8 @@ where
 pub(crate) struct FutureWaits {
     pending: BTreeMap<Ticket, (Entity, SyncCell<Box<dyn Pending>>)>,
     woken: Arc<Mutex<Vec<Ticket>>>,
+    /// Pending waits polled in every wake, woken or not.
+    every_frame: Vec<Ticket>,
     tasks: Arc<Mutex<Vec<Arc<TaskWaker>>>>,
 }
 
@@ -201,18 +189,21 @@ pub(crate) fn register(world: &mut World, task: Entity, ticket: Ticket, slot: &S
     register_pending(world, task, ticket, pending)
 }
 
-/// Registers `task` (wait `ticket`) on `future`, whose result is the wait's, polling it once.
+/// Registers `task` (wait `ticket`) on `pending`, which is polled once now and then in every
+/// [`Wake`](crate::CooperatorSystems::Wake) until it is ready, whether or not its waker fired:
+/// for sources whose wakers cannot be trusted to fire (an asset whose dependency fails).
 #[cfg(feature = "bevy_asset")]
-pub(crate) fn register_fallible<F>(
+pub(crate) fn register_polled(
     world: &mut World,
     task: Entity,
     ticket: Ticket,
-    future: F,
-) -> Registered
-where
-    F: Future<Output = Result<(), Failure>> + Send + 'static,
-{
-    register_pending(world, task, ticket, Box::new(Fallible(Box::pin(future))))
+    pending: Box<dyn Pending>,
+) -> Registered {
+    let registered = register_pending(world, task, ticket, pending);
+    if matches!(registered, Registered::Pending(_)) {
+        world.resource_mut::<FutureWaits>().every_frame.push(ticket);
+    }
+    registered
 }
 
 fn register_pending(
@@ -234,6 +225,7 @@ fn register_pending(
 fn remove(world: &mut World, _task: Entity, ticket: Ticket) {
     if let Some(mut waits) = world.get_resource_mut::<FutureWaits>() {
         waits.pending.remove(&ticket);
+        waits.every_frame.retain(|&t| t != ticket);
     }
 }
 
@@ -244,10 +236,15 @@ pub(crate) fn wake_futures(world: &mut World) -> Vec<Resolution> {
         return Vec::new();
     };
     let tasks = core::mem::take(&mut *lock(&waits.tasks));
-    let woken = core::mem::take(&mut *lock(&waits.woken));
+    let mut woken = core::mem::take(&mut *lock(&waits.woken));
     let mut resolved = Vec::new();
     if !tasks.is_empty() {
         wake_tasks(tasks, &mut resolved);
+    }
+    if !waits.every_frame.is_empty() {
+        woken.extend_from_slice(&waits.every_frame);
+        woken.sort_unstable();
+        woken.dedup();
     }
     if woken.is_empty() {
         return resolved;
@@ -262,6 +259,7 @@ pub(crate) fn wake_futures(world: &mut World) -> Vec<Resolution> {
         let task = *task;
         if let Poll::Ready(result) = poll(&mut **pending.get(), ticket, &shared) {
             waits.pending.remove(&ticket);
+            waits.every_frame.retain(|&t| t != ticket);
             resolved.push(Resolution::new(task, ticket, result));
         }
     }

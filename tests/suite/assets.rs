@@ -49,6 +49,39 @@ impl AssetLoader for NoteLoader {
     }
 }
 
+/// Lets a `.gate` file load (and fail) only once a test opens the gate: a dependency that fails
+/// after the waiting task has begun to wait.
+static GATE_OPEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[derive(TypePath, Default)]
+struct GateLoader;
+
+impl AssetLoader for GateLoader {
+    type Asset = Note;
+    type Settings = ();
+    type Error = std::io::Error;
+
+    async fn load(
+        &self,
+        _: &mut dyn Reader,
+        _: &(),
+        _: &mut LoadContext<'_>,
+    ) -> Result<Note, std::io::Error> {
+        // On an IO thread: wait for the test (at most 10 s), then fail.
+        for _ in 0..10_000 {
+            if GATE_OPEN.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Err(std::io::Error::other("the gate failed, late"))
+    }
+
+    fn extensions(&self) -> &[&str] {
+        &["gate"]
+    }
+}
+
 fn asset_app() -> App {
     let mut app = unfinished_app(Budget::Steps(1));
     app.add_plugins((
@@ -60,7 +93,8 @@ fn asset_app() -> App {
         },
     ))
     .init_asset::<Note>()
-    .init_asset_loader::<NoteLoader>();
+    .init_asset_loader::<NoteLoader>()
+    .init_asset_loader::<GateLoader>();
     app.finish();
     app.cleanup();
     app
@@ -181,5 +215,43 @@ fn without_an_asset_server_the_wait_fails() {
     match run_until_finished(&mut app, task, 3) {
         Outcome::Failed(f) => assert!(f.to_string().contains("AssetServer"), "{f}"),
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_dependency_that_fails_after_the_wait_began_fails_the_wait() {
+    // Bevy's own `wait_for_asset` is not woken by a dependency failing later: a wait built on it
+    // hung here.
+    let mut app = asset_app();
+    let handle: Handle<Note> = app
+        .world()
+        .resource::<AssetServer>()
+        .load("needs_late_failure.note");
+    let task = app
+        .world_mut()
+        .cooperate(std::iter::once(Wait::asset(&handle)));
+    app.world_mut().entity_mut(task).insert(RetainFinished);
+    // Until the note itself is loaded and only its dependency is outstanding.
+    for _ in 0..2000 {
+        app.update();
+        let server = app.world().resource::<AssetServer>();
+        if matches!(
+            server.get_load_state(&handle),
+            Some(bevy_asset::LoadState::Loaded)
+        ) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(
+        app.world().get::<Paused>(task).is_some(),
+        "waiting on the dependency"
+    );
+    GATE_OPEN.store(true, std::sync::atomic::Ordering::SeqCst);
+    match run_until_finished(&mut app, task, 2000) {
+        Outcome::Failed(failure) => {
+            assert!(failure.to_string().contains("late"), "{failure}")
+        }
+        other => panic!("expected the dependency's failure, got {other:?}"),
     }
 }

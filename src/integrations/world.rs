@@ -19,7 +19,8 @@ use crate::work::{Progress, Step, StepContext, Work};
 ///
 /// It writes what [`DynamicWorld::write_to_world`] writes, the same way, only spread over steps:
 ///
-/// 1. the first step spawns an empty entity for every dynamic entity (the entity map);
+/// 1. the first steps spawn an empty entity for every dynamic entity (the entity map), up to 32
+///    times `entities_per_step` of them a step;
 /// 2. each later step writes the components of at most `entities_per_step` entities, mapping the
 ///    entities they reference through the entity map, with relationship hooks skipped and
 ///    components that clone as [`ComponentCloneBehavior::Ignore`] left out;
@@ -58,9 +59,14 @@ pub struct WorldSpawnWork {
     per_step: usize,
     entity_map: EntityHashMap<Entity>,
     phase: Phase,
+    /// The dynamic entities given an entity so far (the index of the next one).
+    reserved: usize,
     /// The dynamic entities written so far (the index of the next one).
     written: usize,
 }
+
+/// How many empty entities a reserving step spawns per entity a writing step writes.
+const RESERVE_PER_WRITE: usize = 32;
 
 /// Where a [`WorldSpawnWork`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,18 +137,27 @@ pub fn spawn_dynamic_world(
         per_step: entities_per_step.max(1),
         entity_map: EntityHashMap::default(),
         phase: Phase::Reserve,
+        reserved: 0,
         written: 0,
     }
 }
 
 impl WorldSpawnWork {
-    /// Spawns an empty entity for every dynamic entity not in the map yet.
-    fn reserve(&mut self, world: &mut World) {
-        for dynamic_entity in &self.source.entities {
+    /// Spawns an empty entity for the next dynamic entities not in the map yet, at most
+    /// [`RESERVE_PER_WRITE`] times `per_step` of them (an empty spawn costs far less than writing
+    /// an entity); `true` once every dynamic entity has one.
+    fn reserve(&mut self, world: &mut World) -> bool {
+        let end = self
+            .reserved
+            .saturating_add(self.per_step.saturating_mul(RESERVE_PER_WRITE))
+            .min(self.source.entities.len());
+        for dynamic_entity in &self.source.entities[self.reserved..end] {
             self.entity_map
                 .entry(dynamic_entity.entity)
                 .or_insert_with(|| world.spawn_empty().id());
         }
+        self.reserved = end;
+        end == self.source.entities.len()
     }
 
     /// Writes the components of the next entities, at most `per_step` of them.
@@ -283,7 +298,10 @@ impl Work for WorldSpawnWork {
         let registry = registry.read();
         let written = match self.phase {
             Phase::Reserve => {
-                self.reserve(world);
+                if !self.reserve(world) {
+                    // More empty entities to spawn first.
+                    return Step::Continue;
+                }
                 Ok(())
             }
             Phase::Entities => self.write_entities(world, &registry),

@@ -672,3 +672,28 @@ fn an_entity_despawned_before_its_turn_is_skipped() {
         .0;
     assert_eq!(map[&Entity::from_raw_u32(3).unwrap()], last);
 }
+
+#[test]
+fn a_large_world_reserves_its_entities_over_several_steps_too() {
+    // 300 entities, 2 a step: the entity map takes 64 a step (32 times the chunk), so no single
+    // step spawns the whole world's entities.
+    let mut app = registered_app(Budget::Steps(1));
+    let (source, _) = source_world(app.world().resource::<AppTypeRegistry>());
+    let dynamic = DynamicWorld::from_world(&source);
+    assert_eq!(dynamic.entities.len(), ENTITIES);
+    let task = app.world_mut().cooperate(spawn_dynamic_world(dynamic, 2));
+    app.world_mut().entity_mut(task).insert(RetainFinished);
+    app.update();
+    assert_eq!(empty_entities(&mut app).len(), 64);
+    frames(&mut app, 4); // 64 more each frame; the last 44 in the fifth
+    assert_eq!(empty_entities(&mut app).len(), ENTITIES);
+    app.update(); // the first two written
+    assert_eq!(empty_entities(&mut app).len(), ENTITIES - 2);
+    frames(&mut app, ENTITIES / 2 + 1);
+    assert_eq!(
+        app.world()
+            .get::<CooperativeTask>(task)
+            .and_then(|t| t.outcome().cloned()),
+        Some(Outcome::Done)
+    );
+}

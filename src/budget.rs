@@ -315,6 +315,44 @@ impl Budget {
     /// app.update();
     /// assert_eq!(app.world().task_steps(task), Ok(50));
     /// ```
+    ///
+    /// A budget that shrinks after a slow frame, from `Res<Time<Real>>`: 4 ms of work a frame,
+    /// 1 ms when the last frame took more than 20 ms. (A predicate that reads the clock itself
+    /// has no deadline watcher: it ends the tick at the first step it sees past the end.)
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// use std::time::{Duration, Instant};
+    /// use bevy_time::{Real, Time, TimePlugin, TimeUpdateStrategy};
+    ///
+    /// #[derive(Resource, Default)]
+    /// struct Slice(Duration);
+    ///
+    /// fn adaptive(
+    ///     real: Res<Time<Real>>,
+    ///     mut slice: ResMut<Slice>,
+    /// ) -> impl FnMut() -> bool + Send + use<> {
+    ///     let slow = real.delta() > Duration::from_millis(20);
+    ///     slice.0 = Duration::from_millis(if slow { 1 } else { 4 });
+    ///     let end = Instant::now() + slice.0;
+    ///     move || Instant::now() >= end
+    /// }
+    ///
+    /// let mut app = App::new();
+    /// app.add_plugins((TimePlugin, CooperatorPlugin::default().with_budget(Budget::system(adaptive))))
+    ///     .init_resource::<Slice>()
+    ///     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(16)));
+    /// app.world_mut().cooperate(std::iter::repeat(()));
+    /// app.update();
+    /// app.update();
+    /// assert_eq!(app.world().resource::<Slice>().0, Duration::from_millis(4));
+    /// // A 50 ms frame: the next tick gets the small slice.
+    /// app.insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(50)));
+    /// app.update();
+    /// assert_eq!(app.world().resource::<Slice>().0, Duration::from_millis(1));
+    /// ```
     pub fn system<P, M>(system: impl IntoSystem<(), P, M>) -> Self
     where
         P: FnMut() -> bool + Send + 'static,

@@ -443,6 +443,22 @@ pub(crate) struct FinishDrained(pub(crate) fn(&mut World, Vec<Drained>));
 /// `task step`, with the task entity and its `Name`. Each tick has its own span
 /// (`cooperator tick`) whether or not this is present. A span per step costs far more than a
 /// trivial step: turn it on to find where a frame went, not for good.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{TraceSteps, prelude::*};
+/// # use bevy_ecs::{name::Name, prelude::*};
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(2)));
+/// let global = app.world().resource::<GlobalCooperator>().0;
+/// app.world_mut().entity_mut(global).insert(TraceSteps);
+/// // With a tracing subscriber installed (tracy, chrome traces), each step of this task shows
+/// // as a `task step` span with `name = "pathfinder"`.
+/// let task = app.world_mut().spawn(Name::new("pathfinder")).id();
+/// app.world_mut().entity_mut(task).cooperate((0..3).map(|_| ()));
+/// app.update();
+/// assert_eq!(app.world().task_steps(task), Ok(2));
+/// ```
 #[cfg(feature = "trace")]
 #[derive(Component, Debug, Default, Clone, Copy)]
 pub struct TraceSteps;

@@ -92,7 +92,34 @@ impl CooperateStateExt for World {
     }
 }
 
-/// [`CooperateStateExt`] for commands.
+/// [`CooperateStateExt`] for commands: a system entering a state starts the work of that state.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{CooperateStateCommandsExt, prelude::*};
+/// # use bevy_ecs::prelude::*;
+/// # use bevy_state::{app::{AppExtStates, StatesPlugin}, state::{NextState, OnEnter, States}};
+/// #[derive(States, Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+/// enum Game { #[default] Menu, Loading, Playing }
+///
+/// #[derive(Component)]
+/// struct Loader;
+///
+/// fn start_loading(mut commands: Commands) {
+///     commands.cooperate_in_state(Game::Loading, std::iter::repeat(())).insert(Loader);
+/// }
+///
+/// # let mut app = App::new();
+/// # app.add_plugins((StatesPlugin, CooperatorPlugin::default())).init_state::<Game>();
+/// app.add_systems(OnEnter(Game::Loading), start_loading);
+/// app.world_mut().resource_mut::<NextState<Game>>().set(Game::Loading);
+/// app.update();
+/// let mut loaders = app.world_mut().query_filtered::<(), With<Loader>>();
+/// assert_eq!(loaders.iter(app.world()).count(), 1);
+/// app.world_mut().resource_mut::<NextState<Game>>().set(Game::Playing);
+/// app.update();
+/// assert_eq!(loaders.iter(app.world()).count(), 0, "stopped on leaving Loading");
+/// ```
 pub trait CooperateStateCommandsExt {
     /// Starts `work` as a new task on the [`GlobalCooperator`](crate::GlobalCooperator), stopped
     /// when `state` is exited; see [`CooperateStateExt`].
@@ -176,7 +203,8 @@ impl<S: States> StateBudget<S> {
 
 /// Keeps every cooperator's budget in step with its [`StateBudget<S>`]: set in the frame of each
 /// transition of `S` (at the end of Bevy's `StateTransition` schedule, before `Update`) and
-/// when a `StateBudget` is inserted or changed. Needs Bevy's `StatesPlugin`.
+/// when a `StateBudget` is inserted or changed. Needs Bevy's `StatesPlugin`. The example is on
+/// [`StateBudget`].
 pub struct CooperatorStatesPlugin<S: States>(PhantomData<fn() -> S>);
 
 impl<S: States> Default for CooperatorStatesPlugin<S> {

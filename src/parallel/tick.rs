@@ -24,6 +24,24 @@ use crate::{
 /// The failure of a task whose work needs the world, given to a parallel cooperator: its work is
 /// not [`ParallelWork`](crate::ParallelWork), so no thread may step it. Make the work world-free
 /// and wrap it with [`parallel`](crate::parallel), or give it to an ordinary cooperator.
+///
+/// ```
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{NotWorldFree, prelude::*};
+/// # let mut app = App::new();
+/// # app.add_plugins(CooperatorPlugin::default());
+/// let crunch = app.world_mut().spawn(Cooperator::new(Budget::Steps(4)).parallel()).id();
+/// // A closure with the world at hand is no world-free work.
+/// let task = app
+///     .world_mut()
+///     .cooperate_on(crunch, from_fn(|_: &mut StepContext| Step::Continue))
+///     .unwrap();
+/// app.world_mut().entity_mut(task).insert(RetainFinished);
+/// app.update();
+/// let outcome = app.world().get::<CooperativeTask>(task).unwrap().outcome().unwrap();
+/// let failure = outcome.failure().unwrap();
+/// assert_eq!(failure.downcast_ref::<NotWorldFree>(), Some(&NotWorldFree));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NotWorldFree;
 

@@ -95,6 +95,37 @@ impl ParallelContext {
 /// Work that needs the world given to a parallel cooperator fails at its first turn with
 /// [`NotWorldFree`](crate::NotWorldFree). [`TaskStats`](crate::TaskStats) records nothing for steps run in parallel
 /// (the run queue still counts every step: `task_steps`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use bevy_app::App;
+/// use bevy_cooperator::{ParallelContext, ParallelWork, parallel, prelude::*};
+///
+/// /// Sums a shared read-only grid, a row a step.
+/// struct RowSum { grid: Arc<Vec<Vec<u32>>>, row: usize, sum: u64 }
+///
+/// impl ParallelWork for RowSum {
+///     fn step(&mut self, _cx: &mut ParallelContext) -> Step {
+///         let Some(row) = self.grid.get(self.row) else { return Step::Done };
+///         self.sum += row.iter().map(|&c| u64::from(c)).sum::<u64>();
+///         self.row += 1;
+///         Step::Continue
+///     }
+/// }
+///
+/// let mut app = App::new();
+/// app.add_plugins(CooperatorPlugin::default());
+/// let crunch = app.world_mut().spawn(Cooperator::new(Budget::Steps(8)).with_threads(2)).id();
+/// let grid = Arc::new(vec![vec![1; 100]; 10]);
+/// let tasks: Vec<_> = (0..4)
+///     .map(|_| {
+///         let work = parallel(RowSum { grid: grid.clone(), row: 0, sum: 0 });
+///         app.world_mut().cooperate_on(crunch, work).unwrap()
+///     })
+///     .collect();
+/// app.update(); // 8 steps in all: 2 rows of each grid sum, on up to 2 threads
+/// assert!(tasks.iter().all(|&t| app.world().task_steps(t) == Ok(2)));
+/// ```
 pub trait ParallelWork: Send + 'static {
     /// Runs one unit of work and says what comes next. A [`Step::Wait`] or the end of the work is
     /// applied on the main thread once the tick's threads have stopped.

@@ -68,6 +68,16 @@ impl Recorder {
     }
 }
 
+/// A headless app whose `Update` runs on the calling thread, where the test's subscriber is (a
+/// multi-threaded executor may run the step system on another thread).
+fn traced_app(budget: Budget) -> bevy_app::App {
+    let mut app = app_with(budget);
+    app.edit_schedule(bevy_app::Update, |schedule| {
+        schedule.set_executor(bevy_ecs::schedule::SingleThreadedExecutor::new());
+    });
+    app
+}
+
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
     fields
         .iter()
@@ -77,7 +87,7 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 #[test]
 fn each_tick_has_a_span_and_steps_have_none_unless_asked() {
-    let mut app = app_with(Budget::Steps(3));
+    let mut app = traced_app(Budget::Steps(3));
     app.world_mut().cooperate(std::iter::repeat(()));
     let recorder = Recorder::default();
     tracing::subscriber::with_default(recorder.clone(), || frames(&mut app, 2));
@@ -92,7 +102,7 @@ fn each_tick_has_a_span_and_steps_have_none_unless_asked() {
 
 #[test]
 fn trace_steps_gives_every_step_a_span_named_after_its_task() {
-    let mut app = app_with(Budget::Steps(4));
+    let mut app = traced_app(Budget::Steps(4));
     let global = global(&app);
     app.world_mut().entity_mut(global).insert(TraceSteps);
     let named = app.world_mut().spawn(Name::new("pathfinder")).id();

@@ -336,6 +336,17 @@ pub trait IntoWork<Marker>: Send + 'static {
     }
 }
 
+/// The progress of an iterator that has yielded `steps` items: known when its `size_hint` is
+/// exact (iterator work, ordinary or world-free).
+pub(crate) fn iterator_progress(iter: &impl Iterator, steps: u64) -> Option<Progress> {
+    match iter.size_hint() {
+        (low, Some(high)) if low == high => {
+            Some(Progress::new(steps, steps.saturating_add(low as u64)))
+        }
+        _ => None,
+    }
+}
+
 /// Iterator work (see [`IntoWork`]). Knows its progress when the iterator's `size_hint` is exact.
 ///
 /// It holds nothing but the iterator: the run queue counts the steps, and so the items taken.
@@ -371,12 +382,7 @@ where
     }
 
     fn progress_after(&self, steps: u64) -> Option<Progress> {
-        match self.iter.size_hint() {
-            (low, Some(high)) if low == high => {
-                Some(Progress::new(steps, steps.saturating_add(low as u64)))
-            }
-            _ => None,
-        }
+        iterator_progress(&self.iter, steps)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use bevy_ecs::entity::Entity;
 
-use crate::work::{Progress, Step, StepContext, Work};
+use crate::work::{Progress, Step, StepContext, Work, iterator_progress};
 
 /// What a world-free work unit may touch: its own task and cooperator entities, and nothing of
 /// the world. A [`ParallelWork`] step cannot reach the world, so a parallel cooperator may run it
@@ -182,12 +182,7 @@ where
     }
 
     fn progress_after(&self, steps: u64) -> Option<Progress> {
-        match self.iter.size_hint() {
-            (low, Some(high)) if low == high => {
-                Some(Progress::new(steps, steps.saturating_add(low as u64)))
-            }
-            _ => None,
-        }
+        iterator_progress(&self.iter, steps)
     }
 }
 

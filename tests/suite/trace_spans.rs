@@ -4,24 +4,36 @@ use crate::common::*;
 
 use bevy_cooperator::*;
 use bevy_ecs::name::Name;
+use std::cell::RefCell;
 use std::sync::{
-    Arc, Mutex,
+    Once,
     atomic::{AtomicU64, Ordering},
 };
 use tracing::{
     Event, Metadata, Subscriber,
     field::{Field, Visit},
     span::{Attributes, Id, Record},
+    subscriber::Interest,
 };
 
 /// A span's fields, rendered: `(name, value)`.
 type SpanFields = Vec<(String, String)>;
 
-/// Records every span opened: its name and its fields.
-#[derive(Clone, Default)]
-struct Recorder {
-    spans: Arc<Mutex<Vec<(String, SpanFields)>>>,
-    next: Arc<AtomicU64>,
+thread_local! {
+    /// The spans opened on this thread while a [`capture`] runs here.
+    static CAPTURED: RefCell<Option<Vec<(String, SpanFields)>>> = const { RefCell::new(None) };
+}
+
+/// The test binary's one global subscriber: it keeps the spans opened on a thread inside
+/// [`capture`] and ignores the rest.
+///
+/// A scoped subscriber (`with_default`) is not enough while other tests run on other threads:
+/// `tracing` caches each span site's interest once for the whole process, and with a single scoped
+/// subscriber alive it computes that interest from whichever thread reaches the site first, which
+/// may have no subscriber and disable the site for everyone. A global subscriber that is always
+/// interested leaves nothing to race.
+struct Router {
+    next: AtomicU64,
 }
 
 struct Fields(SpanFields);
@@ -36,17 +48,21 @@ impl Visit for Fields {
     }
 }
 
-impl Subscriber for Recorder {
+impl Subscriber for Router {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::always()
+    }
     fn enabled(&self, _: &Metadata<'_>) -> bool {
         true
     }
     fn new_span(&self, span: &Attributes<'_>) -> Id {
-        let mut fields = Fields(Vec::new());
-        span.record(&mut fields);
-        self.spans
-            .lock()
-            .unwrap()
-            .push((span.metadata().name().to_string(), fields.0));
+        CAPTURED.with_borrow_mut(|captured| {
+            if let Some(captured) = captured {
+                let mut fields = Fields(Vec::new());
+                span.record(&mut fields);
+                captured.push((span.metadata().name().to_string(), fields.0));
+            }
+        });
         Id::from_u64(self.next.fetch_add(1, Ordering::Relaxed) + 1)
     }
     fn record(&self, _: &Id, _: &Record<'_>) {}
@@ -56,11 +72,29 @@ impl Subscriber for Recorder {
     fn exit(&self, _: &Id) {}
 }
 
-impl Recorder {
+/// Runs `f`, returning the spans it opened on this thread.
+fn capture(f: impl FnOnce()) -> Spans {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        tracing::subscriber::set_global_default(Router {
+            next: AtomicU64::new(0),
+        })
+        .expect("no other test sets a global subscriber");
+    });
+    // A site another thread was registering while the subscriber was installed may have cached
+    // "never"; recompute every site's interest now that the subscriber is in place.
+    tracing::callsite::rebuild_interest_cache();
+    CAPTURED.set(Some(Vec::new()));
+    f();
+    Spans(CAPTURED.take().unwrap_or_default())
+}
+
+/// The spans a [`capture`] saw.
+struct Spans(Vec<(String, SpanFields)>);
+
+impl Spans {
     fn named(&self, name: &str) -> Vec<SpanFields> {
-        self.spans
-            .lock()
-            .unwrap()
+        self.0
             .iter()
             .filter(|(n, _)| n == name)
             .map(|(_, f)| f.clone())
@@ -89,15 +123,14 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
 fn each_tick_has_a_span_and_steps_have_none_unless_asked() {
     let mut app = traced_app(Budget::Steps(3));
     app.world_mut().cooperate(std::iter::repeat(()));
-    let recorder = Recorder::default();
-    tracing::subscriber::with_default(recorder.clone(), || frames(&mut app, 2));
-    let ticks = recorder.named("cooperator tick");
+    let spans = capture(|| frames(&mut app, 2));
+    let ticks = spans.named("cooperator tick");
     assert_eq!(ticks.len(), 2);
     assert_eq!(
         field(&ticks[0], "cooperator"),
         Some(global(&app).to_string().as_str())
     );
-    assert!(recorder.named("task step").is_empty());
+    assert!(spans.named("task step").is_empty());
 }
 
 #[test]
@@ -110,9 +143,8 @@ fn trace_steps_gives_every_step_a_span_named_after_its_task() {
         .entity_mut(named)
         .cooperate(std::iter::repeat(()));
     let anonymous = app.world_mut().cooperate(std::iter::repeat(()));
-    let recorder = Recorder::default();
-    tracing::subscriber::with_default(recorder.clone(), || app.update());
-    let steps = recorder.named("task step");
+    let spans = capture(|| app.update());
+    let steps = spans.named("task step");
     assert_eq!(steps.len(), 4);
     let tasks: Vec<_> = steps
         .iter()

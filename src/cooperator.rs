@@ -440,7 +440,8 @@ fn on_cooperator_discard(mut world: DeferredWorld, ctx: HookContext) {
 pub(crate) struct FinishDrained(pub(crate) fn(&mut World, Vec<Drained>));
 
 /// Put on a cooperator's entity (feature `trace`): each step of its tasks gets a profiler span,
-/// `task step`, with the task entity and its `Name`. Each tick has its own span
+/// `task step`, with the task entity and its `Name` (on a parallel cooperator, the entity only:
+/// the span opens on the thread that runs the step). Each tick has its own span
 /// (`cooperator tick`) whether or not this is present. A span per step costs far more than a
 /// trivial step: turn it on to find where a frame went, not for good.
 ///

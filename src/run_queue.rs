@@ -114,6 +114,22 @@ pub(crate) struct Share<'q> {
     pub(crate) entries: &'q mut [Entry],
     /// The offset its thread starts at: where it stopped in the last tick.
     pub(crate) start: usize,
+    /// Which of its tasks have timed steps.
+    pub(crate) timed: TimedSlots<'q>,
+}
+
+/// Which members of a queue have timed steps, for a parallel tick's threads.
+#[cfg(feature = "parallel")]
+#[derive(Clone, Copy)]
+pub(crate) struct TimedSlots<'q>(Option<&'q [Node]>);
+
+#[cfg(feature = "parallel")]
+impl TimedSlots<'_> {
+    /// Whether the steps of the member at `slot` are timed.
+    #[inline]
+    pub(crate) fn contains(self, slot: u32) -> bool {
+        self.0.is_some_and(|nodes| nodes[slot as usize].timed)
+    }
 }
 
 impl core::fmt::Debug for RunQueue {
@@ -414,6 +430,7 @@ impl RunQueue {
                 .extend((0..count).map(|j| j * len / count));
         }
         let mut shares = Vec::with_capacity(count);
+        let timed = TimedSlots((self.timed > 0).then_some(&self.nodes[..]));
         let mut rest = &mut self.order[..];
         let mut base = 0;
         for j in 0..count {
@@ -428,6 +445,7 @@ impl RunQueue {
                 base,
                 entries,
                 start,
+                timed,
             });
             rest = tail;
             base = end;

@@ -16,6 +16,7 @@ use std::{
 
 use crate::{
     budget::{Deadline, Predicate},
+    clock::CooperatorClock,
     error::{TaskPanicked, lock, panic_text},
     run_queue::{BoxedWork, Share},
     work::Step,
@@ -114,6 +115,16 @@ pub(crate) struct Settled {
     pub(crate) step: Step,
 }
 
+/// What a share's thread records besides stepping.
+#[derive(Clone, Copy)]
+pub(crate) struct Recording<'c> {
+    /// The clock the steps of tasks with [`TaskStats`](crate::TaskStats) are timed on.
+    pub(crate) clock: &'c CooperatorClock,
+    /// A profiler span per step (a cooperator with `TraceSteps`).
+    #[cfg(feature = "trace")]
+    pub(crate) traced: bool,
+}
+
 /// What a share's thread did.
 pub(crate) struct ShareReport {
     pub(crate) steps: u32,
@@ -121,6 +132,9 @@ pub(crate) struct ShareReport {
     pub(crate) next: usize,
     /// In the order its steps ran.
     pub(crate) settled: Vec<Settled>,
+    /// How long each step of a task with [`TaskStats`](crate::TaskStats) took, in the order
+    /// they ran.
+    pub(crate) timed: Vec<(Entity, Duration)>,
     /// The longest step timed on its own, for time limits.
     pub(crate) longest: Option<(Entity, Duration)>,
     /// How far past the deadline its loop ended, for time limits.
@@ -129,26 +143,51 @@ pub(crate) struct ShareReport {
 
 /// Steps `share` round-robin from where it stopped last tick until `limit` says stop or none of
 /// its tasks is runnable. Runs at least one step when any is, unless its limit is no steps.
-pub(crate) fn run_share(share: Share<'_>, cooperator: Entity, limit: Limit<'_, '_>) -> ShareReport {
+pub(crate) fn run_share(
+    share: Share<'_>,
+    cooperator: Entity,
+    limit: Limit<'_, '_>,
+    recording: Recording<'_>,
+) -> ShareReport {
     match limit {
         // No part of a step budget: it keeps its place.
-        Limit::Steps(0) => ShareReport {
-            steps: 0,
-            next: share.base + share.start,
-            settled: Vec::new(),
-            longest: None,
-            overshoot: None,
-        },
-        Limit::Steps(n) => run(share, cooperator, |_, steps| steps >= n),
-        Limit::Unlimited => run(share, cooperator, |_, _| false),
-        Limit::Custom(shared) => run(share, cooperator, |_, _| shared.poll()),
+        Limit::Steps(0) => ShareReport::new(share.base + share.start),
+        Limit::Steps(n) => run(share, cooperator, recording, |_, steps| steps >= n),
+        Limit::Unlimited => run(share, cooperator, recording, |_, _| false),
+        Limit::Custom(shared) => run(share, cooperator, recording, |_, _| shared.poll()),
         Limit::Deadline(mut deadline) => {
             deadline.start_here();
-            let mut report = run(share, cooperator, |task, _| deadline.exhausted(task));
-            report.longest = deadline.longest;
+            let mut report = run(share, cooperator, recording, |task, _| {
+                deadline.exhausted(task)
+            });
+            report.longest = longer(report.longest, deadline.longest);
             report.overshoot = Some(deadline.overshoot());
             report
         }
+    }
+}
+
+impl ShareReport {
+    fn new(next: usize) -> Self {
+        ShareReport {
+            steps: 0,
+            next,
+            settled: Vec::new(),
+            timed: Vec::new(),
+            longest: None,
+            overshoot: None,
+        }
+    }
+}
+
+/// The longer of two timed steps.
+pub(crate) fn longer(
+    a: Option<(Entity, Duration)>,
+    b: Option<(Entity, Duration)>,
+) -> Option<(Entity, Duration)> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.1 > a.1 { b } else { a }),
+        (a, b) => a.or(b),
     }
 }
 
@@ -156,21 +195,17 @@ pub(crate) fn run_share(share: Share<'_>, cooperator: Entity, limit: Limit<'_, '
 fn run(
     share: Share<'_>,
     cooperator: Entity,
+    recording: Recording<'_>,
     mut exhausted: impl FnMut(Entity, u32) -> bool,
 ) -> ShareReport {
     let Share {
         base,
         entries,
         start,
+        timed,
     } = share;
     let len = entries.len();
-    let mut report = ShareReport {
-        steps: 0,
-        next: base + start,
-        settled: Vec::new(),
-        longest: None,
-        overshoot: None,
-    };
+    let mut report = ShareReport::new(base + start);
     let mut at = start;
     // Entries looked at since the last step: a whole round of them without one means nothing in
     // the share is runnable.
@@ -189,23 +224,22 @@ fn run(
         idle = 0;
         entry.steps += 1;
         let task = entry.task;
-        // As in the ordinary loop, only a result other than `Continue` is moved out of the
-        // step's return slot.
-        let mut other = None;
-        let stepped = catch_unwind(AssertUnwindSafe(|| {
-            match work.get().step_world_free(task, cooperator) {
-                Some(Step::Continue) => {}
-                Some(step) => other = Some(step),
-                None => other = Some(Step::Fail(BevyError::from(NotWorldFree))),
-            }
-        }));
-        report.steps = report.steps.saturating_add(1);
-        let step = match stepped {
-            Ok(()) => other,
-            Err(payload) => Some(Step::Fail(
-                TaskPanicked(panic_text(payload.as_ref())).into(),
-            )),
+        #[cfg(feature = "trace")]
+        let _span = recording
+            .traced
+            .then(|| tracing::info_span!("task step", task = %task).entered());
+        let step = if timed.contains(entry.slot) {
+            let clock = recording.clock;
+            let started = clock.now();
+            let step = step_one(work, task, cooperator);
+            let took = clock.now().saturating_sub(started);
+            report.timed.push((task, took));
+            report.longest = longer(report.longest, Some((task, took)));
+            step
+        } else {
+            step_one(work, task, cooperator)
         };
+        report.steps = report.steps.saturating_add(1);
         if let Some(step) = step
             && let Some(work) = entry.work.take()
         {
@@ -223,4 +257,24 @@ fn run(
     }
     report.next = base + if at >= len { 0 } else { at };
     report
+}
+
+/// One step of a share's task: what it asked, unless it just continues (as in the ordinary loop,
+/// only a result other than `Continue` is moved out of the step's return slot).
+#[inline(always)]
+fn step_one(work: &mut BoxedWork, task: Entity, cooperator: Entity) -> Option<Step> {
+    let mut other = None;
+    let stepped = catch_unwind(AssertUnwindSafe(|| {
+        match work.get().step_world_free(task, cooperator) {
+            Some(Step::Continue) => {}
+            Some(step) => other = Some(step),
+            None => other = Some(Step::Fail(BevyError::from(NotWorldFree))),
+        }
+    }));
+    match stepped {
+        Ok(()) => other,
+        Err(payload) => Some(Step::Fail(
+            TaskPanicked(panic_text(payload.as_ref())).into(),
+        )),
+    }
 }

@@ -93,8 +93,10 @@ impl ParallelContext {
 /// `TaskPoolPlugin`, which `DefaultPlugins` and `MinimalPlugins` add) the same happens.
 ///
 /// Work that needs the world given to a parallel cooperator fails at its first turn with
-/// [`NotWorldFree`](crate::NotWorldFree). [`TaskStats`](crate::TaskStats) records nothing for steps run in parallel
-/// (the run queue still counts every step: `task_steps`).
+/// [`NotWorldFree`](crate::NotWorldFree). [`TaskStats`](crate::TaskStats) times the steps on
+/// whichever thread runs them and adds them up after the tick; with
+/// [`TraceSteps`](crate::TraceSteps) (feature `trace`) each step's span is opened on its thread
+/// and carries the task entity but not its `Name` (no thread but the main one reads the world).
 ///
 /// ```
 /// use std::sync::Arc;

@@ -9,7 +9,8 @@ use bevy_tasks::ComputeTaskPool;
 use super::step::{Ticker, settle};
 use crate::{
     budget::TickBudget,
-    parallel::tick::{Limit, ShareReport, SharedPredicate, run_share},
+    parallel::tick::{Limit, Recording, ShareReport, SharedPredicate, longer, run_share},
+    task::stats::TaskStats,
 };
 
 impl Ticker<'_> {
@@ -23,6 +24,13 @@ impl Ticker<'_> {
     ) -> u32 {
         let pool = ComputeTaskPool::try_get();
         let threads = threads.min(pool.map_or(1, |p| p.thread_num().max(1)));
+        let recording = Recording {
+            clock: self.clock,
+            #[cfg(feature = "trace")]
+            traced: world
+                .get::<crate::cooperator::TraceSteps>(coop_entity)
+                .is_some(),
+        };
         let reports = {
             let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity) else {
                 return 0;
@@ -89,16 +97,18 @@ impl Ticker<'_> {
                     let mut mine = None;
                     let theirs = pool.scope_with_executor(false, None, |scope| {
                         for (share, limit) in runs {
-                            scope.spawn(async move { run_share(share, coop_entity, limit) });
+                            scope.spawn(
+                                async move { run_share(share, coop_entity, limit, recording) },
+                            );
                         }
-                        mine = Some(run_share(first, coop_entity, first_limit));
+                        mine = Some(run_share(first, coop_entity, first_limit, recording));
                     });
                     mine.into_iter().chain(theirs).collect()
                 }
                 // One share (or no pool): stepped right here.
                 _ => runs
                     .into_iter()
-                    .map(|(share, limit)| run_share(share, coop_entity, limit))
+                    .map(|(share, limit)| run_share(share, coop_entity, limit, recording))
                     .collect(),
             };
             coop.queue.end_shares(reports.iter().map(|r| r.next));
@@ -110,10 +120,13 @@ impl Ticker<'_> {
         let overshoot = reports.iter().filter_map(|r| r.overshoot).max();
         for report in reports {
             steps = steps.saturating_add(report.steps);
-            if let Some((task, took)) = report.longest
-                && longest.is_none_or(|(_, d)| took > d)
-            {
-                longest = Some((task, took));
+            longest = longer(longest, report.longest);
+            // Before the steps' results: the figures of a task's last step land while it is
+            // still there to hold them.
+            for (task, took) in report.timed {
+                if let Some(mut stats) = world.get_mut::<TaskStats>(task) {
+                    stats.record(took);
+                }
             }
             for s in report.settled {
                 settle(

@@ -504,3 +504,123 @@ fn long_tasks_keep_their_turns_while_short_ones_come_and_go() {
         "parallel {parallel}, ordinary {ordinary}"
     );
 }
+
+#[test]
+fn task_stats_time_the_steps_run_on_every_thread() {
+    let mut app = app();
+    let manual = manual_clock(&mut app);
+    let coop = parallel_coop(&mut app, Budget::Steps(8), 2);
+    // Two timed tasks (one in each share when the pool has two threads) whose steps take 1 ms
+    // and 3 ms of the manual clock; the untimed ones between them leave the clock alone.
+    let timed = |app: &mut App, millis: u64, steps: usize| {
+        let m = manual.clone();
+        let task = app
+            .world_mut()
+            .cooperate_on(
+                coop,
+                parallel((0..steps).map(move |_| m.advance(Duration::from_millis(millis)))),
+            )
+            .unwrap();
+        app.world_mut()
+            .entity_mut(task)
+            .insert((TaskStats::default(), RetainFinished));
+        task
+    };
+    let fast = timed(&mut app, 1, 100);
+    let plain = counting(&mut app, coop);
+    // Its fourth step is its last: the figures of a finishing step are kept too.
+    let slow = timed(&mut app, 3, 3);
+    let other = counting(&mut app, coop);
+    app.update();
+    assert_eq!(counts(&[plain, other]), [2, 2]);
+    let stats = |app: &App, task| *app.world().get::<TaskStats>(task).unwrap();
+    assert_eq!(
+        stats(&app, fast),
+        TaskStats {
+            steps: 2,
+            time: Duration::from_millis(2),
+            longest: Duration::from_millis(1),
+        }
+    );
+    assert_eq!(
+        stats(&app, slow),
+        TaskStats {
+            steps: 2,
+            time: Duration::from_millis(6),
+            longest: Duration::from_millis(3),
+        }
+    );
+    app.update();
+    assert_eq!(
+        stats(&app, slow).steps,
+        4,
+        "the step that found it exhausted"
+    );
+    assert!(
+        app.world()
+            .get::<CooperativeTask>(slow)
+            .unwrap()
+            .outcome()
+            .is_some()
+    );
+    // The longest timed step of the tick is the cooperator's too.
+    let longest = app
+        .world()
+        .get::<Cooperator>(coop)
+        .unwrap()
+        .stats()
+        .longest_step;
+    assert_eq!(longest, Some((slow, Duration::from_millis(3))));
+}
+
+#[test]
+fn a_parallel_cooperator_as_a_lane_steps_its_share_of_the_frame_budget_on_its_threads() {
+    let mut app = app();
+    let threads = pool_threads();
+    let cutscene = app.world_mut().spawn(Cooperator::default()).id();
+    let crunch = parallel_coop(&mut app, Budget::Unlimited, 2);
+    app.world_mut().spawn(
+        FrameBudget::new(Budget::Steps(10))
+            .with_lane(cutscene, 1, 1)
+            .with_lane(crunch, 0, 1),
+    );
+    let camera = app
+        .world_mut()
+        .cooperate_on(cutscene, (0..3).map(|_| ()))
+        .unwrap(); // 4 steps
+    let seen: Arc<Mutex<std::collections::HashSet<std::thread::ThreadId>>> = Arc::default();
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (count, seen) = (Arc::new(AtomicU64::new(0)), seen.clone());
+            let c = count.clone();
+            let task = app
+                .world_mut()
+                .cooperate_on(
+                    crunch,
+                    parallel(std::iter::repeat_with(move || {
+                        c.fetch_add(1, Ordering::Relaxed);
+                        seen.lock().unwrap().insert(std::thread::current().id());
+                    })),
+                )
+                .unwrap();
+            (task, count)
+        })
+        .collect();
+    app.update();
+    // The cutscene first; the parallel lane gets the 6 steps left, split between its shares.
+    assert!(app.world().get_entity(camera).is_err());
+    let c = counts(&tasks);
+    assert_eq!(c.iter().sum::<u64>(), 6);
+    assert!(
+        c.iter().max().unwrap() - c.iter().min().unwrap() <= 1,
+        "{c:?}"
+    );
+    app.update();
+    // All 10 once the cutscene is over, on one thread or two.
+    assert_eq!(counts(&tasks), [4, 4, 4, 4]);
+    let stats = app.world().get::<Cooperator>(crunch).unwrap().stats();
+    assert_eq!(stats.last_tick_steps, 10);
+    assert_eq!(stats.last_tick_threads, 2.min(threads) as u32);
+    // The calling thread and at least one of the pool's (any of them, frame to frame).
+    assert!(seen.lock().unwrap().len() >= 2.min(threads));
+}

@@ -161,3 +161,29 @@ fn trace_steps_gives_every_step_a_span_named_after_its_task() {
         "a task without a Name records none"
     );
 }
+
+#[cfg(feature = "parallel")]
+#[test]
+fn a_parallel_cooperator_gives_its_steps_spans_naming_the_task() {
+    let mut app = traced_app(Budget::Steps(1));
+    // One thread: the share is stepped on the calling thread, where `capture` listens.
+    let coop = app
+        .world_mut()
+        .spawn((
+            Cooperator::new(Budget::Steps(3)).with_threads(1),
+            TraceSteps,
+        ))
+        .id();
+    let task = app
+        .world_mut()
+        .cooperate_on(coop, parallel(std::iter::repeat(())))
+        .unwrap();
+    let spans = capture(|| app.update());
+    let steps = spans.named("task step");
+    assert_eq!(steps.len(), 3);
+    assert!(
+        steps
+            .iter()
+            .all(|f| field(f, "task") == Some(task.to_string().as_str()))
+    );
+}

@@ -403,6 +403,17 @@ pub(crate) enum TickBudget {
     Deadline(Deadline),
 }
 
+/// The longer of two timed steps (each with its task); the first on a tie.
+pub(crate) fn longer(
+    a: Option<(Entity, Duration)>,
+    b: Option<(Entity, Duration)>,
+) -> Option<(Entity, Duration)> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b.1 > a.1 { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
 pub(crate) struct Deadline {
     clock: CooperatorClock,
     start: Duration,
@@ -549,8 +560,8 @@ impl Deadline {
     fn read(&mut self) -> bool {
         let now = self.clock.now();
         let spent = now.saturating_sub(self.last_read);
-        if self.batch == 1 && self.longest.is_none_or(|(_, d)| spent > d) {
-            self.longest = Some((self.last_task, spent));
+        if self.batch == 1 {
+            self.longest = longer(self.longest, Some((self.last_task, spent)));
         }
         if now >= self.end || self.watch.as_ref().is_some_and(Watch::expired) {
             return true;

@@ -15,7 +15,7 @@ use std::{
 };
 
 use crate::{
-    budget::{Deadline, Predicate},
+    budget::{Deadline, Predicate, longer},
     clock::CooperatorClock,
     error::{TaskPanicked, lock, panic_text},
     run_queue::{BoxedWork, Share},
@@ -177,17 +177,6 @@ impl ShareReport {
             longest: None,
             overshoot: None,
         }
-    }
-}
-
-/// The longer of two timed steps.
-pub(crate) fn longer(
-    a: Option<(Entity, Duration)>,
-    b: Option<(Entity, Duration)>,
-) -> Option<(Entity, Duration)> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(if b.1 > a.1 { b } else { a }),
-        (a, b) => a.or(b),
     }
 }
 

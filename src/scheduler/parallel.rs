@@ -8,8 +8,8 @@ use bevy_tasks::ComputeTaskPool;
 
 use super::step::{Ticker, settle};
 use crate::{
-    budget::TickBudget,
-    parallel::tick::{Limit, Recording, ShareReport, SharedPredicate, longer, run_share},
+    budget::{TickBudget, longer},
+    parallel::tick::{Limit, Recording, ShareReport, SharedPredicate, run_share},
     task::stats::TaskStats,
 };
 

@@ -9,7 +9,7 @@ use core::time::Duration;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::{
-    budget::TickBudget,
+    budget::{TickBudget, longer},
     clock::CooperatorClock,
     cooperator::Cooperator,
     error::{TaskPanicked, panic_text},
@@ -204,10 +204,7 @@ impl Ticker<'_> {
     ) {
         let elapsed = budget.elapsed();
         let granted = budget.granted();
-        let longest = match (budget.longest_step(), timed_longest) {
-            (Some(a), Some(b)) => Some(if b.1 > a.1 { b } else { a }),
-            (a, b) => a.or(b),
-        };
+        let longest = longer(budget.longest_step(), timed_longest);
         let Ok(mut coop) = self.coop_query.get_mut(world, coop_entity) else {
             return;
         };
@@ -335,9 +332,7 @@ fn step_timed(world: &mut World, lent: &mut Lent<'_>, task: Entity, work: BoxedW
     if let Some(mut stats) = world.get_mut::<TaskStats>(task) {
         stats.record(took);
     }
-    if lent.longest.is_none_or(|(_, d)| took > d) {
-        lent.longest = Some((task, took));
-    }
+    lent.longest = longer(lent.longest, Some((task, took)));
     clean
 }
 

@@ -10,7 +10,7 @@ use core::{fmt, time::Duration};
 use std::sync::Mutex;
 
 use crate::{
-    clock::{CooperatorClock, nanos},
+    clock::{CooperatorClock, ManualClock, Watcher, nanos},
     error::lock,
     watch::Watch,
 };
@@ -395,12 +395,51 @@ fn frame_share(delta: Duration, fraction: f32, min: Duration, max: Duration) -> 
 /// The most steps between two clock reads of a time budget.
 const MAX_CHECK_INTERVAL: u32 = 256;
 
+/// A step that takes this long (in nanoseconds) marks its task heavy: the clock is then read
+/// after each of its steps, which costs a few percent of such a step at most (a read of the
+/// system clock costs 20–40 ns on the machines measured).
+const HEAVY_FROM: u64 = 1_000;
+
+/// A heavy task's step shorter than this (in nanoseconds) makes it light again.
+const LIGHT_BELOW: u64 = HEAVY_FROM / 2;
+
 /// One tick's limit.
 pub(crate) enum TickBudget {
     Steps(u32),
     Unlimited,
     Custom(Predicate),
     Deadline(Deadline),
+}
+
+/// What a budget says after a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Step on.
+    Go,
+    /// The tick ends.
+    End,
+    /// Step on, or end (`end`), and mark tasks in the run order.
+    Mark { end: bool, mark: Mark },
+}
+
+impl Verdict {
+    /// `End` when `end`, else `Go`.
+    #[inline]
+    pub(crate) fn end_if(end: bool) -> Self {
+        if end { Verdict::End } else { Verdict::Go }
+    }
+}
+
+/// What the run order must remember of the tasks just stepped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mark {
+    /// The task just stepped is heavy: read the clock after each of its steps.
+    Heavy,
+    /// The task just stepped is light again.
+    Light,
+    /// A batch of this many steps took far longer than predicted and its culprit is unknown:
+    /// its tasks are read after their next step, each on its own.
+    Suspects(u32),
 }
 
 /// The longer of two timed steps (each with its task); the first on a tie.
@@ -414,19 +453,48 @@ pub(crate) fn longer(
     }
 }
 
+/// How a tick learns that its deadline passed between two clock reads.
+enum Flag {
+    /// This thread's watcher thread.
+    Thread(Watch),
+    /// A simulated watcher of a manual clock: raised once the clock reads `at` nanoseconds.
+    At(ManualClock, u64),
+    /// A watcher that never fires ([`Watcher::Never`]).
+    Never,
+}
+
+impl Flag {
+    #[inline]
+    fn raised(&self) -> bool {
+        match self {
+            Flag::Thread(watch) => watch.expired(),
+            Flag::At(clock, at) => nanos(clock.now()) >= *at,
+            Flag::Never => false,
+        }
+    }
+}
+
 pub(crate) struct Deadline {
     clock: CooperatorClock,
     start: Duration,
     pub(crate) end: Duration,
     budget: Duration,
-    /// The watcher's flag for this tick, once armed (at the first clock read).
-    watch: Option<Watch>,
-    /// Whether to arm a watcher (a system clock; not yet found impossible).
+    /// The deadline flag for this tick, once raised or armed (at the first clock read).
+    flag: Option<Flag>,
+    /// Whether to arm a flag (a system clock, or a manual one with a simulated watcher; not yet
+    /// found impossible). Without one the clock is read after every step.
     watchable: bool,
     /// Steps left before the next clock read.
     countdown: u32,
     /// Size of the batch the countdown started from.
     batch: u32,
+    /// The time the batch may take (nanoseconds): more than twice that is a step turned heavy.
+    allowance: u64,
+    /// What a light step costs, in nanoseconds, from the last batch without a heavy step.
+    per_step: u64,
+    /// The clock is read after every step for the rest of the tick (a batch ran far longer
+    /// than predicted: a step cost jumped).
+    every_step: bool,
     /// Clock at the last read.
     last_read: Duration,
     /// The task stepped last (the culprit when a one-step batch is slow).
@@ -446,34 +514,28 @@ const SHARE_READS_EVERY_STEP_FROM: u64 = 1_000;
 
 impl TickBudget {
     pub(crate) fn deadline(clock: &CooperatorClock, budget: Duration) -> Self {
-        let now = clock.now();
-        TickBudget::Deadline(Deadline {
-            clock: clock.clone(),
-            start: now,
-            end: now.saturating_add(budget),
-            budget,
-            watch: None,
-            watchable: clock.is_system(),
-            countdown: 1,
-            batch: 1,
-            last_read: now,
-            last_task: Entity::PLACEHOLDER,
-            longest: None,
-            #[cfg(feature = "parallel")]
-            share: false,
-        })
+        TickBudget::Deadline(Deadline::new(clock, clock.now(), budget))
     }
 
-    /// Called after each step, the `steps`-th of this tick, of `task`; `true` ends the tick.
-    /// (The step loop asks each kind directly.)
+    /// Called after each step, the `steps`-th of this tick, of `task` (`heavy`: marked heavy in
+    /// the run order); says whether the tick goes on. (The step loop asks each kind directly.)
+    #[cfg(test)]
+    pub(crate) fn after_step(&mut self, task: Entity, steps: u32, heavy: bool) -> Verdict {
+        match self {
+            TickBudget::Steps(n) => Verdict::end_if(steps >= *n),
+            TickBudget::Unlimited => Verdict::Go,
+            TickBudget::Custom(p) => Verdict::end_if(p()),
+            TickBudget::Deadline(d) => d.after_step(task, heavy),
+        }
+    }
+
+    /// [`after_step`](Self::after_step) of a light task: whether the tick ends.
     #[cfg(test)]
     pub(crate) fn exhausted(&mut self, task: Entity, steps: u32) -> bool {
-        match self {
-            TickBudget::Steps(n) => steps >= *n,
-            TickBudget::Unlimited => false,
-            TickBudget::Custom(p) => p(),
-            TickBudget::Deadline(d) => d.exhausted(task),
-        }
+        !matches!(
+            self.after_step(task, steps, false),
+            Verdict::Go | Verdict::Mark { end: false, .. }
+        )
     }
 
     /// The time this tick may take, for time budgets.
@@ -502,6 +564,27 @@ impl TickBudget {
 }
 
 impl Deadline {
+    fn new(clock: &CooperatorClock, start: Duration, budget: Duration) -> Self {
+        Deadline {
+            clock: clock.clone(),
+            start,
+            end: start.saturating_add(budget),
+            budget,
+            flag: None,
+            watchable: clock.manual_source().is_none() || clock.watcher() != Watcher::Thread,
+            countdown: 1,
+            batch: 1,
+            allowance: u64::MAX,
+            per_step: 1,
+            every_step: false,
+            last_read: clock.now(),
+            last_task: Entity::PLACEHOLDER,
+            longest: None,
+            #[cfg(feature = "parallel")]
+            share: false,
+        }
+    }
+
     /// The same deadline for another thread of a parallel tick: the same end, and its own
     /// clock reads and watcher (armed, at its first clock read, on the thread that reads).
     ///
@@ -512,28 +595,19 @@ impl Deadline {
     /// Cheaper steps need the watcher: reading after each would cost more than the step.
     #[cfg(feature = "parallel")]
     pub(crate) fn share(&self) -> Deadline {
-        let now = self.clock.now();
-        Deadline {
-            clock: self.clock.clone(),
-            start: self.start,
-            end: self.end,
-            budget: self.budget,
-            watch: None,
-            watchable: self.clock.is_system(),
-            countdown: 1,
-            batch: 1,
-            last_read: now,
-            last_task: Entity::PLACEHOLDER,
-            longest: None,
-            share: true,
-        }
+        let mut share = Deadline::new(&self.clock, self.start, self.budget);
+        share.end = self.end;
+        share.share = true;
+        share
     }
 
     /// Starts a share's clock on the thread that steps it (its first batch must not count the
-    /// time the thread took to start).
+    /// time the thread took to start); `false` when the deadline has already passed: a thread
+    /// the operating system started late steps nothing.
     #[cfg(feature = "parallel")]
-    pub(crate) fn start_here(&mut self) {
+    pub(crate) fn start_here(&mut self) -> bool {
         self.last_read = self.clock.now();
+        self.last_read < self.end
     }
 
     /// How far past the deadline it is now (zero before it; one clock read).
@@ -542,66 +616,102 @@ impl Deadline {
         self.clock.now().saturating_sub(self.end)
     }
 
-    /// Called after each step of `task`; `true` ends the tick.
+    /// Called after each step of `task` (`heavy`: marked heavy in the run order, so the clock is
+    /// read after each of its steps); says whether the tick goes on.
     #[inline]
-    pub(crate) fn exhausted(&mut self, task: Entity) -> bool {
+    pub(crate) fn after_step(&mut self, task: Entity, heavy: bool) -> Verdict {
         self.countdown -= 1;
-        if self.countdown > 0 && !self.watch.as_ref().is_some_and(Watch::expired) {
-            return false;
+        if self.countdown > 0 && !heavy && !self.flag.as_ref().is_some_and(Flag::raised) {
+            return Verdict::Go;
         }
         self.last_task = task;
-        self.read()
+        self.read(heavy)
     }
 
-    /// Reads the clock: `true` once the deadline has passed (or the watcher says so); otherwise
-    /// sets how many steps may run before the next read, and arms the watcher if not yet done.
+    /// Reads the clock: ends the tick once the deadline has passed (or the watcher says so);
+    /// otherwise sets how many steps may run before the next read, and arms the watcher if not
+    /// yet done. Learns what the steps since the last read cost: the step just run, when it ran
+    /// alone or was heavy, marks its task heavy or light; a batch far slower than predicted
+    /// marks its tasks as suspects and reads after every step for the rest of the tick.
     #[cold]
     #[inline(never)]
-    fn read(&mut self) -> bool {
+    fn read(&mut self, heavy: bool) -> Verdict {
         let now = self.clock.now();
-        let spent = now.saturating_sub(self.last_read);
-        if self.batch == 1 {
-            self.longest = longer(self.longest, Some((self.last_task, spent)));
+        let spent = nanos(now.saturating_sub(self.last_read));
+        let steps = self.batch - self.countdown;
+        let mut mark = None;
+        if steps <= 1 {
+            // A step timed alone.
+            self.longest = longer(
+                self.longest,
+                Some((self.last_task, Duration::from_nanos(spent))),
+            );
+            if !heavy && spent >= HEAVY_FROM {
+                mark = Some(Mark::Heavy);
+            }
         }
-        if now >= self.end || self.watch.as_ref().is_some_and(Watch::expired) {
-            return true;
+        if heavy {
+            // The light steps before it cost what light steps cost.
+            let alone = spent.saturating_sub(u64::from(steps - 1) * self.per_step);
+            if alone < LIGHT_BELOW {
+                mark = Some(Mark::Light);
+            }
+        } else if steps > 1 && spent > self.allowance.saturating_mul(2) {
+            // A step turned heavy inside the batch, and which is unknown.
+            mark = Some(Mark::Suspects(steps));
+            self.every_step = true;
+        } else {
+            self.per_step = (spent / u64::from(steps.max(1))).max(1);
         }
+        let end = now >= self.end || self.flag.as_ref().is_some_and(Flag::raised);
+        if !end {
+            self.plan(now);
+        }
+        match mark {
+            None => Verdict::end_if(end),
+            Some(mark) => Verdict::Mark { end, mark },
+        }
+    }
+
+    /// Plans the next batch, at `now`, before the deadline.
+    fn plan(&mut self, now: Duration) {
         let left = self.end - now;
         #[cfg(feature = "parallel")]
-        if self.share
-            && self.watch.is_none()
-            && nanos(spent) / u64::from(self.batch.max(1)) >= SHARE_READS_EVERY_STEP_FROM
-        {
+        if self.share && self.flag.is_none() && self.per_step >= SHARE_READS_EVERY_STEP_FROM {
             self.watchable = false;
         }
-        if self.watchable && self.watch.is_none() {
-            self.watch = Watch::arm(left);
-            self.watchable = self.watch.is_some();
+        if self.watchable && self.flag.is_none() {
+            self.flag = self.arm(left);
+            self.watchable = self.flag.is_some();
         }
-        self.countdown = if self.watch.is_some() {
-            interval(self.budget, left, spent, self.batch)
-        } else {
-            // No watcher: only a read after every step keeps the guarantee.
+        let allowance = nanos(self.budget / 32).min(nanos(left / 2)).max(1);
+        self.countdown = if self.flag.is_none() || self.every_step {
+            // No watcher, or a cost that just jumped: only a read after every step keeps the
+            // guarantee.
             1
+        } else {
+            (allowance / self.per_step).clamp(1, u64::from(MAX_CHECK_INTERVAL)) as u32
         };
+        self.allowance = allowance;
         self.batch = self.countdown;
         self.last_read = now;
-        false
     }
-}
 
-/// How many steps may run before the next clock read, after `batch` steps took `spent` with
-/// `left` to go: a batch whose predicted cost stays within 1/32 of the budget and half of what
-/// is left, so that the clock alone ends the tick within about one step at steady step costs;
-/// a batch much slower than predicted (a step turned heavy) times the next step alone.
-fn interval(budget: Duration, left: Duration, spent: Duration, batch: u32) -> u32 {
-    let allowance = nanos(budget / 32).min(nanos(left / 2)).max(1);
-    let spent = nanos(spent);
-    if spent > allowance.saturating_mul(2) && batch > 1 {
-        return 1;
+    /// The flag for a deadline `left` from now, as the clock's [`Watcher`] says.
+    fn arm(&self, left: Duration) -> Option<Flag> {
+        let late = match self.clock.watcher() {
+            Watcher::Never => return Some(Flag::Never),
+            Watcher::Thread => Duration::ZERO,
+            Watcher::Late(late) => late,
+        };
+        match self.clock.manual_source() {
+            Some(manual) => Some(Flag::At(
+                manual.clone(),
+                nanos(self.end.saturating_add(late)),
+            )),
+            None => Watch::arm(left.saturating_add(late)).map(Flag::Thread),
+        }
     }
-    let per_step = (spent / u64::from(batch.max(1))).max(1);
-    (allowance / per_step).clamp(1, u64::from(MAX_CHECK_INTERVAL)) as u32
 }
 
 #[cfg(test)]
@@ -636,17 +746,84 @@ mod tests {
         assert_eq!(spent, Duration::from_micros(2_500));
     }
 
+    /// A tick on a manual clock whose watcher never fires: the clock reads are batched as on
+    /// the system clock.
+    fn batched(budget: Duration) -> (Deadline, ManualClock) {
+        let (clock, manual) = CooperatorClock::manual();
+        let clock = clock.with_watcher(Watcher::Never);
+        (Deadline::new(&clock, clock.now(), budget), manual)
+    }
+
     #[test]
-    fn clock_reads_are_spaced_by_the_step_cost_and_a_heavy_batch_resets_them() {
-        let (us, budget) = (Duration::from_micros, Duration::from_millis(2));
+    fn clock_reads_are_spaced_by_the_step_cost_and_shrink_near_the_deadline() {
+        let (mut tick, manual) = batched(Duration::from_millis(2));
+        let task = Entity::PLACEHOLDER;
+        manual.advance(Duration::from_nanos(100));
+        assert_eq!(tick.after_step(task, false), Verdict::Go);
         // 100 ns steps: the cap.
-        assert_eq!(interval(budget, budget, Duration::from_nanos(100), 1), 256);
-        // 50 µs steps, a fortieth of the budget: every step.
-        assert_eq!(interval(budget, budget, us(50), 1), 1);
-        // A batch of 64 expected to take a few µs took 1 ms: one step at a time.
-        assert_eq!(interval(budget, us(1_000), us(1_000), 64), 1);
-        // Near the deadline the batches shrink to half the time left.
-        assert_eq!(interval(budget, us(2), Duration::from_nanos(100), 1), 10);
+        assert_eq!(tick.countdown, 256);
+        for _ in 0..256 {
+            manual.advance(Duration::from_nanos(100));
+            assert_eq!(tick.after_step(task, false), Verdict::Go);
+        }
+        assert_eq!(tick.countdown, 256);
+        // 2 µs before the deadline the batches hold half of what is left.
+        manual.advance(Duration::from_millis(2) - manual.now() - Duration::from_micros(2));
+        tick.countdown = 1;
+        tick.batch = 1;
+        tick.last_read = manual.now() - Duration::from_nanos(100);
+        assert_eq!(tick.after_step(task, false), Verdict::Go);
+        assert_eq!(tick.countdown, 10);
+    }
+
+    #[test]
+    fn a_batch_far_slower_than_predicted_marks_its_tasks_and_reads_after_every_step() {
+        let (mut tick, manual) = batched(Duration::from_millis(4));
+        let task = Entity::PLACEHOLDER;
+        manual.advance(Duration::from_nanos(100));
+        assert_eq!(tick.after_step(task, false), Verdict::Go);
+        // One step of the batch took 1 ms.
+        manual.advance(Duration::from_millis(1));
+        for _ in 0..255 {
+            assert_eq!(tick.after_step(task, false), Verdict::Go);
+        }
+        assert_eq!(
+            tick.after_step(task, false),
+            Verdict::Mark {
+                end: false,
+                mark: Mark::Suspects(256)
+            }
+        );
+        for _ in 0..10 {
+            manual.advance(Duration::from_nanos(100));
+            assert_eq!(tick.after_step(task, false), Verdict::Go);
+            assert_eq!(tick.countdown, 1, "a read after every step");
+        }
+    }
+
+    #[test]
+    fn a_step_timed_alone_marks_its_task_heavy_and_a_cheap_heavy_step_light() {
+        let (mut tick, manual) = batched(Duration::from_millis(2));
+        let task = Entity::PLACEHOLDER;
+        manual.advance(Duration::from_micros(5));
+        let heavy = Verdict::Mark {
+            end: false,
+            mark: Mark::Heavy,
+        };
+        assert_eq!(tick.after_step(task, false), heavy);
+        // A heavy task ends its batch: the clock is read after it, whatever the countdown.
+        manual.advance(Duration::from_micros(5));
+        assert!(tick.countdown > 1);
+        assert_eq!(tick.after_step(task, true), Verdict::Go);
+        manual.advance(Duration::from_nanos(100));
+        let light = Verdict::Mark {
+            end: false,
+            mark: Mark::Light,
+        };
+        assert_eq!(tick.after_step(task, true), light);
+        // A heavy step that crosses the deadline ends the tick right after it.
+        manual.advance(Duration::from_millis(3));
+        assert_eq!(tick.after_step(task, true), Verdict::End);
     }
 
     #[test]

@@ -37,7 +37,58 @@ use core::{
 /// assert_eq!(stats.over_budget_steps, 1);
 /// ```
 #[derive(Resource, Clone)]
-pub struct CooperatorClock(ClockSource);
+pub struct CooperatorClock {
+    source: ClockSource,
+    watcher: Watcher,
+}
+
+/// How a time budget learns that its deadline passed between two of the step loop's own clock
+/// reads: the deadline watcher (see [`Budget`](crate::Budget)'s guarantee). The default is the
+/// real one; the others inject the faults the guarantee must survive, for tests and benchmarks
+/// of the budget. Set with [`CooperatorClock::with_watcher`].
+///
+/// ```
+/// # use std::time::Duration;
+/// # use bevy_app::App;
+/// # use bevy_cooperator::{CooperatorClock, Watcher, prelude::*};
+/// let mut app = App::new();
+/// app.add_plugins(CooperatorPlugin::default().with_budget(Budget::millis(1)));
+/// // A hand-driven clock whose watcher raises its flag 1 ms after each deadline: the loop
+/// // batches its clock reads as it does on the system clock.
+/// let (clock, manual) = CooperatorClock::manual();
+/// app.insert_resource(clock.with_watcher(Watcher::Late(Duration::from_millis(1))));
+/// // 30 tasks of 1 µs steps, and one whose steps take 300 µs.
+/// for _ in 0..30 {
+///     let manual = manual.clone();
+///     app.world_mut().cooperate(from_fn(move |_: &mut StepContext| {
+///         manual.advance(Duration::from_micros(1));
+///     }));
+/// }
+/// let heavy = manual.clone();
+/// app.world_mut().cooperate(from_fn(move |_: &mut StepContext| {
+///     heavy.advance(Duration::from_micros(300));
+/// }));
+/// for _ in 0..20 {
+///     let start = manual.now();
+///     app.update();
+///     // The watcher is late, yet every tick ends within one step of its deadline.
+///     assert!(manual.now() - start <= Duration::from_micros(1_300));
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Watcher {
+    /// The system clock's watcher thread, as punctual as the operating system wakes it. A
+    /// manual clock has none, and its budgets read it after every step.
+    #[default]
+    Thread,
+    /// A watcher that raises its flag this long after each deadline (the system clock's thread,
+    /// slept longer; on a manual clock, a simulated one). The step loop batches its clock reads
+    /// as it does with a real watcher.
+    Late(Duration),
+    /// A watcher that never raises its flag: only the step loop's own clock reads, batched as
+    /// with a watcher, end a tick.
+    Never,
+}
 
 #[derive(Clone)]
 enum ClockSource {
@@ -47,15 +98,25 @@ enum ClockSource {
 
 impl Default for CooperatorClock {
     fn default() -> Self {
-        CooperatorClock(ClockSource::System(Instant::now()))
+        CooperatorClock {
+            source: ClockSource::System(Instant::now()),
+            watcher: Watcher::Thread,
+        }
     }
 }
 
 impl fmt::Debug for CooperatorClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            ClockSource::System(_) => f.write_str("CooperatorClock(System)"),
-            ClockSource::Manual(m) => write!(f, "CooperatorClock(Manual({:?}))", m.now()),
+        match &self.source {
+            ClockSource::System(_) => write!(f, "CooperatorClock(System, {:?})", self.watcher),
+            ClockSource::Manual(m) => {
+                write!(
+                    f,
+                    "CooperatorClock(Manual({:?}), {:?})",
+                    m.now(),
+                    self.watcher
+                )
+            }
         }
     }
 }
@@ -65,7 +126,23 @@ impl CooperatorClock {
     /// [`CooperatorClock`].
     pub fn manual() -> (Self, ManualClock) {
         let manual = ManualClock::default();
-        (CooperatorClock(ClockSource::Manual(manual.clone())), manual)
+        let clock = CooperatorClock {
+            source: ClockSource::Manual(manual.clone()),
+            watcher: Watcher::Thread,
+        };
+        (clock, manual)
+    }
+
+    /// This clock with another deadline watcher: a late or absent one, to test and measure the
+    /// budget's guarantee. See [`Watcher`].
+    pub fn with_watcher(mut self, watcher: Watcher) -> Self {
+        self.watcher = watcher;
+        self
+    }
+
+    /// The deadline watcher its time budgets use.
+    pub fn watcher(&self) -> Watcher {
+        self.watcher
     }
 
     /// Time since the clock's origin.
@@ -79,15 +156,19 @@ impl CooperatorClock {
     /// ```
     #[inline]
     pub fn now(&self) -> Duration {
-        match &self.0 {
+        match &self.source {
             ClockSource::System(origin) => origin.elapsed(),
             ClockSource::Manual(m) => m.now(),
         }
     }
 
-    /// Whether it is the system clock (the one a deadline watcher thread can follow).
-    pub(crate) fn is_system(&self) -> bool {
-        matches!(self.0, ClockSource::System(_))
+    /// The hand-driven clock it reads, unless it is the system clock (the one a deadline watcher
+    /// thread can follow).
+    pub(crate) fn manual_source(&self) -> Option<&ManualClock> {
+        match &self.source {
+            ClockSource::System(_) => None,
+            ClockSource::Manual(m) => Some(m),
+        }
     }
 }
 

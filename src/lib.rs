@@ -119,7 +119,7 @@ mod watch;
 mod work;
 
 pub use budget::{Budget, Predicate, PredicateFactory};
-pub use clock::{CooperatorClock, ManualClock};
+pub use clock::{CooperatorClock, ManualClock, Watcher};
 pub use commands::{
     CooperateCommandsExt, CooperateEntityCommandsExt, CooperateEntityWorldExt, CooperateWorldExt,
 };

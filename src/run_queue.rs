@@ -6,7 +6,7 @@ use bevy_ecs::entity::Entity;
 use bevy_platform::cell::SyncCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::work::Work;
+use crate::{budget::Mark, work::Work};
 
 pub(crate) const NIL: u32 = u32::MAX;
 
@@ -24,6 +24,49 @@ static NEXT_GENERATIONS: AtomicU64 = AtomicU64::new(0);
 /// How many generations a queue reserves at once.
 const GENERATION_BLOCK: u64 = 1 << 16;
 
+/// A task's step count, and one bit more: whether its steps are heavy, so that the clock is read
+/// after each of them (see [`Mark`]). It travels with the count wherever the count goes.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub(crate) struct StepCount(u64);
+
+impl StepCount {
+    const HEAVY: u64 = 1 << 63;
+
+    /// The steps run.
+    #[inline]
+    pub(crate) fn count(self) -> u64 {
+        self.0 & !Self::HEAVY
+    }
+
+    /// Whether the clock is read after each of its steps.
+    #[inline]
+    pub(crate) fn heavy(self) -> bool {
+        self.0 & Self::HEAVY != 0
+    }
+
+    /// Counts one more step (2^63 steps are out of reach).
+    #[inline]
+    pub(crate) fn bump(&mut self) {
+        self.0 += 1;
+    }
+
+    pub(crate) fn set_heavy(&mut self, heavy: bool) {
+        if heavy {
+            self.0 |= Self::HEAVY;
+        } else {
+            self.0 &= !Self::HEAVY;
+        }
+    }
+
+    /// Applies a mark of the task's own step ([`Mark::Heavy`] or [`Mark::Light`]).
+    pub(crate) fn apply(&mut self, mark: Mark) {
+        match mark {
+            Mark::Heavy | Mark::Suspects(_) => self.set_heavy(true),
+            Mark::Light => self.set_heavy(false),
+        }
+    }
+}
+
 /// A runnable task's place in the run order. Everything a step needs is here, so stepping reads
 /// this array and nothing else.
 pub(crate) struct Entry {
@@ -31,7 +74,7 @@ pub(crate) struct Entry {
     pub(crate) work: Option<BoxedWork>,
     pub(crate) task: Entity,
     /// Steps run so far.
-    pub(crate) steps: u64,
+    pub(crate) steps: StepCount,
     /// The task's member slot; [`NIL`] for a hole (the task left the run order).
     pub(crate) slot: u32,
     /// The low half of the node's generation: enough to tell whether the node was reused during
@@ -46,6 +89,9 @@ pub(crate) struct Next {
     pub(crate) work: BoxedWork,
     pub(crate) task: Entity,
     pub(crate) slot: u32,
+    pub(crate) generation: u32,
+    /// Its steps are heavy: the clock is read after each.
+    pub(crate) heavy: bool,
 }
 
 /// A member task.
@@ -58,7 +104,7 @@ struct Node {
     timed: bool,
     /// Its work and step count while it is not runnable (they move to its entry while it is).
     work: Option<BoxedWork>,
-    steps: u64,
+    steps: StepCount,
 }
 
 impl Node {
@@ -156,7 +202,7 @@ impl RunQueue {
             at: NIL,
             timed,
             work,
-            steps: 0,
+            steps: StepCount::default(),
         };
         if let Some(slot) = self.free.pop() {
             self.nodes[slot as usize] = node;
@@ -237,17 +283,20 @@ impl RunQueue {
             let entry = &mut self.order[node.at as usize];
             (entry.work.as_mut(), entry.steps)
         };
-        Some((&mut **work?.get(), steps))
+        Some((&mut **work?.get(), steps.count()))
     }
 
     /// Steps run by the member `entity` at `slot`.
     pub(crate) fn steps(&self, slot: u32, entity: Entity) -> Option<u64> {
         let node = self.node_of(slot, entity)?;
-        Some(if node.at == NIL {
-            node.steps
-        } else {
-            self.order[node.at as usize].steps
-        })
+        Some(
+            if node.at == NIL {
+                node.steps
+            } else {
+                self.order[node.at as usize].steps
+            }
+            .count(),
+        )
     }
 
     /// Gives work the step loop held back to its task, wherever the task is now (runnable or
@@ -284,7 +333,7 @@ impl RunQueue {
         self.timed -= u32::from(node.timed);
         node.entity = Entity::PLACEHOLDER;
         node.generation = u64::MAX;
-        let removed = (node.work.take(), node.steps);
+        let removed = (node.work.take(), node.steps.count());
         self.free.push(slot);
         self.members -= 1;
         if self.members == 0 {
@@ -311,12 +360,59 @@ impl RunQueue {
         }
     }
 
-    /// Puts a member at the back of the run order.
+    /// Remembers what the budget learned of the steps just run: marks the member at `slot`
+    /// with `generation` (the task just stepped, wherever it is now) heavy or light, or the
+    /// last `n` tasks stepped ([`Mark::Suspects`]) heavy, until each is timed on its own.
+    #[cold]
+    pub(crate) fn mark(&mut self, slot: u32, generation: u32, mark: Mark) {
+        if let Mark::Suspects(n) = mark {
+            // The entries behind the cursor; when a pass began inside the batch, also the last
+            // ones of the order (where the previous pass ended, give or take what rejoined).
+            let n = n as usize;
+            let len = self.order.len();
+            let behind = self.cursor.min(n);
+            let wrapped = (n - behind).min(len - self.cursor);
+            let (before, after) = self.order.split_at_mut(self.cursor);
+            let entries = before[self.cursor - behind..]
+                .iter_mut()
+                .chain(after.iter_mut().rev().take(wrapped));
+            for entry in entries.filter(|e| e.slot != NIL) {
+                entry.steps.set_heavy(true);
+            }
+            return;
+        }
+        let Some(node) = self
+            .nodes
+            .get_mut(slot as usize)
+            .filter(|n| n.is_current(generation))
+        else {
+            return;
+        };
+        if node.at == NIL {
+            node.steps.apply(mark);
+        } else {
+            self.order[node.at as usize].steps.apply(mark);
+        }
+    }
+
+    /// Puts a member at the back of the run order. When it is the task stepped last, which left
+    /// and rejoins in the same breath (a wait already resolved, a pause and resume in its own
+    /// step), and every task of the pass has had its turn, the pass is over: the next begins at
+    /// the front (Twisted's rule; the rejoined task does not run twice in a row).
     pub(crate) fn link_back(&mut self, slot: u32) {
-        let node = &mut self.nodes[slot as usize];
+        let node = &self.nodes[slot as usize];
         if node.at != NIL || node.entity == Entity::PLACEHOLDER {
             return;
         }
+        if self.cursor == self.order.len()
+            && self
+                .order
+                .last()
+                .is_some_and(|e| e.slot == NIL && e.task == node.entity)
+        {
+            self.new_pass();
+        }
+        let node = &mut self.nodes[slot as usize];
         node.at = self.order.len() as u32;
         self.order.push(Entry {
             work: node.work.take(),
@@ -364,11 +460,13 @@ impl RunQueue {
             self.cursor += 1;
             // A hole holds no work (nor does the entry being stepped, which is behind the cursor).
             if let Some(work) = entry.work.take() {
-                entry.steps += 1;
+                entry.steps.bump();
                 return Some(Next {
                     work,
                     task: entry.task,
                     slot: entry.slot,
+                    generation: entry.generation,
+                    heavy: entry.steps.heavy(),
                 });
             }
         }
@@ -503,7 +601,7 @@ impl RunQueue {
             .map(|slot| {
                 self.unlink(slot);
                 let node = &mut self.nodes[slot as usize];
-                (node.entity, node.work.take(), node.steps)
+                (node.entity, node.work.take(), node.steps.count())
             })
             .collect();
         *self = RunQueue::new();

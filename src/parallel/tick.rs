@@ -15,10 +15,10 @@ use std::{
 };
 
 use crate::{
-    budget::{Deadline, Predicate, longer},
+    budget::{Deadline, Mark, Predicate, Verdict, longer},
     clock::CooperatorClock,
     error::{TaskPanicked, lock, panic_text},
-    run_queue::{BoxedWork, Share},
+    run_queue::{BoxedWork, Entry, Share},
     work::Step,
 };
 
@@ -152,13 +152,22 @@ pub(crate) fn run_share(
     match limit {
         // No part of a step budget: it keeps its place.
         Limit::Steps(0) => ShareReport::new(share.base + share.start),
-        Limit::Steps(n) => run(share, cooperator, recording, |_, steps| steps >= n),
-        Limit::Unlimited => run(share, cooperator, recording, |_, _| false),
-        Limit::Custom(shared) => run(share, cooperator, recording, |_, _| shared.poll()),
+        Limit::Steps(n) => run(share, cooperator, recording, |_, steps, _| {
+            Verdict::end_if(steps >= n)
+        }),
+        Limit::Unlimited => run(share, cooperator, recording, |_, _, _| Verdict::Go),
+        Limit::Custom(shared) => run(share, cooperator, recording, |_, _, _| {
+            Verdict::end_if(shared.poll())
+        }),
         Limit::Deadline(mut deadline) => {
-            deadline.start_here();
-            let mut report = run(share, cooperator, recording, |task, _| {
-                deadline.exhausted(task)
+            if !deadline.start_here() {
+                // Its thread started after the deadline: the share waits for the next tick.
+                let mut report = ShareReport::new(share.base + share.start);
+                report.overshoot = Some(deadline.overshoot());
+                return report;
+            }
+            let mut report = run(share, cooperator, recording, |task, _, heavy| {
+                deadline.after_step(task, heavy)
             });
             report.longest = longer(report.longest, deadline.longest);
             report.overshoot = Some(deadline.overshoot());
@@ -185,7 +194,7 @@ fn run(
     share: Share<'_>,
     cooperator: Entity,
     recording: Recording<'_>,
-    mut exhausted: impl FnMut(Entity, u32) -> bool,
+    mut after_step: impl FnMut(Entity, u32, bool) -> Verdict,
 ) -> ShareReport {
     let Share {
         base,
@@ -211,7 +220,8 @@ fn run(
             continue;
         };
         idle = 0;
-        entry.steps += 1;
+        entry.steps.bump();
+        let heavy = entry.steps.heavy();
         let task = entry.task;
         #[cfg(feature = "trace")]
         let _span = recording
@@ -240,12 +250,33 @@ fn run(
                 step,
             });
         }
-        if exhausted(task, report.steps) {
-            break;
+        match after_step(task, report.steps, heavy) {
+            Verdict::Go => {}
+            Verdict::End => break,
+            Verdict::Mark { end, mark } => {
+                mark_in_share(entries, at, mark);
+                if end {
+                    break;
+                }
+            }
         }
     }
     report.next = base + if at >= len { 0 } else { at };
     report
+}
+
+/// Remembers what the deadline learned of the steps just run in a share: the task stepped last
+/// (at `at - 1`) or, for suspects, the last `n` stepped (wrapping round the share).
+#[cold]
+fn mark_in_share(entries: &mut [Entry], at: usize, mark: Mark) {
+    let len = entries.len();
+    let n = match mark {
+        Mark::Suspects(n) => (n as usize).min(len),
+        Mark::Heavy | Mark::Light => 1,
+    };
+    for back in 1..=n {
+        entries[(at + len - back) % len].steps.apply(mark);
+    }
 }
 
 /// One step of a share's task: what it asked, unless it just continues (as in the ordinary loop,

@@ -148,7 +148,9 @@ fn step_system(
     for (entity, mut coop) in cooperators.iter_mut(world) {
         let (runnable, members) = (coop.queue.runnable(), coop.queue.members());
         let lane = scratch.lanes.members.binary_search(&entity).is_ok();
-        if coop.running() && !lane {
+        // Stopped ones too: an earlier cooperator's step may start one, which then ticks in
+        // this frame.
+        if !lane {
             scratch
                 .order
                 .push(((Some(entity) != global, coop.created), entity));

@@ -9,7 +9,7 @@ use core::time::Duration;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::{
-    budget::{TickBudget, longer},
+    budget::{TickBudget, Verdict, longer},
     clock::CooperatorClock,
     cooperator::Cooperator,
     error::{TaskPanicked, panic_text},
@@ -173,23 +173,27 @@ impl Ticker<'_> {
     ) -> u32 {
         let coop_entity = lent.coop;
         match budget {
-            TickBudget::Steps(n) => run::<TRACED>(world, lent, |_, steps| steps >= *n),
-            TickBudget::Unlimited => run::<TRACED>(world, lent, |_, _| false),
-            TickBudget::Custom(predicate) => run::<TRACED>(world, lent, |_, _| {
+            TickBudget::Steps(n) => {
+                run::<TRACED>(world, lent, |_, steps, _| Verdict::end_if(steps >= *n))
+            }
+            TickBudget::Unlimited => run::<TRACED>(world, lent, |_, _, _| Verdict::Go),
+            TickBudget::Custom(predicate) => run::<TRACED>(world, lent, |_, _, _| {
                 // A panicking predicate ends the tick; it must not unwind while the loop holds
                 // the queue.
-                catch_unwind(AssertUnwindSafe(&mut *predicate)).unwrap_or_else(|payload| {
-                    log::error!(
-                        "bevy_cooperator: the budget predicate of cooperator {coop_entity} \
-                         panicked ({}); the tick ends",
-                        panic_text(payload.as_ref())
-                    );
-                    true
-                })
+                Verdict::end_if(
+                    catch_unwind(AssertUnwindSafe(&mut *predicate)).unwrap_or_else(|payload| {
+                        log::error!(
+                            "bevy_cooperator: the budget predicate of cooperator {coop_entity} \
+                             panicked ({}); the tick ends",
+                            panic_text(payload.as_ref())
+                        );
+                        true
+                    }),
+                )
             }),
-            TickBudget::Deadline(deadline) => {
-                run::<TRACED>(world, lent, |task, _| deadline.exhausted(task))
-            }
+            TickBudget::Deadline(deadline) => run::<TRACED>(world, lent, |task, _, heavy| {
+                deadline.after_step(task, heavy)
+            }),
         }
     }
 
@@ -245,13 +249,13 @@ impl Ticker<'_> {
 }
 
 /// The hot loop: takes the next runnable task, runs one work unit of it, puts its work back,
-/// and asks the budget (`exhausted(task, steps)`) after every step.
+/// and asks the budget (`after_step(task, steps, heavy)`) after every step.
 // Its own function per kind of budget: only what the loop needs is live in it.
 #[inline(never)]
 fn run<const TRACED: bool>(
     world: &mut World,
     lent: &mut Lent<'_>,
-    mut exhausted: impl FnMut(Entity, u32) -> bool,
+    mut after_step: impl FnMut(Entity, u32, bool) -> Verdict,
 ) -> u32 {
     let mut steps: u32 = 0;
     if !lent.take(world) {
@@ -260,7 +264,14 @@ fn run<const TRACED: bool>(
     // Whether any task of the cooperator is timed (read again after a step that gave the
     // queue back, the only time it can change): most have none, and then no node is looked at.
     let mut any_timed = lent.queue.any_timed();
-    while let Some(Next { work, task, slot }) = lent.queue.next() {
+    while let Some(Next {
+        work,
+        task,
+        slot,
+        generation,
+        heavy,
+    }) = lent.queue.next()
+    {
         let clean = if TRACED {
             step_traced(
                 world,
@@ -282,8 +293,15 @@ fn run<const TRACED: bool>(
             }
             any_timed = lent.queue.any_timed();
         }
-        if exhausted(task, steps) {
-            break;
+        match after_step(task, steps, heavy) {
+            Verdict::Go => {}
+            Verdict::End => break,
+            Verdict::Mark { end, mark } => {
+                lent.queue.mark(slot, generation, mark);
+                if end {
+                    break;
+                }
+            }
         }
     }
     steps

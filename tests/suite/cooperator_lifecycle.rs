@@ -464,3 +464,26 @@ fn a_panic_out_of_the_step_loop_gives_the_queue_back_first() {
         "the queue is back in its cooperator"
     );
 }
+
+// Regression: a cooperator that an earlier cooperator's step starts ticks in that same frame,
+// as work given mid-frame does.
+#[test]
+fn a_cooperator_started_by_an_earlier_cooperators_step_ticks_in_that_frame() {
+    let mut app = app_with(Budget::Steps(1));
+    let later = app
+        .world_mut()
+        .spawn(Cooperator::new(Budget::Steps(1)).not_started())
+        .id();
+    let ran = Log::new();
+    let r = ran.clone();
+    app.world_mut()
+        .cooperate_on(later, std::iter::repeat_with(move || r.push("later")))
+        .unwrap();
+    app.world_mut()
+        .cooperate(from_fn(move |cx: &mut StepContext| {
+            cx.world().start_cooperator(later).unwrap();
+            Step::Done
+        }));
+    app.update();
+    assert_eq!(ran.get(), ["later"]);
+}

@@ -253,3 +253,60 @@ fn a_task_resumed_after_the_last_step_of_a_pass_runs_in_that_pass() {
     app.update();
     assert_eq!(log.get(), ["A0", "B0", "A1"]);
 }
+
+// Regression (the Twisted differential): a task that leaves and rejoins in its own step when
+// it is the last of the pass (here a wait on a signal fired before the frame) does not run
+// again first: the pass is over, and the next begins at the front. Twisted steps A, B, A.
+#[test]
+fn a_task_rejoining_in_its_own_step_at_the_end_of_a_pass_lets_the_next_pass_begin() {
+    let mut app = app_with(Budget::Steps(3));
+    let log = Log::new();
+    let door = app.world_mut().spawn_signal();
+    let a = log.clone();
+    app.world_mut()
+        .cooperate((0..2).map(move |i| a.push(format!("A{i}"))));
+    let b = log.clone();
+    let mut b_steps = 0;
+    app.world_mut()
+        .cooperate(from_fn(move |_: &mut StepContext| {
+            b.push(format!("B{b_steps}"));
+            b_steps += 1;
+            match b_steps {
+                1 => Step::Wait(Wait::signal(door)),
+                2 => Step::Continue,
+                _ => Step::Done,
+            }
+        }));
+    app.world_mut().fire_signal(door).unwrap();
+    app.update();
+    assert_eq!(log.get(), ["A0", "B0", "A1"]);
+    app.update();
+    assert_eq!(log.get(), ["A0", "B0", "A1", "B1", "B2"]);
+}
+
+// The same with a pause and resume inside its own step.
+#[test]
+fn a_task_pausing_and_resuming_itself_at_the_end_of_a_pass_lets_the_next_pass_begin() {
+    let mut app = app_with(Budget::Steps(4));
+    let log = Log::new();
+    let a = log.clone();
+    app.world_mut()
+        .cooperate((0..3).map(move |i| a.push(format!("A{i}"))));
+    let b = log.clone();
+    let mut b_steps = 0;
+    app.world_mut()
+        .cooperate(from_fn(move |cx: &mut StepContext| {
+            b.push(format!("B{b_steps}"));
+            b_steps += 1;
+            let me = cx.task();
+            cx.world().pause_task(me).unwrap();
+            cx.world().resume_task(me).unwrap();
+            if b_steps == 3 {
+                Step::Done
+            } else {
+                Step::Continue
+            }
+        }));
+    app.update();
+    assert_eq!(log.get(), ["A0", "B0", "A1", "B1"]);
+}

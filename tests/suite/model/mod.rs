@@ -109,6 +109,8 @@ pub struct Queue {
     order: Vec<Option<usize>>,
     /// Index in `order` of the next entry to step.
     cursor: usize,
+    /// The hole a task left most recently, with its index in `order`.
+    last_hole: Option<(usize, Entity)>,
 }
 
 impl Queue {
@@ -141,11 +143,21 @@ impl Queue {
             self.free.clear();
             self.order.clear();
             self.cursor = 0;
+            self.last_hole = None;
         }
     }
 
+    /// Twisted's rule: the task that left the last place of a pass and rejoins before the next
+    /// step (a wait already resolved, a pause and resume in its own step) ends the pass.
     fn link_back(&mut self, slot: usize) {
         if !self.order.contains(&Some(slot)) {
+            let len = self.order.len();
+            if self.cursor == len
+                && len > 0
+                && self.last_hole == Some((len - 1, self.slots[slot].unwrap()))
+            {
+                self.new_pass();
+            }
             self.order.push(Some(slot));
         }
     }
@@ -153,7 +165,14 @@ impl Queue {
     fn unlink(&mut self, slot: usize) {
         if let Some(i) = self.order.iter().position(|&s| s == Some(slot)) {
             self.order[i] = None;
+            self.last_hole = Some((i, self.slots[slot].unwrap()));
         }
+    }
+
+    fn new_pass(&mut self) {
+        self.order.retain(Option::is_some);
+        self.cursor = 0;
+        self.last_hole = None;
     }
 
     fn is_empty(&self) -> bool {
@@ -166,8 +185,7 @@ impl Queue {
                 if self.is_empty() {
                     return None;
                 }
-                self.order.retain(Option::is_some);
-                self.cursor = 0;
+                self.new_pass();
             }
             self.cursor += 1;
             if let Some(slot) = self.order[self.cursor - 1] {
@@ -617,16 +635,13 @@ impl Model {
 
     // ---- one frame -------------------------------------------------------------------------------
 
-    /// One frame: every running cooperator, in the order they were created, steps round-robin
-    /// from its cursor with a budget of `budget` steps (at least one) if it has a runnable task
-    /// when its turn comes, then finished tasks are cleaned up.
+    /// One frame: every cooperator, in the order they were created, steps round-robin from its
+    /// cursor with a budget of `budget` steps (at least one) if it is running and has a runnable
+    /// task when its turn comes (an earlier one's step may have started it), then finished tasks
+    /// are cleaned up.
     pub fn frame(&mut self, budget: u32) {
-        let mut order: Vec<(u64, Entity)> = self
-            .coops
-            .iter()
-            .filter(|(_, c)| c.running())
-            .map(|(&e, c)| (c.created, e))
-            .collect();
+        let mut order: Vec<(u64, Entity)> =
+            self.coops.iter().map(|(&e, c)| (c.created, e)).collect();
         order.sort_unstable();
         for (_, c) in order {
             let mut steps = 0;

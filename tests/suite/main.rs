@@ -8,6 +8,7 @@ mod model;
 mod assets;
 mod bad_input;
 mod batched_stepping_keeps_round_robin_order;
+mod budget_guarantee;
 mod budgets;
 mod completion;
 mod cooperator_lifecycle;

@@ -33,16 +33,27 @@ use crate::error::{FinishKind, TaskError};
 pub struct Failure(Arc<BevyError>);
 
 impl Failure {
-    /// Wraps any error.
+    /// Wraps any error. A `Failure` passed on (a script's `wait(..).await?`, a step returning
+    /// [`Step::Fail`](crate::Step::Fail) with it) is not wrapped again: it is the same failure,
+    /// and [`downcast_ref`](Self::downcast_ref) still finds the error inside.
     ///
     /// ```
     /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::error::BevyError;
     /// let failure = Failure::new(std::io::Error::other("disk full"));
     /// assert!(failure.downcast_ref::<std::io::Error>().is_some());
     /// assert_eq!(failure.to_string(), "disk full");
+    /// // Through a `BevyError` and back: the very same failure.
+    /// let again = Failure::new(BevyError::from(failure.clone()));
+    /// assert!(again.ptr_eq(&failure));
+    /// assert!(again.downcast_ref::<std::io::Error>().is_some());
     /// ```
     pub fn new(error: impl Into<BevyError>) -> Self {
-        Failure(Arc::new(error.into()))
+        let error = error.into();
+        match error.downcast_ref::<Failure>() {
+            Some(failure) => failure.clone(),
+            None => Failure(Arc::new(error)),
+        }
     }
 
     /// A failure carrying only a message (see the example on [`Failure`]).

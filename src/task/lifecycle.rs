@@ -196,7 +196,9 @@ pub(crate) fn begin_wait(world: &mut World, entity: Entity, wait: Wait) {
     }
     match waiting::register(wait, world, entity, ticket, &mut stop_loser) {
         Registered::Now(result) => resolve(world, entity, ticket, result),
+        Registered::Refused(failure) => resolve(world, entity, ticket, Err(failure)),
         Registered::Pending(registration) => {
+            let sleeps = matches!(registration, Registration::Waker);
             match world.get_mut::<CooperativeTask>(entity) {
                 Some(mut task) if task.wait == Some(ticket) => {
                     task.waiting.registration = registration;
@@ -205,7 +207,26 @@ pub(crate) fn begin_wait(world: &mut World, entity: Entity, wait: Wait) {
                 _ => waiting::cancel(world, entity, registration, None),
             }
             sync_paused(world, entity);
+            if sleeps {
+                fail_script_cycle(world, entity);
+            }
         }
+    }
+}
+
+/// A script that falls asleep with every wait it awaits caught in a cycle of tasks waiting on
+/// each other (a `join!` of task waits, the rest of which resolved) would never wake: its first
+/// awaited wait fails with the [`WaitCycle`](waiting::WaitCycle).
+fn fail_script_cycle(world: &mut World, entity: Entity) {
+    let Some(cycle) = waiting::script_cycle(world, entity) else {
+        return;
+    };
+    let first = world
+        .get::<CooperativeTask>(entity)
+        .and_then(|task| task.waiting.awaited.first())
+        .map(|awaited| awaited.ticket);
+    if let Some(ticket) = first {
+        resolve_awaited(world, entity, ticket, Err(Failure::new(cycle)), None);
     }
 }
 
@@ -337,6 +358,10 @@ pub(crate) fn begin_awaited(
     match registered {
         Registered::Now(result) => {
             deliver(world, result, winner);
+            None
+        }
+        Registered::Refused(failure) => {
+            deliver(world, Err(failure), winner);
             None
         }
         Registered::Pending(registration) => match task {

@@ -181,6 +181,9 @@ impl Wait {
 
     /// Until another task finishes, whatever its outcome: `Wait::task(task).settled()`.
     ///
+    /// Waiting on itself, or on a task that waits (through others) on this one, would never
+    /// end: such a wait fails at once with a [`WaitCycle`](crate::WaitCycle), settled or not.
+    ///
     /// ```
     /// # use bevy_app::App;
     /// # use bevy_cooperator::prelude::*;
@@ -246,7 +249,10 @@ impl Wait {
     ///
     /// The task resumes in the [`Wake`](crate::CooperatorSystems::Wake) of the first frame whose
     /// elapsed time reaches the deadline. Needs `TimePlugin`; without a `Time` resource the wait
-    /// fails.
+    /// fails. `Duration::ZERO` is resolved at once (the task goes to the back of the run queue);
+    /// a deadline past what `Duration` holds (`Duration::MAX`) is never reached: the task waits
+    /// until it is stopped, or a [`race`](Wait::race) or [`timeout`](Wait::timeout) around the
+    /// wait settles it.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -281,6 +287,10 @@ impl Wait {
     }
 
     /// [`Wait::duration`] in seconds, rounded to the microsecond (so `0.05` is exactly 50 ms).
+    ///
+    /// Never panics. Zero, negative values (`-∞` included) and NaN are a zero wait, resolved at
+    /// once: the task goes to the back of the run queue, as for `Duration::ZERO`. `+∞`, and
+    /// values beyond `u64::MAX` microseconds (about 585,000 years), never resolve by time.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -592,6 +602,8 @@ impl Wait {
     /// losers are cancelled, and losing [`task`](Wait::task) waits **stop their task** (and so
     /// settle everything waiting on it), as UE5Coro's `Race`. The winner's index is then in
     /// [`CooperativeTask::race_winner`](crate::CooperativeTask::race_winner). `race` of nothing resumes at once.
+    /// A branch that would close a cycle of tasks waiting on each other can never win; the race
+    /// fails with the [`WaitCycle`](crate::WaitCycle) only when every branch would.
     ///
     /// ```
     /// # use bevy_app::App;
@@ -619,7 +631,10 @@ impl Wait {
         Wait::new(WaitKind::Join(JoinMode::Race, waits.into_iter().collect()))
     }
 
-    /// This wait, but one that never fails: a failure resumes the task like a success.
+    /// This wait, but one that never fails: a failure resumes the task like a success. A wait
+    /// that can never resolve, because it would close a cycle of tasks waiting on each other,
+    /// still fails with the [`WaitCycle`](crate::WaitCycle): resuming would claim an end that
+    /// never came.
     ///
     /// ```
     /// # use bevy_app::App;

@@ -23,6 +23,10 @@ pub(crate) enum Registered {
     Now(Result<(), Failure>),
     /// Pending; the registration says how to cancel it.
     Pending(Registration),
+    /// It can never resolve (it would close a cycle of tasks waiting on each other): it fails
+    /// whatever wraps it, even a [`settled`](crate::Wait::settled) wait, and a race only when
+    /// every branch is refused.
+    Refused(Failure),
 }
 
 /// What a pending wait left behind at its source, to be cancelled when the wait ends any other

@@ -48,6 +48,7 @@ mod typed_results;
 mod wait_all;
 mod wait_condition;
 mod wait_event;
+mod wait_failures_keep_their_type_regression_19;
 mod wait_future;
 mod wait_message;
 mod wait_race;

@@ -48,17 +48,37 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// At least this many operations run in all (frames included).
-const MIN_TOTAL_OPS: u64 = 1_000_000;
+/// The full check, which CI runs (in release): at least this many operations in all, frames
+/// included.
+const FULL_OPS: u64 = 1_000_000;
+/// The default, so that a plain `cargo test` takes seconds: the first cases of the full run (same
+/// seed, same cases).
+const DEFAULT_OPS: u64 = 20_000;
 /// Mean operations per case (lengths are uniform in `1..2 * OPS`, so failures shrink).
 const OPS: usize = 250;
 
-/// Cases: `MODEL_CASES` overrides (for a quick local run); the default reaches [`MIN_TOTAL_OPS`].
+/// At least this many operations: `MODEL_OPS` overrides [`DEFAULT_OPS`] (`MODEL_OPS=1000000` is
+/// [`FULL_OPS`], as `.ci/run` sets it).
+fn min_total_ops() -> u64 {
+    std::env::var("MODEL_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_OPS)
+}
+
+/// Cases: `MODEL_CASES` overrides; the default reaches [`min_total_ops`], with a margin of 2.5 %.
 fn cases() -> u32 {
+    let ops = min_total_ops();
     std::env::var("MODEL_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or((MIN_TOTAL_OPS / OPS as u64) as u32 + 100)
+        .unwrap_or((ops / OPS as u64 + ops / (OPS as u64 * 40)) as u32)
+}
+
+#[test]
+fn the_full_model_check_runs_the_cases_it_always_ran() {
+    // 4,100 cases of 250 operations on average, as before the size became a choice.
+    assert_eq!(FULL_OPS / OPS as u64 + FULL_OPS / (OPS as u64 * 40), 4_100);
 }
 
 #[test]
@@ -94,9 +114,9 @@ fn model_matches_plugin() {
         "model_matches_plugin: {} operations in {cases} cases",
         total.get()
     );
-    if cases >= MIN_TOTAL_OPS / OPS as u64 {
+    if std::env::var("MODEL_CASES").is_err() {
         assert!(
-            total.get() >= MIN_TOTAL_OPS,
+            total.get() >= min_total_ops(),
             "only {} operations ran",
             total.get()
         );

@@ -11,7 +11,12 @@
 //! was preempted), `cpu` (the thread's CPU time over the same span) and `own` (the tick time the
 //! cooperator measured itself, `CooperatorStats::last_tick_time`).
 //!
-//! `cargo bench --bench adherence`; the table is printed at the end.
+//! Every case runs twice: with the deadline watcher as the operating system wakes it, and with
+//! it 1 ms late (`Watcher::Late`), where only the step loop's own clock reads keep the bound.
+//! Last, the watcher's own lateness on this machine: a thread sleeping with `park_timeout` (1 ns
+//! timer slack, as the watcher does) until a 2 ms deadline while this thread spins.
+//!
+//! `cargo bench --bench adherence`; the tables are printed at the end.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -25,7 +30,7 @@ use std::{
 };
 
 use bevy_app::{App, Update};
-use bevy_cooperator::prelude::*;
+use bevy_cooperator::{CooperatorClock, Watcher, prelude::*};
 use bevy_ecs::prelude::*;
 use bevy_platform::time::Instant;
 use cpu_time::ThreadTime;
@@ -131,7 +136,36 @@ fn phases(
 
 const US: fn(u64) -> Duration = Duration::from_micros;
 
-const CASES: [Case; 7] = [
+/// 2,000 tasks of 100 ns steps and 8 among them whose steps turn to 300 µs after their 50th.
+fn fleet(world: &mut World) {
+    for i in 0..2_000 {
+        world.cooperate(std::iter::repeat_with(|| busy(Duration::from_nanos(100))));
+        if i % 250 == 0 {
+            let mut n = 0u64;
+            world.cooperate(std::iter::repeat_with(move || {
+                n += 1;
+                busy(if n > 50 {
+                    US(300)
+                } else {
+                    Duration::from_nanos(100)
+                });
+            }));
+        }
+    }
+}
+
+/// One task whose step cost doubles every 2,000 steps, from 20 ns to 640 µs.
+fn ramp(world: &mut World) {
+    let mut n = 0u64;
+    world.cooperate(std::iter::repeat_with(move || {
+        busy(Duration::from_nanos(
+            (20u64 << (n / 2_000).min(15)).min(640_000),
+        ));
+        n += 1;
+    }));
+}
+
+const CASES: [Case; 9] = [
     Case {
         name: "1us",
         label: "steps of 1 µs",
@@ -197,10 +231,33 @@ const CASES: [Case; 7] = [
         one_step: Duration::from_millis(1),
         plotted: false,
     },
+    Case {
+        name: "fleet",
+        label: "2,000 × 100 ns + 8 turning 300 µs",
+        color: RGBColor(188, 189, 34),
+        spawn: fleet,
+        one_step: Duration::from_micros(300),
+        plotted: false,
+    },
+    Case {
+        name: "ramp",
+        label: "ramp: 20 ns doubling to 640 µs",
+        color: RGBColor(127, 127, 127),
+        spawn: ramp,
+        one_step: Duration::from_micros(640),
+        plotted: false,
+    },
 ];
 
-fn case_app(case: &Case) -> App {
+/// The watcher modes each case runs under: as the operating system wakes it, and 1 ms late.
+const WATCHERS: [(&str, Watcher); 2] = [
+    ("watcher", Watcher::Thread),
+    ("late 1ms", Watcher::Late(Duration::from_millis(1))),
+];
+
+fn case_app(case: &Case, watcher: Watcher) -> App {
     let mut app = App::new();
+    app.insert_resource(CooperatorClock::default().with_watcher(watcher));
     app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Time(BUDGET)))
         .init_resource::<SchedulerTimes>()
         .add_systems(
@@ -216,8 +273,14 @@ fn case_app(case: &Case) -> App {
     app
 }
 
-/// A case with its per-frame wall, CPU and self-measured times.
-type Series = (&'static Case, Vec<Duration>, Vec<Duration>, Vec<Duration>);
+/// A case with its watcher mode and its per-frame wall, CPU and self-measured times.
+type Series = (
+    &'static Case,
+    &'static str,
+    Vec<Duration>,
+    Vec<Duration>,
+    Vec<Duration>,
+);
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
@@ -231,28 +294,30 @@ fn main() {
     let mut c = criterion();
     let mut series = Vec::new();
     let mut group = c.benchmark_group("adherence");
-    for case in &CASES {
-        let mut app = case_app(case);
-        // Warm up, then record.
-        for _ in 0..10 {
-            app.update();
+    for (mode, watcher) in WATCHERS {
+        for case in &CASES {
+            let mut app = case_app(case, watcher);
+            // Warm up, then record.
+            for _ in 0..10 {
+                app.update();
+            }
+            *app.world_mut().resource_mut::<SchedulerTimes>() = SchedulerTimes::default();
+            for _ in 0..FRAMES {
+                app.update();
+            }
+            let times = std::mem::take(&mut *app.world_mut().resource_mut::<SchedulerTimes>());
+            // Criterion's own view of the whole frame, for the record.
+            group.bench_function(format!("{}/{mode}", case.name), |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        app.update();
+                    }
+                    start.elapsed()
+                })
+            });
+            series.push((case, mode, times.frames, times.cpu, times.own));
         }
-        *app.world_mut().resource_mut::<SchedulerTimes>() = SchedulerTimes::default();
-        for _ in 0..FRAMES {
-            app.update();
-        }
-        let times = std::mem::take(&mut *app.world_mut().resource_mut::<SchedulerTimes>());
-        // Criterion's own view of the whole frame, for the record.
-        group.bench_function(case.name, |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    app.update();
-                }
-                start.elapsed()
-            })
-        });
-        series.push((case, times.frames, times.cpu, times.own));
     }
     group.finish();
     c.final_summary();
@@ -262,8 +327,9 @@ fn main() {
         BUDGET.as_millis()
     );
     println!(
-        "{:<36} {:>5} {:>9} {:>9} {:>9} {:>12} {:>12} {:>9} {:>8} {:>6}",
+        "{:<36} {:>9} {:>5} {:>9} {:>9} {:>9} {:>12} {:>12} {:>9} {:>8} {:>6}",
         "case",
+        "watcher",
         "clock",
         "p50 us",
         "p99 us",
@@ -274,7 +340,7 @@ fn main() {
         "util.",
         "kept"
     );
-    for (case, frames, cpu, own) in &series {
+    for (case, mode, frames, cpu, own) in &series {
         for (clock, times) in [("wall", frames), ("cpu", cpu), ("own", own)] {
             let mut sorted = times.clone();
             sorted.sort();
@@ -291,7 +357,7 @@ fn main() {
             // 0.5 ms.
             let kept = over(max) <= case.one_step + Duration::from_micros(500);
             println!(
-                "{:<36} {clock:>5} {:>9.1} {:>9.1} {:>9.1} {:>12.1} {:>12.1} {:>9.1} {:>7.1}% {:>6}",
+                "{:<36} {mode:>9} {clock:>5} {:>9.1} {:>9.1} {:>9.1} {:>12.1} {:>12.1} {:>9.1} {:>7.1}% {:>6}",
                 case.label,
                 micros(percentile(&sorted, 0.5)),
                 micros(p99),
@@ -304,9 +370,55 @@ fn main() {
             );
         }
     }
+    watcher_lateness();
     if let Err(e) = plot(&series) {
         eprintln!("could not draw the plot: {e}");
     }
+}
+
+/// How late a thread sleeping until a deadline wakes while this one spins (what the crate's
+/// deadline watcher does), over 400 deadlines of 2 ms.
+fn watcher_lateness() {
+    use std::sync::mpsc;
+    let (to_sleeper, deadlines) = mpsc::channel::<Instant>();
+    let (to_main, lateness) = mpsc::channel::<Duration>();
+    let sleeper = std::thread::spawn(move || {
+        #[cfg(target_os = "linux")]
+        let _ = nix::sys::prctl::set_timerslack(1);
+        for deadline in deadlines {
+            loop {
+                let now = Instant::now();
+                if now >= deadline {
+                    to_main.send(now - deadline).unwrap();
+                    break;
+                }
+                std::thread::park_timeout(deadline - now);
+            }
+        }
+    });
+    let mut late = Vec::new();
+    for _ in 0..400 {
+        let deadline = Instant::now() + BUDGET;
+        to_sleeper.send(deadline).unwrap();
+        // The stepping thread keeps its core busy until the watcher has woken.
+        loop {
+            if let Ok(d) = lateness.try_recv() {
+                late.push(d);
+                break;
+            }
+            std::hint::spin_loop();
+        }
+    }
+    drop(to_sleeper);
+    sleeper.join().unwrap();
+    late.sort();
+    println!(
+        "\nwatcher lateness, 400 deadlines of 2 ms: p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, max {:.1} us",
+        micros(percentile(&late, 0.5)),
+        micros(percentile(&late, 0.9)),
+        micros(percentile(&late, 0.99)),
+        micros(*late.last().unwrap()),
+    );
 }
 
 /// Draws the per-frame scheduler time of every case to `docs/adherence.svg`.
@@ -318,7 +430,7 @@ fn plot(series: &[Series]) -> Result<(), Box<dyn std::error::Error>> {
     let budget = micros(BUDGET);
     let top = series
         .iter()
-        .flat_map(|(_, f, ..)| f.iter().map(|d| micros(*d)))
+        .flat_map(|(_, _, f, ..)| f.iter().map(|d| micros(*d)))
         .fold(budget, f64::max)
         * 1.1;
     let mut chart = ChartBuilder::on(&root)
@@ -343,7 +455,10 @@ fn plot(series: &[Series]) -> Result<(), Box<dyn std::error::Error>> {
         ))?
         .label("budget (2,000 µs)")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.mix(0.6)));
-    for (case, frames, ..) in series.iter().filter(|(case, ..)| case.plotted) {
+    for (case, _, frames, ..) in series
+        .iter()
+        .filter(|(case, mode, ..)| case.plotted && *mode == WATCHERS[0].0)
+    {
         let color = case.color;
         chart
             .draw_series(LineSeries::new(

@@ -179,4 +179,8 @@ pub mod prelude {
         Signal, Step, StepContext, TaskError, TaskFinished, TaskResult, Wait, Work, from_fn,
         script,
     };
+    /// With `bevy_state`: `cooperate_in_state` on `World` and `Commands`.
+    #[cfg(feature = "bevy_state")]
+    #[doc(hidden)]
+    pub use crate::{CooperateStateCommandsExt, CooperateStateExt};
 }

@@ -89,7 +89,6 @@ pub(crate) struct Next {
     pub(crate) work: BoxedWork,
     pub(crate) task: Entity,
     pub(crate) slot: u32,
-    pub(crate) generation: u32,
     /// Its steps are heavy: the clock is read after each.
     pub(crate) heavy: bool,
 }
@@ -360,11 +359,11 @@ impl RunQueue {
         }
     }
 
-    /// Remembers what the budget learned of the steps just run: marks the member at `slot`
-    /// with `generation` (the task just stepped, wherever it is now) heavy or light, or the
-    /// last `n` tasks stepped ([`Mark::Suspects`]) heavy, until each is timed on its own.
+    /// Remembers what the budget learned of the steps just run: marks the member `task` at
+    /// `slot` (the task just stepped, wherever it is now) heavy or light, or the last `n` tasks
+    /// stepped ([`Mark::Suspects`]) heavy, until each is timed on its own.
     #[cold]
-    pub(crate) fn mark(&mut self, slot: u32, generation: u32, mark: Mark) {
+    pub(crate) fn mark(&mut self, slot: u32, task: Entity, mark: Mark) {
         if let Mark::Suspects(n) = mark {
             // The entries behind the cursor; when a pass began inside the batch, also the last
             // ones of the order (where the previous pass ended, give or take what rejoined).
@@ -384,7 +383,7 @@ impl RunQueue {
         let Some(node) = self
             .nodes
             .get_mut(slot as usize)
-            .filter(|n| n.is_current(generation))
+            .filter(|n| n.entity == task)
         else {
             return;
         };
@@ -465,7 +464,6 @@ impl RunQueue {
                     work,
                     task: entry.task,
                     slot: entry.slot,
-                    generation: entry.generation,
                     heavy: entry.steps.heavy(),
                 });
             }

@@ -268,7 +268,6 @@ fn run<const TRACED: bool>(
         work,
         task,
         slot,
-        generation,
         heavy,
     }) = lent.queue.next()
     {
@@ -297,7 +296,7 @@ fn run<const TRACED: bool>(
             Verdict::Go => {}
             Verdict::End => break,
             Verdict::Mark { end, mark } => {
-                lent.queue.mark(slot, generation, mark);
+                lent.queue.mark(slot, task, mark);
                 if end {
                     break;
                 }

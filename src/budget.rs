@@ -6,11 +6,15 @@ use bevy_ecs::{
     system::{BoxedSystem, IntoSystem},
     world::{World, WorldId},
 };
-use core::{fmt, time::Duration};
+use core::{
+    fmt,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 use std::sync::Mutex;
 
 use crate::{
-    clock::{CooperatorClock, ManualClock, Watcher, nanos},
+    clock::{CooperatorClock, Watcher, nanos},
     error::lock,
     watch::Watch,
 };
@@ -462,24 +466,19 @@ pub(crate) fn longer(
     }
 }
 
-/// How a tick learns that its deadline passed between two clock reads.
-enum Flag {
-    /// This thread's watcher thread.
-    Thread(Watch),
-    /// A simulated watcher of a manual clock: raised once the clock reads `at` nanoseconds.
-    At(ManualClock, u64),
-    /// A watcher that never fires ([`Watcher::Never`]).
-    Never,
+/// How a tick learns that its deadline passed between two clock reads: raised once `value`
+/// reads at least `at`. This thread's watcher thread counts the watches that expired; a
+/// simulated watcher of a manual clock is the clock itself (at the deadline plus its lateness);
+/// a watcher that never fires ([`Watcher::Never`]) is a counter that never reaches `u64::MAX`.
+struct Flag {
+    value: Arc<AtomicU64>,
+    at: u64,
 }
 
 impl Flag {
     #[inline]
     fn raised(&self) -> bool {
-        match self {
-            Flag::Thread(watch) => watch.expired(),
-            Flag::At(clock, at) => nanos(clock.now()) >= *at,
-            Flag::Never => false,
-        }
+        self.value.load(Ordering::Relaxed) >= self.at
     }
 }
 
@@ -709,23 +708,27 @@ impl Deadline {
     /// The flag for a deadline `left` from now, as the clock's [`Watcher`] says.
     fn arm(&self, left: Duration) -> Option<Flag> {
         let late = match self.clock.watcher() {
-            Watcher::Never => return Some(Flag::Never),
+            Watcher::Never => {
+                return Some(Flag {
+                    value: Arc::new(AtomicU64::new(0)),
+                    at: u64::MAX,
+                });
+            }
             Watcher::Thread => Duration::ZERO,
             Watcher::Late(late) => late,
         };
-        match self.clock.manual_source() {
-            Some(manual) => Some(Flag::At(
-                manual.clone(),
-                nanos(self.end.saturating_add(late)),
-            )),
-            None => Watch::arm(left.saturating_add(late)).map(Flag::Thread),
-        }
+        let (value, at) = match self.clock.manual_source() {
+            Some(manual) => (manual.nanos_cell(), nanos(self.end.saturating_add(late))),
+            None => Watch::arm(left.saturating_add(late))?.into_threshold(),
+        };
+        Some(Flag { value, at })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
 
     /// Runs steps of `cost(n)` on a manual clock until the budget says stop; returns the steps
     /// and the time spent.

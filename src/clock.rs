@@ -198,6 +198,11 @@ impl ManualClock {
             });
     }
 
+    /// Its reading in nanoseconds, shared.
+    pub(crate) fn nanos_cell(&self) -> Arc<AtomicU64> {
+        self.0.clone()
+    }
+
     /// The clock's current reading. See [`advance`](Self::advance).
     pub fn now(&self) -> Duration {
         Duration::from_nanos(self.0.load(Ordering::Relaxed))

@@ -36,7 +36,7 @@ struct Shared {
     /// The armed watch's number (0: none yet).
     armed: AtomicU64,
     /// The number of the last watch whose deadline passed.
-    expired: AtomicU64,
+    expired: Arc<AtomicU64>,
     shutdown: AtomicBool,
 }
 
@@ -88,9 +88,16 @@ impl Watch {
     }
 
     /// Whether the deadline has passed (one atomic load).
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn expired(&self) -> bool {
         self.shared.expired.load(Ordering::Relaxed) == self.number
+    }
+
+    /// The watch as a counter and a threshold: its deadline has passed once the counter reads
+    /// at least the threshold (watch numbers only grow, and a thread arms its next watch only
+    /// after its last tick is over).
+    pub(crate) fn into_threshold(self) -> (Arc<AtomicU64>, u64) {
+        (self.shared.expired.clone(), self.number)
     }
 }
 
@@ -99,7 +106,7 @@ fn spawn() -> Result<Watcher, ()> {
         origin: Instant::now(),
         deadline: AtomicU64::new(u64::MAX),
         armed: AtomicU64::new(0),
-        expired: AtomicU64::new(0),
+        expired: Arc::new(AtomicU64::new(0)),
         shutdown: AtomicBool::new(false),
     });
     let theirs = shared.clone();

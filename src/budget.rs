@@ -646,9 +646,10 @@ impl Deadline {
     fn read(&mut self, heavy: bool) -> Verdict {
         let now = self.clock.now();
         let spent = nanos(now.saturating_sub(self.last_read));
+        // At least one: the countdown was counted down for the step just run.
         let steps = self.batch - self.countdown;
         let mut mark = None;
-        if steps <= 1 {
+        if steps == 1 {
             // A step timed alone.
             self.longest = longer(
                 self.longest,

@@ -58,7 +58,8 @@ impl StepCount {
         }
     }
 
-    /// Applies a mark of the task's own step ([`Mark::Heavy`] or [`Mark::Light`]).
+    /// Applies a mark: [`Mark::Light`] clears the bit; [`Mark::Heavy`] and [`Mark::Suspects`]
+    /// (a suspect is read after its next step, as a heavy task is) set it.
     pub(crate) fn apply(&mut self, mark: Mark) {
         match mark {
             Mark::Heavy | Mark::Suspects(_) => self.set_heavy(true),

@@ -11,7 +11,7 @@ use core::{
     sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
 use crate::{
     clock::{CooperatorClock, Watcher, nanos},
@@ -476,6 +476,15 @@ struct Flag {
 }
 
 impl Flag {
+    /// A flag never raised: the tick's flag until one is armed, and [`Watcher::Never`]'s.
+    fn lowered() -> Self {
+        static NEVER: LazyLock<Arc<AtomicU64>> = LazyLock::new(|| Arc::new(AtomicU64::new(0)));
+        Flag {
+            value: NEVER.clone(),
+            at: u64::MAX,
+        }
+    }
+
     #[inline]
     fn raised(&self) -> bool {
         self.value.load(Ordering::Relaxed) >= self.at
@@ -487,8 +496,11 @@ pub(crate) struct Deadline {
     start: Duration,
     pub(crate) end: Duration,
     budget: Duration,
-    /// The deadline flag for this tick, once raised or armed (at the first clock read).
-    flag: Option<Flag>,
+    /// The deadline flag for this tick: lowered until armed (at the first clock read). Always
+    /// there, so that the check after each step is one load and a compare.
+    flag: Flag,
+    /// A watcher was armed (its flag is `flag`).
+    armed: bool,
     /// Whether to arm a flag (a system clock, or a manual one with a simulated watcher; not yet
     /// found impossible). Without one the clock is read after every step.
     watchable: bool,
@@ -578,7 +590,8 @@ impl Deadline {
             start,
             end: start.saturating_add(budget),
             budget,
-            flag: None,
+            flag: Flag::lowered(),
+            armed: false,
             watchable: clock.manual_source().is_none() || clock.watcher() != Watcher::Thread,
             countdown: 1,
             batch: 1,
@@ -629,7 +642,9 @@ impl Deadline {
     #[inline]
     pub(crate) fn after_step(&mut self, task: Entity, heavy: bool) -> Verdict {
         self.countdown -= 1;
-        if self.countdown > 0 && !heavy && !self.flag.as_ref().is_some_and(Flag::raised) {
+        // One branch for the three tests (`&`, not `&&`): every one is cheap and all are true
+        // but once a batch.
+        if (self.countdown > 0) & !heavy & !self.flag.raised() {
             return Verdict::Go;
         }
         self.last_task = task;
@@ -672,7 +687,7 @@ impl Deadline {
         } else {
             self.per_step = (spent / u64::from(steps.max(1))).max(1);
         }
-        let end = now >= self.end || self.flag.as_ref().is_some_and(Flag::raised);
+        let end = now >= self.end || self.flag.raised();
         if !end {
             self.plan(now);
         }
@@ -686,15 +701,20 @@ impl Deadline {
     fn plan(&mut self, now: Duration) {
         let left = self.end - now;
         #[cfg(feature = "parallel")]
-        if self.share && self.flag.is_none() && self.per_step >= SHARE_READS_EVERY_STEP_FROM {
+        if self.share && !self.armed && self.per_step >= SHARE_READS_EVERY_STEP_FROM {
             self.watchable = false;
         }
-        if self.watchable && self.flag.is_none() {
-            self.flag = self.arm(left);
-            self.watchable = self.flag.is_some();
+        if self.watchable && !self.armed {
+            match self.arm(left) {
+                Some(flag) => {
+                    self.flag = flag;
+                    self.armed = true;
+                }
+                None => self.watchable = false,
+            }
         }
         let allowance = nanos(self.budget / 32).min(nanos(left / 2)).max(1);
-        self.countdown = if self.flag.is_none() || self.every_step {
+        self.countdown = if !self.armed || self.every_step {
             // No watcher, or a cost that just jumped: only a read after every step keeps the
             // guarantee.
             1
@@ -709,12 +729,7 @@ impl Deadline {
     /// The flag for a deadline `left` from now, as the clock's [`Watcher`] says.
     fn arm(&self, left: Duration) -> Option<Flag> {
         let late = match self.clock.watcher() {
-            Watcher::Never => {
-                return Some(Flag {
-                    value: Arc::new(AtomicU64::new(0)),
-                    at: u64::MAX,
-                });
-            }
+            Watcher::Never => return Some(Flag::lowered()),
             Watcher::Thread => Duration::ZERO,
             Watcher::Late(late) => late,
         };

@@ -17,6 +17,7 @@ use bevy_cooperator::{parallel, prelude::*};
 use bevy_ecs::prelude::*;
 use bevy_platform::time::Instant;
 use bevy_tasks::{ComputeTaskPool, TaskPoolBuilder};
+use cpu_time::ProcessTime;
 use criterion::BenchmarkId;
 use support::*;
 
@@ -98,14 +99,24 @@ fn bench_app(mode: Mode, cost: Cost, tasks: usize) -> (App, Entity) {
 
 /// Runs `frames` frames; records each tick's steps and overshoot; returns the time taken.
 fn run(app: &mut App, coop: Entity, frames: u64, name: &str) -> Duration {
-    let cpu = cpu_time::ProcessTime::now();
+    let cpu = ProcessTime::now();
     let start = Instant::now();
     for _ in 0..frames {
+        let (frame_cpu, frame_wall) = (ProcessTime::now(), Instant::now());
         app.update();
+        let (frame_cpu, frame_wall) = (frame_cpu.elapsed(), frame_wall.elapsed());
         let stats = app.world().get::<Cooperator>(coop).unwrap().stats();
         record(&format!("steps/{name}"), f64::from(stats.last_tick_steps));
         let over = stats.last_tick_overshoot.unwrap_or_default();
         record(&format!("over/{name}"), over.as_secs_f64() * 1e6);
+        // The cores the frame got (the process's CPU time over the frame's wall time) against
+        // the threads its tick steps on: a frame whose stepping thread lost its core
+        // (descheduled, or waiting for a thread the OS started late) got fewer.
+        let cores = frame_cpu.as_secs_f64() / frame_wall.as_secs_f64().max(1e-9);
+        record(&format!("frame-cores/{name}"), cores);
+        if cores >= 0.9 * f64::from(stats.last_tick_threads.max(1)) {
+            record(&format!("over-kept/{name}"), over.as_secs_f64() * 1e6);
+        }
         let thread_over = stats
             .last_tick_thread_overshoot
             .or(stats.last_tick_overshoot)
@@ -189,6 +200,8 @@ fn main() {
                 q("cores", Mode::AllThreads, 0.5),
             );
             for mode in modes {
+                let count =
+                    |what: &str| count(&format!("{what}/{}/{}/{tasks}", cost.name(), mode.name()));
                 println!(
                     "{:>26} past the deadline, p50/p99/max: tick {:.1}/{:.1}/{:.1} µs, \
                      latest thread {:.1}/{:.1}/{:.1} µs (longest step timed alone, max {:.1} µs)",
@@ -200,6 +213,17 @@ fn main() {
                     q("thread-over", mode, 0.99),
                     q("thread-over", mode, 1.0),
                     q("longest", mode, 1.0),
+                );
+                println!(
+                    "{:>26} cores per frame (CPU / wall) p1/p50 {:.2}/{:.2}; frames whose threads \
+                     kept their cores ({} of {}): tick past the deadline p99/max {:.1}/{:.1} µs",
+                    "",
+                    q("frame-cores", mode, 0.01),
+                    q("frame-cores", mode, 0.5),
+                    count("over-kept"),
+                    count("over"),
+                    q("over-kept", mode, 0.99),
+                    q("over-kept", mode, 1.0),
                 );
             }
         }

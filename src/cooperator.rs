@@ -137,7 +137,11 @@ impl Cooperator {
     /// ([`parallel`](crate::parallel), [`parallel_fn`](crate::parallel_fn)) is stepped on the
     /// threads of `bevy_tasks::ComputeTaskPool`, each thread its own share of the run order,
     /// all within the same budget; a time budget's deadline holds on every thread (at most one
-    /// step past it). Work that needs the world fails on it with
+    /// step past it). The tick never waits for a pool thread the operating system starts late:
+    /// while the calling thread waits for the others, it runs what the pool has not started (as
+    /// `ComputeTaskPool::scope` does, so it may also run another of the pool's tasks then), and a
+    /// share first taken past the deadline steps nothing and keeps its place for the next tick.
+    /// Work that needs the world fails on it with
     /// [`NotWorldFree`](crate::NotWorldFree). See [`ParallelWork`](crate::ParallelWork) for what
     /// is applied when, and how the budgets are shared.
     ///

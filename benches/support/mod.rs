@@ -189,6 +189,11 @@ pub fn median(name: &str) -> f64 {
     samples[samples.len() / 2]
 }
 
+/// How many samples a figure has.
+pub fn count(name: &str) -> usize {
+    FIGURES.lock().unwrap().get(name).map_or(0, Vec::len)
+}
+
 /// The `q` quantile (0 to 1, nearest rank) of a figure's samples.
 pub fn quantile(name: &str, q: f64) -> f64 {
     let figures = FIGURES.lock().unwrap();

@@ -38,6 +38,7 @@ impl Ticker<'_> {
             if !coop.running() {
                 return 0;
             }
+            let ticks = coop.stats.ticks;
             let shares = coop.queue.split_shares(threads);
             let count = shares.len() as u32;
             let (mut total, mut deadline, mut custom) = (None, None, None);
@@ -89,21 +90,28 @@ impl Ticker<'_> {
                 .collect();
             let reports: Vec<ShareReport> = match pool {
                 Some(pool) if runs.len() > 1 => {
-                    // The first share runs right here, the others on the pool's threads. The
-                    // calling thread runs nothing else while it waits for them (no unrelated
-                    // pool task can lengthen the frame).
-                    let mut runs = runs.into_iter();
-                    let (first, first_limit) = runs.next().expect("more than one share");
+                    // One share runs right here, the others on the pool's threads. While it
+                    // waits for them, the calling thread runs what the pool has not started (the
+                    // way the pool's own `scope` waits): a share whose thread the operating
+                    // system starts late is then stepped here, or, past the deadline, left for
+                    // the next tick, and the tick ends within the ordinary bound. The share run
+                    // here goes round tick by tick, so that none is left out tick after tick
+                    // while the pool's threads are late.
+                    let mut runs = runs;
+                    let here = (ticks % runs.len() as u64) as usize;
+                    let (share, limit) = runs.remove(here);
                     let mut mine = None;
-                    let theirs = pool.scope_with_executor(false, None, |scope| {
+                    let mut reports = pool.scope_with_executor(true, None, |scope| {
                         for (share, limit) in runs {
                             scope.spawn(
                                 async move { run_share(share, coop_entity, limit, recording) },
                             );
                         }
-                        mine = Some(run_share(first, coop_entity, first_limit, recording));
+                        mine = Some(run_share(share, coop_entity, limit, recording));
                     });
-                    mine.into_iter().chain(theirs).collect()
+                    // The pool's reports come in the order their shares were spawned.
+                    reports.insert(here, mine.expect("the scope ran its closure"));
+                    reports
                 }
                 // One share (or no pool): stepped right here.
                 _ => runs

@@ -4,8 +4,9 @@
 //! and the one-thread fallback.
 
 use std::sync::{
-    Arc, Mutex,
-    atomic::{AtomicU32, AtomicU64, Ordering},
+    Arc, Mutex, PoisonError, RwLock, RwLockReadGuard,
+    atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
+    mpsc,
 };
 use std::time::Duration;
 
@@ -18,6 +19,15 @@ use bevy_tasks::{ComputeTaskPool, TaskPoolBuilder};
 /// The compute pool of this test binary (two threads, unless another test made it first).
 fn pool_threads() -> usize {
     ComputeTaskPool::get_or_init(|| TaskPoolBuilder::new().num_threads(2).build()).thread_num()
+}
+
+/// The tests that hold every thread of the pool run alone among this file's tests (each of
+/// which takes this lock to read): a test that counts the threads its steps ran on would see
+/// fewer.
+static POOL: RwLock<()> = RwLock::new(());
+
+fn shared_pool() -> RwLockReadGuard<'static, ()> {
+    POOL.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A parallel cooperator with `budget` using at most `threads` threads.
@@ -53,6 +63,7 @@ fn counts(counters: &[(Entity, Arc<AtomicU64>)]) -> Vec<u64> {
 
 #[test]
 fn every_task_gets_its_turn_across_threads() {
+    let _pool = shared_pool();
     let mut app = app();
     let coop = parallel_coop(&mut app, Budget::Steps(4), 2);
     let tasks: Vec<_> = (0..6).map(|_| counting(&mut app, coop)).collect();
@@ -71,6 +82,7 @@ fn every_task_gets_its_turn_across_threads() {
 
 #[test]
 fn a_step_budget_is_split_among_the_shares_and_zero_still_runs_one_step() {
+    let _pool = shared_pool();
     let mut app = app();
     let coop = parallel_coop(&mut app, Budget::Steps(5), 2);
     let tasks: Vec<_> = (0..4).map(|_| counting(&mut app, coop)).collect();
@@ -83,6 +95,7 @@ fn a_step_budget_is_split_among_the_shares_and_zero_still_runs_one_step() {
 
 #[test]
 fn pause_resume_stop_and_despawn_between_ticks_take_effect_before_the_next_tick() {
+    let _pool = shared_pool();
     let mut app = app();
     let finished = record_finished(&mut app);
     let coop = parallel_coop(&mut app, Budget::Steps(8), 2);
@@ -129,6 +142,7 @@ fn finite_tasks(app: &mut App, coop: Entity, lens: &[u64]) -> Vec<Entity> {
 
 #[test]
 fn every_task_finishes_exactly_once() {
+    let _pool = shared_pool();
     let mut app = app();
     let finished = record_finished(&mut app);
     let coop = parallel_coop(&mut app, Budget::Steps(3), 2);
@@ -153,6 +167,7 @@ fn every_task_finishes_exactly_once() {
 
 #[test]
 fn a_task_waits_and_resumes_at_the_back() {
+    let _pool = shared_pool();
     let mut app = app();
     let coop = parallel_coop(&mut app, Budget::Steps(4), 2);
     let signal = app.world_mut().spawn_signal();
@@ -207,6 +222,7 @@ fn a_task_waits_and_resumes_at_the_back() {
 
 #[test]
 fn failures_and_panics_fail_only_their_own_task() {
+    let _pool = shared_pool();
     let mut app = app();
     let finished = record_finished(&mut app);
     let coop = parallel_coop(&mut app, Budget::Steps(8), 2);
@@ -244,6 +260,7 @@ fn failures_and_panics_fail_only_their_own_task() {
 
 #[test]
 fn work_that_needs_the_world_fails_with_not_world_free() {
+    let _pool = shared_pool();
     let mut app = app();
     let finished = record_finished(&mut app);
     let coop = parallel_coop(&mut app, Budget::Steps(4), 2);
@@ -269,6 +286,7 @@ fn work_that_needs_the_world_fails_with_not_world_free() {
 
 #[test]
 fn world_free_work_runs_on_an_ordinary_cooperator_too() {
+    let _pool = shared_pool();
     let mut app = app_with(Budget::Steps(3));
     let task = app.world_mut().cooperate(parallel((0..5).map(|_| ())));
     app.world_mut().entity_mut(task).insert(RetainFinished);
@@ -280,6 +298,7 @@ fn world_free_work_runs_on_an_ordinary_cooperator_too() {
 
 #[test]
 fn unlimited_runs_every_share_to_its_end_and_custom_polls_after_every_step() {
+    let _pool = shared_pool();
     let mut app = app();
     let coop = parallel_coop(&mut app, Budget::Unlimited, 2);
     let tasks = finite_tasks(&mut app, coop, &[10, 20, 30, 40]);
@@ -307,6 +326,7 @@ fn unlimited_runs_every_share_to_its_end_and_custom_polls_after_every_step() {
 
 #[test]
 fn with_a_time_budget_no_thread_starts_more_than_one_step_after_the_deadline() {
+    let _pool = shared_pool();
     let mut app = app();
     let manual = manual_clock(&mut app);
     let coop = parallel_coop(&mut app, Budget::Time(Duration::from_micros(2_500)), 2);
@@ -391,6 +411,7 @@ fn trace() -> (Vec<Vec<u32>>, Vec<(usize, &'static str)>) {
 
 #[test]
 fn with_a_step_budget_and_fixed_threads_the_step_trace_is_the_same_in_every_run() {
+    let _pool = shared_pool();
     let first = trace();
     assert_eq!(first.1.len(), 6, "finite tasks all finished: {:?}", first.1);
     for _ in 0..5 {
@@ -400,6 +421,7 @@ fn with_a_step_budget_and_fixed_threads_the_step_trace_is_the_same_in_every_run(
 
 #[test]
 fn on_one_thread_it_steps_as_an_ordinary_cooperator_does() {
+    let _pool = shared_pool();
     // The same tasks, logging to one log, on an ordinary and on a one-thread parallel
     // cooperator: the same steps in the same order, and the same finish order.
     let run = |parallel_coop: bool| {
@@ -449,6 +471,7 @@ fn on_one_thread_it_steps_as_an_ordinary_cooperator_does() {
 
 #[test]
 fn despawning_a_parallel_cooperator_stops_every_task() {
+    let _pool = shared_pool();
     let mut app = app();
     let finished = record_finished(&mut app);
     let coop = parallel_coop(&mut app, Budget::Steps(4), 2);
@@ -492,6 +515,7 @@ fn longest_wait_of_long_tasks(coop: Cooperator) -> u32 {
 
 #[test]
 fn long_tasks_keep_their_turns_while_short_ones_come_and_go() {
+    let _pool = shared_pool();
     // The holes, compactions and joins at the back must not starve anybody. A task can move to
     // the neighbouring share when the shares are rebalanced, and then wait up to a pass of it
     // longer: the long tasks wait at most about twice as long between turns as on an ordinary
@@ -506,12 +530,14 @@ fn long_tasks_keep_their_turns_while_short_ones_come_and_go() {
 }
 
 #[test]
-fn task_stats_time_the_steps_run_on_every_thread() {
+fn task_stats_time_the_steps_of_every_share() {
     let mut app = app();
     let manual = manual_clock(&mut app);
     let coop = parallel_coop(&mut app, Budget::Steps(8), 2);
     // Two timed tasks (one in each share when the pool has two threads) whose steps take 1 ms
-    // and 3 ms of the manual clock; the untimed ones between them leave the clock alone.
+    // and 3 ms of the manual clock; the untimed ones between them leave the clock alone. The
+    // pool's threads are held, so that the calling thread runs both shares one after the other
+    // (on two threads at once, each step would also time the other's).
     let timed = |app: &mut App, millis: u64, steps: usize| {
         let m = manual.clone();
         let task = app
@@ -531,7 +557,7 @@ fn task_stats_time_the_steps_run_on_every_thread() {
     // Its fourth step is its last: the figures of a finishing step are kept too.
     let slow = timed(&mut app, 3, 3);
     let other = counting(&mut app, coop);
-    app.update();
+    with_every_pool_thread_held(|| app.update());
     assert_eq!(counts(&[plain, other]), [2, 2]);
     let stats = |app: &App, task| *app.world().get::<TaskStats>(task).unwrap();
     assert_eq!(
@@ -550,7 +576,7 @@ fn task_stats_time_the_steps_run_on_every_thread() {
             longest: Duration::from_millis(3),
         }
     );
-    app.update();
+    with_every_pool_thread_held(|| app.update());
     assert_eq!(
         stats(&app, slow).steps,
         4,
@@ -575,6 +601,7 @@ fn task_stats_time_the_steps_run_on_every_thread() {
 
 #[test]
 fn a_parallel_cooperator_as_a_lane_steps_its_share_of_the_frame_budget_on_its_threads() {
+    let _pool = shared_pool();
     let mut app = app();
     let threads = pool_threads();
     let cutscene = app.world_mut().spawn(Cooperator::default()).id();
@@ -623,4 +650,104 @@ fn a_parallel_cooperator_as_a_lane_steps_its_share_of_the_frame_budget_on_its_th
     assert_eq!(stats.last_tick_threads, 2.min(threads) as u32);
     // The calling thread and at least one of the pool's (any of them, frame to frame).
     assert!(seen.lock().unwrap().len() >= 2.min(threads));
+}
+
+/// Runs `f` while every thread of the compute pool is held by a task that waits to be let go
+/// (at most 10 s): as when the operating system starts or resumes the pool's threads late.
+/// Returns what `f` returned, and whether a holder gave up waiting before `f` was done (the
+/// tick waited for a pool thread).
+fn with_every_pool_thread_held<T>(f: impl FnOnce() -> T) -> (T, bool) {
+    let _alone = POOL.write().unwrap_or_else(PoisonError::into_inner);
+    let threads = pool_threads();
+    let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let gave_up = Arc::new(AtomicBool::new(false));
+    let (started, holders) = mpsc::channel();
+    for _ in 0..threads {
+        hold(gate.clone(), gave_up.clone(), started.clone());
+    }
+    let mut held = std::collections::HashSet::new();
+    while held.len() < threads {
+        let thread = holders
+            .recv_timeout(Duration::from_secs(10))
+            .expect("every pool thread holds a task");
+        held.insert(thread);
+    }
+    let result = f();
+    let waited = gave_up.load(Ordering::SeqCst);
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    (result, waited)
+}
+
+type Gate = Arc<(Mutex<bool>, std::sync::Condvar)>;
+
+/// A task holding a pool thread until `gate` opens; one that another thread ran (a thread
+/// waiting in a scope runs the pool's tasks) gives its place to a new one.
+fn hold(gate: Gate, gave_up: Arc<AtomicBool>, started: mpsc::Sender<std::thread::ThreadId>) {
+    ComputeTaskPool::get()
+        .spawn(async move {
+            let current = std::thread::current();
+            if !current.name().is_some_and(|n| n.starts_with("TaskPool")) {
+                hold(gate, gave_up, started);
+                return;
+            }
+            started.send(current.id()).unwrap();
+            let (open, opened) = &*gate;
+            let (open, timeout) = opened
+                .wait_timeout_while(open.lock().unwrap(), Duration::from_secs(10), |o| !*o)
+                .unwrap();
+            if timeout.timed_out() && !*open {
+                gave_up.store(true, Ordering::SeqCst);
+            }
+        })
+        .detach();
+}
+
+#[test]
+fn a_tick_does_not_wait_for_a_pool_thread_that_starts_late() {
+    // Regression: the calling thread waited for the pool's threads to take their shares.
+    let mut app = app();
+    let coop = parallel_coop(&mut app, Budget::Steps(8), 2);
+    let tasks: Vec<_> = (0..4).map(|_| counting(&mut app, coop)).collect();
+    let (_, waited) = with_every_pool_thread_held(|| app.update());
+    assert!(!waited, "the tick waited for a pool thread");
+    // The share no pool thread took was stepped by the calling thread.
+    assert_eq!(counts(&tasks), [2, 2, 2, 2]);
+}
+
+#[test]
+fn past_the_deadline_a_share_no_thread_started_is_left_for_the_next_tick() {
+    let mut app = app();
+    let manual = manual_clock(&mut app);
+    let coop = parallel_coop(&mut app, Budget::Time(Duration::from_micros(2_500)), 2);
+    // Each step takes 1 ms of the manual clock: the calling thread's share spends the budget.
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let count = Arc::new(AtomicU64::new(0));
+            let (m, c) = (manual.clone(), count.clone());
+            let task = app
+                .world_mut()
+                .cooperate_on(
+                    coop,
+                    parallel(std::iter::repeat_with(move || {
+                        c.fetch_add(1, Ordering::Relaxed);
+                        m.advance(Duration::from_millis(1));
+                    })),
+                )
+                .unwrap();
+            (task, count)
+        })
+        .collect();
+    let (steps, waited) = with_every_pool_thread_held(|| {
+        app.update();
+        let first = counts(&tasks);
+        app.update();
+        (first, counts(&tasks))
+    });
+    assert!(!waited, "the tick waited for a pool thread");
+    // The share run by the calling thread (tasks 0 and 1) ran to the deadline, the other not
+    // at all: left for the next tick, where the calling thread runs it.
+    let (first, second) = steps;
+    assert_eq!(first, [2, 1, 0, 0]);
+    assert_eq!(second, [2, 1, 2, 1]);
 }

@@ -33,7 +33,7 @@ use crate::error::lock;
 pub type Predicate = Box<dyn FnMut() -> bool + Send>;
 
 /// Builds a fresh [`Predicate`] at the start of every tick (Twisted's `terminationPredicateFactory`):
-/// a closure, or a Bevy system that reads the world. [`Budget::custom`] and [`Budget::system`]
+/// a closure, or a Bevy system that reads the world. [`Budget::custom`](super::Budget::custom) and [`Budget::system`](super::Budget::system)
 /// build one for you; see their examples.
 #[derive(Clone)]
 pub struct PredicateFactory(Factory);
@@ -82,7 +82,7 @@ impl PredicateFactory {
 
     /// A factory that is a Bevy system: it may read `Res<Time>`, `Res<Time<Real>>`, settings,
     /// diagnostics — anything a system can — and returns the tick's predicate. See
-    /// [`Budget::system`], which wraps it, for an example.
+    /// [`Budget::system`](super::Budget::system), which wraps it, for an example.
     pub fn system<P, M>(system: impl IntoSystem<(), P, M>) -> Self
     where
         P: FnMut() -> bool + Send + 'static,

@@ -38,7 +38,7 @@ use crate::clock::CooperatorClock;
 /// the budget.
 ///
 /// Where no watcher thread can run, or the clock is a [`CooperatorClock::manual`] one, the clock
-/// is read after every step instead. [`Watcher`] injects a late or absent watcher, to test
+/// is read after every step instead. [`Watcher`](crate::Watcher) injects a late or absent watcher, to test
 /// these bounds.
 ///
 /// Every value is accepted: a duration too large to add saturates (the tick is then unlimited in

@@ -346,6 +346,10 @@ pub struct CooperatorStats {
     /// [`last_tick_overshoot`](Self::last_tick_overshoot) also counts applying the results).
     /// `None` otherwise.
     pub last_tick_thread_overshoot: Option<Duration>,
+    /// For a cooperator with a [`Budget::FillFrame`](crate::Budget::FillFrame) of its own: the
+    /// last whole frame the budget saw, from the start of `First` to the end of `Last`. `None`
+    /// otherwise.
+    pub last_frame_time: Option<Duration>,
     /// Steps run since it was spawned.
     pub total_steps: u64,
     /// Tasks finished since it was spawned.

@@ -18,7 +18,8 @@ use crate::budget::Budget;
 /// runnable task runs at least one step per frame, even when its share is zero. A cooperator named
 /// by several frame budgets belongs to the first one (in entity order).
 ///
-/// Budgets are shared as follows: [`Budget::Time`] and [`Budget::FrameFraction`] as time,
+/// Budgets are shared as follows: [`Budget::Time`], [`Budget::FrameFraction`] and
+/// [`Budget::FillFrame`] (which fills the frame for all its lanes together) as time,
 /// [`Budget::Steps`] as steps, [`Budget::Unlimited`] gives every lane no limit, and the predicate
 /// of a [`Budget::Custom`] is built once per frame and polled by each lane in turn.
 ///

@@ -3,6 +3,7 @@
 //! one.
 
 mod deadline;
+pub(crate) mod fill;
 mod predicate;
 
 pub(crate) use deadline::Deadline;
@@ -78,6 +79,29 @@ pub enum Budget {
         /// Upper bound.
         max: Duration,
     },
+    /// Fill the frame up to `target` (a frame time, such as 1/60 s): each tick gets what the
+    /// rest of the frame leaves, less `margin`, within `[min, max]`. The frame's work before
+    /// the tick is measured (the frame begins in `First`); the work after it, to the end of
+    /// `Last`, is learned from the frames before: taken at once when it grows, half the gap let
+    /// go each frame when it shrinks; the first tick, which knows nothing of it yet, gets `min`.
+    /// A steady frame gets a steady budget from its second frame on; one slow frame shrinks only its own tick, or, when the slow work came after the
+    /// tick, the next few; its own work never counts against it. What happens outside the app's
+    /// update (waiting for the display, a render thread's sync) is not seen: leave room for it
+    /// in `target` or `margin`. Let one budget fill a frame: cooperators that share it belong in
+    /// one [`FrameBudget`](crate::FrameBudget). Its figures: [`CooperatorStats`](crate::CooperatorStats)'
+    /// `last_tick_budget` (granted), `last_tick_time` (used) and `last_frame_time`. See
+    /// [`Budget::fill_frame`].
+    FillFrame {
+        /// The frame time to fill up to.
+        target: Duration,
+        /// Left free below `target`: one step of the tick, and the frame's changes from one frame
+        /// to the next.
+        margin: Duration,
+        /// Lower bound: what a tick gets when the frame is already full.
+        min: Duration,
+        /// Upper bound.
+        max: Duration,
+    },
     /// No limit: every runnable task runs until it finishes or waits.
     /// **A task that never ends or waits hangs the frame.**
     Unlimited,
@@ -135,6 +159,43 @@ impl Budget {
             fraction,
             min: Duration::from_micros(100),
             max: Duration::from_millis(8),
+        }
+    }
+
+    /// [`Budget::FillFrame`] up to `target`, 1 ms of margin, at least 0.1 ms and at most
+    /// `target`. A loading screen at 60 Hz: `Budget::fill_frame(Duration::from_secs(1) / 60)`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use bevy_app::{App, PreUpdate};
+    /// # use bevy_cooperator::{CooperatorClock, prelude::*};
+    /// # use bevy_ecs::prelude::*;
+    /// let mut app = App::new();
+    /// app.add_plugins(CooperatorPlugin::default().with_budget(Budget::fill_frame(Duration::from_millis(16))));
+    /// // A clock driven by hand: the game's own work takes 5 ms a frame, before the tick.
+    /// let (clock, manual) = CooperatorClock::manual();
+    /// let game = manual.clone();
+    /// app.insert_resource(clock)
+    ///     .add_systems(PreUpdate, move || game.advance(Duration::from_millis(5)));
+    /// // Each step of this load takes 1 ms.
+    /// let load = app.world_mut().cooperate(from_fn(move |_: &mut StepContext| {
+    ///     manual.advance(Duration::from_millis(1));
+    /// }));
+    /// app.update(); // the first frame learns what comes after the tick (nothing): one step
+    /// assert_eq!(app.world().task_steps(load), Ok(1));
+    /// app.update(); // 16 ms, less the game's 5 and 1 of margin: 10 steps
+    /// assert_eq!(app.world().task_steps(load), Ok(11));
+    /// let global = app.world().resource::<GlobalCooperator>().0;
+    /// let stats = app.world().get::<Cooperator>(global).unwrap().stats();
+    /// assert_eq!(stats.last_tick_budget, Some(Duration::from_millis(10)));
+    /// assert_eq!(stats.last_frame_time, Some(Duration::from_millis(6)));
+    /// ```
+    pub fn fill_frame(target: Duration) -> Self {
+        Budget::FillFrame {
+            target,
+            margin: Duration::from_millis(1),
+            min: Duration::from_micros(100),
+            max: target,
         }
     }
 
@@ -238,15 +299,31 @@ impl Budget {
         Budget::Custom(PredicateFactory::system(system))
     }
 
-    /// Starts a tick: the limit this tick runs under.
+    /// Whether it is a [`Budget::FillFrame`]: its owner's tick end is then marked.
+    pub(crate) fn fills_frame(&self) -> bool {
+        matches!(self, Budget::FillFrame { .. })
+    }
+
+    /// Starts a tick of `owner` (the cooperator or frame budget whose budget it is): the limit
+    /// this tick runs under.
     pub(crate) fn begin(
         &self,
+        owner: Entity,
         clock: &CooperatorClock,
         real_delta: Duration,
         world: &mut World,
     ) -> TickBudget {
         match self {
             Budget::Time(d) => TickBudget::deadline(clock, *d),
+            &Budget::FillFrame {
+                target,
+                margin,
+                min,
+                max,
+            } => TickBudget::deadline(
+                clock,
+                fill::grant(world, owner, clock, [target, margin, min, max]),
+            ),
             Budget::FrameFraction { fraction, min, max } => {
                 TickBudget::deadline(clock, frame_share(real_delta, *fraction, *min, *max))
             }
@@ -390,8 +467,20 @@ mod tests {
                 max: Duration::ZERO,
             },
             Budget::Steps(u32::MAX),
+            Budget::fill_frame(Duration::MAX),
+            Budget::fill_frame(Duration::ZERO),
+            Budget::FillFrame {
+                target: Duration::MAX,
+                margin: Duration::MAX,
+                min: Duration::MAX,
+                max: Duration::ZERO,
+            },
         ] {
-            let mut tick = budget.begin(&clock, Duration::MAX, &mut World::new());
+            let mut world = World::new();
+            // A despawned owner, too.
+            let owner = world.spawn_empty().id();
+            world.despawn(owner);
+            let mut tick = budget.begin(owner, &clock, Duration::MAX, &mut world);
             let _ = tick.exhausted(Entity::PLACEHOLDER, 1);
             let _ = tick.elapsed();
         }

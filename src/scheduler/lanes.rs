@@ -7,7 +7,7 @@ use core::time::Duration;
 
 use super::step::Ticker;
 use crate::{
-    budget::{Budget, TickBudget},
+    budget::{Budget, TickBudget, fill},
     frame_budget::{FrameBudget, Lane},
 };
 
@@ -76,9 +76,8 @@ pub(super) fn run_lanes(
             .iter()
             .position(|(o, ..)| *o != owner)
             .map_or(lanes.len(), |n| i + n);
-        let mut total = scratch.budgets[index]
-            .1
-            .begin(ticker.clock, real_delta, world);
+        let budget = &scratch.budgets[index].1;
+        let mut total = budget.begin(owner, ticker.clock, real_delta, world);
         for j in i..group_end {
             let lane = lanes[j].2;
             if !ticker.has_work(world, lane.cooperator) {
@@ -114,6 +113,9 @@ pub(super) fn run_lanes(
                     ticker.tick(world, lane.cooperator, &mut total);
                 }
             }
+        }
+        if budget.fills_frame() {
+            fill::tick_ended(world, owner, ticker.clock);
         }
         i = group_end;
     }

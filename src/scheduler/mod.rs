@@ -21,6 +21,7 @@ use core::time::Duration;
 
 use self::step::Ticker;
 use crate::{
+    budget::fill,
     clock::CooperatorClock,
     cooperator::{Cooperator, GlobalCooperator},
     frame_budget::FrameBudget,
@@ -91,6 +92,7 @@ pub enum CooperatorSystems {
 
 /// Adds the three systems to `schedule`, each in its set.
 pub(crate) fn build(app: &mut App, schedule: Interned<dyn ScheduleLabel>) {
+    fill::build(app);
     app.add_systems(
         schedule,
         (
@@ -184,8 +186,11 @@ fn step_system(
             continue;
         };
         let budget = coop.budget.clone();
-        let mut budget = budget.begin(&clock, real_delta, world);
-        ticker.tick(world, coop_entity, &mut budget);
+        let mut tick = budget.begin(coop_entity, &clock, real_delta, world);
+        ticker.tick(world, coop_entity, &mut tick);
+        if budget.fills_frame() {
+            fill::tick_ended(world, coop_entity, &clock);
+        }
     }
     lanes::run_lanes(world, &mut ticker, &mut scratch.lanes, real_delta);
 }

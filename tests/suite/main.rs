@@ -19,6 +19,7 @@ mod event_on_fails_when_its_entity_is_despawned;
 mod failures;
 mod failures_are_reported;
 mod faults;
+mod fill_frame;
 mod frame_budget_shares_one_budget_among_lanes;
 mod level_files_describe_their_entities;
 mod many_tasks_wait_on_one_condition;

@@ -4,7 +4,7 @@
 //! and the one-thread fallback.
 
 use std::sync::{
-    Arc, Mutex, PoisonError, RwLock, RwLockReadGuard,
+    Arc, Mutex,
     atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
     mpsc,
 };
@@ -19,15 +19,6 @@ use bevy_tasks::{ComputeTaskPool, TaskPoolBuilder};
 /// The compute pool of this test binary (two threads, unless another test made it first).
 fn pool_threads() -> usize {
     ComputeTaskPool::get_or_init(|| TaskPoolBuilder::new().num_threads(2).build()).thread_num()
-}
-
-/// The tests that hold every thread of the pool run alone among this file's tests (each of
-/// which takes this lock to read): a test that counts the threads its steps ran on would see
-/// fewer.
-static POOL: RwLock<()> = RwLock::new(());
-
-fn shared_pool() -> RwLockReadGuard<'static, ()> {
-    POOL.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A parallel cooperator with `budget` using at most `threads` threads.
@@ -63,7 +54,6 @@ fn counts(counters: &[(Entity, Arc<AtomicU64>)]) -> Vec<u64> {
 
 #[test]
 fn every_task_gets_its_turn_across_threads() {
-    let _pool = shared_pool();
     let mut app = app();
     let coop = parallel_coop(&mut app, Budget::Steps(4), 2);
     let tasks: Vec<_> = (0..6).map(|_| counting(&mut app, coop)).collect();
@@ -82,7 +72,6 @@ fn every_task_gets_its_turn_across_threads() {
 
 #[test]
 fn a_step_budget_is_split_among_the_shares_and_zero_still_runs_one_step() {
-    let _pool = shared_pool();
     let mut app = app();
     let coop = parallel_coop(&mut app, Budget::Steps(5), 2);
     let tasks: Vec<_> = (0..4).map(|_| counting(&mut app, coop)).collect();
@@ -95,7 +84,6 @@ fn a_step_budget_is_split_among_the_shares_and_zero_still_runs_one_step() {
 
 #[test]
 fn pause_resume_stop_and_despawn_between_ticks_take_effect_before_the_next_tick() {
-    let _pool = shared_pool();
     let mut app = app();
     let finished = record_finished(&mut app);
     let coop = parallel_coop(&mut app, Budget::Steps(8), 2);
@@ -142,7 +130,6 @@ fn finite_tasks(app: &mut App, coop: Entity, lens: &[u64]) -> Vec<Entity> {
 
 #[test]
 fn every_task_finishes_exactly_once() {
-    let _pool = shared_pool();
     let mut app = app();
     let finished = record_finished(&mut app);
     let coop = parallel_coop(&mut app, Budget::Steps(3), 2);
@@ -167,7 +154,6 @@ fn every_task_finishes_exactly_once() {
 
 #[test]
 fn a_task_waits_and_resumes_at_the_back() {
-    let _pool = shared_pool();
     let mut app = app();
     let coop = parallel_coop(&mut app, Budget::Steps(4), 2);
     let signal = app.world_mut().spawn_signal();
@@ -222,7 +208,6 @@ fn a_task_waits_and_resumes_at_the_back() {
 
 #[test]
 fn failures_and_panics_fail_only_their_own_task() {
-    let _pool = shared_pool();
     let mut app = app();
     let finished = record_finished(&mut app);
     let coop = parallel_coop(&mut app, Budget::Steps(8), 2);
@@ -260,7 +245,6 @@ fn failures_and_panics_fail_only_their_own_task() {
 
 #[test]
 fn work_that_needs_the_world_fails_with_not_world_free() {
-    let _pool = shared_pool();
     let mut app = app();
     let finished = record_finished(&mut app);
     let coop = parallel_coop(&mut app, Budget::Steps(4), 2);
@@ -286,7 +270,6 @@ fn work_that_needs_the_world_fails_with_not_world_free() {
 
 #[test]
 fn world_free_work_runs_on_an_ordinary_cooperator_too() {
-    let _pool = shared_pool();
     let mut app = app_with(Budget::Steps(3));
     let task = app.world_mut().cooperate(parallel((0..5).map(|_| ())));
     app.world_mut().entity_mut(task).insert(RetainFinished);
@@ -298,7 +281,6 @@ fn world_free_work_runs_on_an_ordinary_cooperator_too() {
 
 #[test]
 fn unlimited_runs_every_share_to_its_end_and_custom_polls_after_every_step() {
-    let _pool = shared_pool();
     let mut app = app();
     let coop = parallel_coop(&mut app, Budget::Unlimited, 2);
     let tasks = finite_tasks(&mut app, coop, &[10, 20, 30, 40]);
@@ -326,7 +308,6 @@ fn unlimited_runs_every_share_to_its_end_and_custom_polls_after_every_step() {
 
 #[test]
 fn with_a_time_budget_no_thread_starts_more_than_one_step_after_the_deadline() {
-    let _pool = shared_pool();
     let mut app = app();
     let manual = manual_clock(&mut app);
     let coop = parallel_coop(&mut app, Budget::Time(Duration::from_micros(2_500)), 2);
@@ -411,7 +392,6 @@ fn trace() -> (Vec<Vec<u32>>, Vec<(usize, &'static str)>) {
 
 #[test]
 fn with_a_step_budget_and_fixed_threads_the_step_trace_is_the_same_in_every_run() {
-    let _pool = shared_pool();
     let first = trace();
     assert_eq!(first.1.len(), 6, "finite tasks all finished: {:?}", first.1);
     for _ in 0..5 {
@@ -421,7 +401,6 @@ fn with_a_step_budget_and_fixed_threads_the_step_trace_is_the_same_in_every_run(
 
 #[test]
 fn on_one_thread_it_steps_as_an_ordinary_cooperator_does() {
-    let _pool = shared_pool();
     // The same tasks, logging to one log, on an ordinary and on a one-thread parallel
     // cooperator: the same steps in the same order, and the same finish order.
     let run = |parallel_coop: bool| {
@@ -471,7 +450,6 @@ fn on_one_thread_it_steps_as_an_ordinary_cooperator_does() {
 
 #[test]
 fn despawning_a_parallel_cooperator_stops_every_task() {
-    let _pool = shared_pool();
     let mut app = app();
     let finished = record_finished(&mut app);
     let coop = parallel_coop(&mut app, Budget::Steps(4), 2);
@@ -515,7 +493,6 @@ fn longest_wait_of_long_tasks(coop: Cooperator) -> u32 {
 
 #[test]
 fn long_tasks_keep_their_turns_while_short_ones_come_and_go() {
-    let _pool = shared_pool();
     // The holes, compactions and joins at the back must not starve anybody. A task can move to
     // the neighbouring share when the shares are rebalanced, and then wait up to a pass of it
     // longer: the long tasks wait at most about twice as long between turns as on an ordinary
@@ -531,6 +508,12 @@ fn long_tasks_keep_their_turns_while_short_ones_come_and_go() {
 
 #[test]
 fn task_stats_time_the_steps_of_every_share() {
+    alone("held_task_stats_time_the_steps_of_every_share");
+}
+
+#[test]
+#[ignore = "holds the compute pool: run alone, by the test of the same name"]
+fn held_task_stats_time_the_steps_of_every_share() {
     let mut app = app();
     let manual = manual_clock(&mut app);
     let coop = parallel_coop(&mut app, Budget::Steps(8), 2);
@@ -601,7 +584,6 @@ fn task_stats_time_the_steps_of_every_share() {
 
 #[test]
 fn a_parallel_cooperator_as_a_lane_steps_its_share_of_the_frame_budget_on_its_threads() {
-    let _pool = shared_pool();
     let mut app = app();
     let threads = pool_threads();
     let cutscene = app.world_mut().spawn(Cooperator::default()).id();
@@ -652,25 +634,50 @@ fn a_parallel_cooperator_as_a_lane_steps_its_share_of_the_frame_budget_on_its_th
     assert!(seen.lock().unwrap().len() >= 2.min(threads));
 }
 
+/// Runs the ignored test `name` of this file in a process of its own, where nothing else uses
+/// the compute pool: it holds every thread of the pool, which the other tests share.
+fn alone(name: &str) {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", &format!("parallel_cooperator::{name}")])
+        .args(["--ignored", "--test-threads=1"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{name}, run alone, failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Runs `f` while every thread of the compute pool is held by a task that waits to be let go
 /// (at most 10 s): as when the operating system starts or resumes the pool's threads late.
 /// Returns what `f` returned, and whether a holder gave up waiting before `f` was done (the
-/// tick waited for a pool thread).
+/// tick waited for a pool thread). Only in a test run [`alone`].
 fn with_every_pool_thread_held<T>(f: impl FnOnce() -> T) -> (T, bool) {
-    let _alone = POOL.write().unwrap_or_else(PoisonError::into_inner);
     let threads = pool_threads();
     let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
     let gave_up = Arc::new(AtomicBool::new(false));
     let (started, holders) = mpsc::channel();
     for _ in 0..threads {
-        hold(gate.clone(), gave_up.clone(), started.clone());
+        let (gate, gave_up, started) = (gate.clone(), gave_up.clone(), started.clone());
+        ComputeTaskPool::get()
+            .spawn(async move {
+                started.send(()).unwrap();
+                let (open, opened) = &*gate;
+                let (open, timeout) = opened
+                    .wait_timeout_while(open.lock().unwrap(), Duration::from_secs(10), |o| !*o)
+                    .unwrap();
+                if timeout.timed_out() && !*open {
+                    gave_up.store(true, Ordering::SeqCst);
+                }
+            })
+            .detach();
     }
-    let mut held = std::collections::HashSet::new();
-    while held.len() < threads {
-        let thread = holders
+    for _ in 0..threads {
+        holders
             .recv_timeout(Duration::from_secs(10))
             .expect("every pool thread holds a task");
-        held.insert(thread);
     }
     let result = f();
     let waited = gave_up.load(Ordering::SeqCst);
@@ -679,32 +686,14 @@ fn with_every_pool_thread_held<T>(f: impl FnOnce() -> T) -> (T, bool) {
     (result, waited)
 }
 
-type Gate = Arc<(Mutex<bool>, std::sync::Condvar)>;
-
-/// A task holding a pool thread until `gate` opens; one that another thread ran (a thread
-/// waiting in a scope runs the pool's tasks) gives its place to a new one.
-fn hold(gate: Gate, gave_up: Arc<AtomicBool>, started: mpsc::Sender<std::thread::ThreadId>) {
-    ComputeTaskPool::get()
-        .spawn(async move {
-            let current = std::thread::current();
-            if !current.name().is_some_and(|n| n.starts_with("TaskPool")) {
-                hold(gate, gave_up, started);
-                return;
-            }
-            started.send(current.id()).unwrap();
-            let (open, opened) = &*gate;
-            let (open, timeout) = opened
-                .wait_timeout_while(open.lock().unwrap(), Duration::from_secs(10), |o| !*o)
-                .unwrap();
-            if timeout.timed_out() && !*open {
-                gave_up.store(true, Ordering::SeqCst);
-            }
-        })
-        .detach();
+#[test]
+fn a_tick_does_not_wait_for_a_pool_thread_that_starts_late() {
+    alone("held_a_tick_does_not_wait_for_a_pool_thread_that_starts_late");
 }
 
 #[test]
-fn a_tick_does_not_wait_for_a_pool_thread_that_starts_late() {
+#[ignore = "holds the compute pool: run alone, by the test of the same name"]
+fn held_a_tick_does_not_wait_for_a_pool_thread_that_starts_late() {
     // Regression: the calling thread waited for the pool's threads to take their shares.
     let mut app = app();
     let coop = parallel_coop(&mut app, Budget::Steps(8), 2);
@@ -717,6 +706,12 @@ fn a_tick_does_not_wait_for_a_pool_thread_that_starts_late() {
 
 #[test]
 fn past_the_deadline_a_share_no_thread_started_is_left_for_the_next_tick() {
+    alone("held_past_the_deadline_a_share_no_thread_started_is_left_for_the_next_tick");
+}
+
+#[test]
+#[ignore = "holds the compute pool: run alone, by the test of the same name"]
+fn held_past_the_deadline_a_share_no_thread_started_is_left_for_the_next_tick() {
     let mut app = app();
     let manual = manual_clock(&mut app);
     let coop = parallel_coop(&mut app, Budget::Time(Duration::from_micros(2_500)), 2);

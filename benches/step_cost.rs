@@ -69,6 +69,23 @@ fn main() {
     group.bench_function("world_step/1000", |b| {
         b.iter_custom(|iters| time_steps(&mut touching, coop_steps, iters, "world_step/1000"))
     });
+    // The same through `StepContext::get_resource_mut`, which keeps the run queue lent.
+    let mut resource = coop_app(Budget::Time(BUDGET), 0);
+    resource.init_resource::<Counter>();
+    for _ in 0..1_000 {
+        resource
+            .world_mut()
+            .cooperate(from_fn(|cx: &mut StepContext| {
+                if let Some(mut counter) = cx.get_resource_mut::<Counter>() {
+                    counter.0 += 1;
+                }
+                Step::Continue
+            }));
+    }
+    resource.update();
+    group.bench_function("resource_step/1000", |b| {
+        b.iter_custom(|iters| time_steps(&mut resource, coop_steps, iters, "resource_step/1000"))
+    });
     group.finish();
     c.final_summary();
 
@@ -91,6 +108,18 @@ fn main() {
         "1000 tasks, each step using the world",
         "world_step/1000",
         "floor/1000",
+        "ns",
+    );
+    print_ratio(
+        "1000 tasks, each step changing a resource",
+        "resource_step/1000",
+        "floor/1000",
+        "ns",
+    );
+    print_ratio(
+        "a resource step against a world step",
+        "resource_step/1000",
+        "world_step/1000",
         "ns",
     );
 }

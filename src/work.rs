@@ -2,7 +2,10 @@
 //! how far work has come, [`Progress`].
 
 use alloc::boxed::Box;
-use bevy_ecs::{entity::Entity, error::BevyError, system::Commands, world::World};
+use bevy_ecs::{
+    change_detection::Mut, component::Mutable, entity::Entity, error::BevyError,
+    resource::Resource, system::Commands, world::World,
+};
 
 use crate::wait::Wait;
 
@@ -179,6 +182,58 @@ impl<'w> StepContext<'w> {
     pub fn commands(&mut self) -> Commands<'_, '_> {
         self.touch();
         self.world.commands()
+    }
+
+    /// A resource, `None` when the world has none. Cheaper than [`world`](Self::world): a
+    /// resource is no cooperator's business, so the step loop keeps its run queue meanwhile.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Resource)]
+    /// struct Difficulty(u32);
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(1)));
+    /// app.insert_resource(Difficulty(3));
+    /// let spawner = app.world_mut().cooperate(from_fn(|cx: &mut StepContext| {
+    ///     let waves = cx.get_resource::<Difficulty>().map_or(1, |d| d.0);
+    ///     cx.set_result(waves);
+    ///     Step::Done
+    /// }));
+    /// app.world_mut().entity_mut(spawner).insert(RetainFinished);
+    /// app.update();
+    /// assert_eq!(app.world().get::<TaskResult<u32>>(spawner).unwrap().0, 3);
+    /// ```
+    pub fn get_resource<R: Resource>(&self) -> Option<&R> {
+        self.world.get_resource::<R>()
+    }
+
+    /// A resource to change, `None` when the world has none. Cheaper than
+    /// [`world`](Self::world), as [`get_resource`](Self::get_resource) is: the step loop keeps
+    /// its run queue meanwhile.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// #[derive(Resource, Default)]
+    /// struct Gold(u32);
+    ///
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(3)));
+    /// app.init_resource::<Gold>();
+    /// app.world_mut().cooperate(from_fn(|cx: &mut StepContext| {
+    ///     if let Some(mut gold) = cx.get_resource_mut::<Gold>() {
+    ///         gold.0 += 5;
+    ///     }
+    /// }));
+    /// app.update();
+    /// assert_eq!(app.world().resource::<Gold>().0, 15);
+    /// ```
+    pub fn get_resource_mut<R: Resource<Mutability = Mutable>>(&mut self) -> Option<Mut<'_, R>> {
+        self.world.get_resource_mut::<R>()
     }
 
     /// The entity of the task being stepped. See the example on [`StepContext`].

@@ -40,6 +40,7 @@ mod scripts_receive_the_messages_they_wait_for;
 mod slow_step_warns_at_most_every_few_seconds;
 #[cfg(feature = "bevy_state")]
 mod states;
+mod step_context_resources;
 mod system_state_across_await;
 mod task_lifecycle;
 mod tasks_report_progress;

@@ -98,7 +98,7 @@ fn request_paths_in_parallel(
             coop.0,
             bevy_cooperator::parallel(ParallelPathQuery {
                 number,
-                search: AStar::new(query.grid.clone(), s.start, s.goal),
+                search: AStar::with_pool(query.grid.clone(), s.start, s.goal, &paths.pool),
                 expansions: paths.expansions,
                 answers: answers.clone(),
             }),
@@ -110,7 +110,7 @@ fn request_paths_in_parallel(
 fn find_all_paths_now(mut paths: ResMut<Paths>) {
     while let Some((number, query)) = paths.pending.pop_front() {
         let s = &query.scenario;
-        let mut search = AStar::new(query.grid.clone(), s.start, s.goal);
+        let mut search = AStar::with_pool(query.grid.clone(), s.start, s.goal, &paths.pool);
         let length = search.run();
         paths.found.push((number, length, search.expanded()));
     }

@@ -175,12 +175,18 @@ fn game(queries: &[Query], o: &Options) -> App {
 /// update builds the schedule). They also measure the game's own work, a frame with no search.
 const IDLE_FRAMES: usize = 30;
 
-/// Runs the idle frames; returns the game's own work: the 90th percentile of their wall time.
+/// Runs the idle frames; returns the game's own work: the longest of them that kept its core
+/// (or the median, when CPU time is not measured), leaving out the first, which builds the
+/// schedule.
 fn warm_up(app: &mut App) -> Duration {
     let pending = std::mem::take(&mut app.world_mut().resource_mut::<Paths>().pending);
     let idle = run_frames(app, "idle", IDLE_FRAMES, |_| false);
     app.world_mut().resource_mut::<Paths>().pending = pending;
-    idle.percentile(90)
+    (1..idle.frames())
+        .filter(|&i| idle.kept_core(i))
+        .map(|i| idle.times[i])
+        .max()
+        .unwrap_or_else(|| idle.percentile(50))
 }
 
 /// The longest step the cooperator `coop` timed on its own in its last tick (zero when none).

@@ -267,10 +267,15 @@ pub struct SearchBuffers {
 
 impl SearchBuffers {
     /// Begins a new search: a new generation, an empty open list (both O(1)). `cells` is the new
-    /// map's size: arrays too small for it are replaced by empty ones with room for it (filled a
-    /// bounded piece at a time by [`SearchBuffers::prepare`]).
+    /// map's size: arrays too small for it are replaced by empty ones with room for it (the
+    /// per-cell ones filled a bounded piece at a time by [`SearchBuffers::prepare`]).
     fn begin(&mut self, cells: usize) {
         self.open.clear();
+        if self.open.capacity() < cells {
+            // Room for a map's worth of open nodes up front (memory only touched as it is
+            // used), so a growing open list is not copied inside a step; it rarely holds more.
+            self.open = BinaryHeap::with_capacity(cells);
+        }
         if self.mark.capacity() < cells {
             (self.g, self.mark) = (Vec::with_capacity(cells), Vec::with_capacity(cells));
             self.generation = 0;

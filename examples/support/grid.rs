@@ -323,11 +323,6 @@ impl SearchPool {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-
-    /// Buffers kept now.
-    pub fn kept(&self) -> usize {
-        self.lock().len()
-    }
 }
 
 /// Where a search is.

@@ -638,11 +638,13 @@ fn run() -> Result<ExitCode, String> {
     let loading = FrameTimes {
         label: "Loading".into(),
         times: log.loading.times.clone(),
+        cpu: Vec::new(),
         first: 1,
     };
     let in_game = FrameTimes {
         label: "InGame".into(),
         times: log.in_game.times.clone(),
+        cpu: Vec::new(),
         first: loading.frames() + 1,
     };
     let rate = if o.hz > 0.0 {

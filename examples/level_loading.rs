@@ -14,6 +14,7 @@
 //! The level format is described in `examples/support/level.rs`.
 
 #[path = "support/frames.rs"]
+#[allow(dead_code, reason = "shared with other examples that use other parts")]
 mod frames;
 #[path = "support/level.rs"]
 mod level;

@@ -1,5 +1,10 @@
 //! Frame-time measurement for the examples: run an app frame by frame, time each
-//! `app.update()`, summarise (frames, max, percentiles, total) and plot the runs as an SVG.
+//! `app.update()` by the wall clock and by the main thread's CPU time, summarise (frames,
+//! percentiles, max, total; frames over a bound) and plot the runs as an SVG.
+//!
+//! The CPU time beside the wall time tells a frame that did too much work from one whose thread
+//! the operating system took off its core (wall time far above CPU time): a frame *kept its core*
+//! when its CPU time is at least 90% of its wall time.
 
 use std::time::Duration;
 
@@ -11,8 +16,11 @@ use bevy_platform::time::Instant;
 pub struct FrameTimes {
     /// What ran ("cooperative", "blocking").
     pub label: String,
-    /// One entry per `app.update()`.
+    /// One entry per `app.update()`: its wall time.
     pub times: Vec<Duration>,
+    /// The main thread's CPU time in each `app.update()`, beside `times`; empty when not
+    /// measured.
+    pub cpu: Vec<Duration>,
     /// The number of the first frame (1 for a run of its own; a later phase of one run starts
     /// where the earlier ended, and is plotted there).
     pub first: usize,
@@ -36,10 +44,18 @@ impl FrameTimes {
 
     /// The `p`th percentile frame, `p` in 1..=100 (nearest rank).
     pub fn percentile(&self, p: usize) -> Duration {
-        let mut sorted = self.times.clone();
-        sorted.sort_unstable();
-        let rank = (sorted.len() * p).div_ceil(100).max(1);
-        sorted.get(rank - 1).copied().unwrap_or_default()
+        nearest_rank(&self.times, p)
+    }
+
+    /// The `p`th percentile of the frames' CPU time, `p` in 1..=100 (nearest rank); zero when
+    /// not measured.
+    pub fn cpu_percentile(&self, p: usize) -> Duration {
+        nearest_rank(&self.cpu, p)
+    }
+
+    /// The most CPU time a frame took; zero when not measured.
+    pub fn cpu_max(&self) -> Duration {
+        self.cpu.iter().copied().max().unwrap_or_default()
     }
 
     /// All frames added up: the wall time of the run.
@@ -47,17 +63,68 @@ impl FrameTimes {
         self.times.iter().sum()
     }
 
-    /// One line: label, frames, max, p99, total.
+    /// Whether frame `i` (from 0) kept its core: its thread's CPU time was at least 90% of its
+    /// wall time. `false` when CPU time was not measured.
+    pub fn kept_core(&self, i: usize) -> bool {
+        match (self.times.get(i), self.cpu.get(i)) {
+            (Some(wall), Some(cpu)) => cpu.as_secs_f64() >= 0.9 * wall.as_secs_f64(),
+            _ => false,
+        }
+    }
+
+    /// One line: label, frames, p50 / p99 / max of the wall time and (when measured) of the CPU
+    /// time, total.
     pub fn summary(&self) -> String {
-        format!(
-            "{:<12} {:>7} frames   max {:>9}   p99 {:>9}   total {:>9}",
+        let mut line = format!(
+            "{:<12} {:>7} frames   wall p50 {:>8}  p99 {:>8}  max {:>9}",
             self.label,
             self.frames(),
-            ms(self.max()),
+            ms(self.percentile(50)),
             ms(self.p99()),
-            ms(self.total())
+            ms(self.max()),
+        );
+        if !self.cpu.is_empty() {
+            line += &format!(
+                "   cpu p50 {:>8}  p99 {:>8}  max {:>9}",
+                ms(self.cpu_percentile(50)),
+                ms(self.cpu_percentile(99)),
+                ms(self.cpu_max()),
+            );
+        }
+        line + &format!("   total {:>9}", ms(self.total()))
+    }
+
+    /// One line on the frames over `bound`: how many, how many of them kept their core (the
+    /// others were slow because the thread was off its core, not for work done), and the
+    /// longest frame that kept its core.
+    pub fn over(&self, bound: Duration) -> String {
+        let over = self.times.iter().filter(|t| **t > bound).count();
+        if self.cpu.is_empty() {
+            return format!("{:<12} {over} frame(s) over {}", self.label, ms(bound));
+        }
+        let kept: Vec<Duration> = (0..self.frames())
+            .filter(|&i| self.kept_core(i))
+            .map(|i| self.times[i])
+            .collect();
+        let kept_over = kept.iter().filter(|wall| **wall > bound).count();
+        let kept_max = kept.iter().copied().max().unwrap_or_default();
+        format!(
+            "{:<12} {over} frame(s) over {} ({kept_over} of them kept their core); \
+             max wall of the {} frame(s) that kept their core {}",
+            self.label,
+            ms(bound),
+            kept.len(),
+            ms(kept_max),
         )
     }
+}
+
+/// The `p`th percentile of `times`, `p` in 1..=100 (nearest rank); zero for none.
+fn nearest_rank(times: &[Duration], p: usize) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort_unstable();
+    let rank = (sorted.len() * p).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied().unwrap_or_default()
 }
 
 /// A duration in milliseconds, two decimals.
@@ -65,19 +132,32 @@ pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-/// Runs `app` frame by frame, timing each `app.update()`, until `done` says the work is over
-/// (checked after each frame) or `max_frames` have run.
+/// Runs `app` frame by frame, timing each `app.update()` (wall and the calling thread's CPU
+/// time), until `done` says the work is over (checked after each frame) or `max_frames` have
+/// run.
 pub fn run_frames(
     app: &mut App,
     label: &str,
     max_frames: usize,
     mut done: impl FnMut(&World) -> bool,
 ) -> FrameTimes {
-    let mut times = Vec::new();
+    let (mut times, mut cpu) = (Vec::new(), Vec::new());
+    // Without a thread clock (an unsupported platform) only the wall time is kept.
+    let mut measure_cpu = cpu_time::ThreadTime::try_now().is_ok();
     while times.len() < max_frames {
+        let thread = if measure_cpu {
+            cpu_time::ThreadTime::try_now().ok()
+        } else {
+            None
+        };
         let start = Instant::now();
         app.update();
         times.push(start.elapsed());
+        match thread.map(|t| t.try_elapsed()) {
+            Some(Ok(used)) => cpu.push(used),
+            _ if measure_cpu => (measure_cpu, cpu) = (false, Vec::new()),
+            _ => {}
+        }
         if done(app.world()) {
             break;
         }
@@ -85,6 +165,7 @@ pub fn run_frames(
     FrameTimes {
         label: label.to_string(),
         times,
+        cpu,
         first: 1,
     }
 }

@@ -14,7 +14,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 const SQRT_2: f64 = std::f64::consts::SQRT_2;
 
@@ -243,45 +243,150 @@ impl Ord for Open {
     }
 }
 
+/// Cells a search prepares (makes its per-cell arrays cover) per node expansion it is allowed:
+/// a step of 64 expansions prepares 4,096 cells (48 KB), so no step pays for a whole map.
+const PREPARE_CELLS_PER_EXPANSION: usize = 64;
+
+/// The per-cell arrays of a search and its open list, kept in a [`SearchPool`] between searches
+/// so that a search starts without allocating, zeroing or page-faulting a map's worth of memory,
+/// and ends without freeing it.
+///
+/// A cell's marks are stamped with the search's generation, so a reused buffer needs no
+/// clearing: a mark from an older search reads as "not reached".
+#[derive(Default)]
+pub struct SearchBuffers {
+    /// Best known cost to reach each cell; valid where the cell's mark is of this generation.
+    g: Vec<f64>,
+    /// `2 × generation` when reached (on the open list), `2 × generation + 1` when closed;
+    /// anything smaller: not reached by this search.
+    mark: Vec<u32>,
+    /// The search's generation (1 and up).
+    generation: u32,
+    open: BinaryHeap<Open>,
+}
+
+impl SearchBuffers {
+    /// Begins a new search: a new generation, an empty open list (both O(1)). `cells` is the new
+    /// map's size: arrays too small for it are replaced by empty ones with room for it (the
+    /// per-cell ones filled a bounded piece at a time by [`SearchBuffers::prepare`]).
+    fn begin(&mut self, cells: usize) {
+        self.open.clear();
+        if self.open.capacity() < cells {
+            // Room for a map's worth of open nodes up front (memory only touched as it is
+            // used), so a growing open list is not copied inside a step; it rarely holds more.
+            self.open = BinaryHeap::with_capacity(cells);
+        }
+        if self.mark.capacity() < cells {
+            (self.g, self.mark) = (Vec::with_capacity(cells), Vec::with_capacity(cells));
+            self.generation = 0;
+        }
+        self.generation += 1;
+        if self.generation > u32::MAX / 2 - 1 {
+            // Every mark could be mistaken for this generation's: start over from zero marks.
+            self.mark.clear();
+            self.g.clear();
+            self.generation = 1;
+        }
+    }
+
+    /// Makes the arrays cover at least `cells` cells, filling at most `most` more. `true` once
+    /// they do.
+    fn prepare(&mut self, cells: usize, most: usize) -> bool {
+        let len = self.mark.len();
+        if len < cells {
+            let to = len + (cells - len).min(most.max(1));
+            self.mark.resize(to, 0);
+            self.g.resize(to, 0.0);
+        }
+        self.mark.len() >= cells
+    }
+}
+
+/// Search buffers for reuse, shared by the searches of a game (on any thread).
+#[derive(Clone, Default)]
+pub struct SearchPool(Arc<Mutex<Vec<SearchBuffers>>>);
+
+impl SearchPool {
+    /// A buffer to search with: a kept one, or a new empty one.
+    fn take(&self) -> SearchBuffers {
+        self.lock().pop().unwrap_or_default()
+    }
+
+    /// Keeps `buffers` for the next search.
+    fn give(&self, buffers: SearchBuffers) {
+        self.lock().push(buffers);
+    }
+
+    /// The kept buffers (a search that panicked while holding the lock poisons nothing kept).
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<SearchBuffers>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Where a search is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Created: holds no buffers yet.
+    New,
+    /// Filling its buffers to cover the map, a bounded piece per [`AStar::expand`].
+    Preparing,
+    /// Searching.
+    Searching,
+    /// Over: the answer is in `result` (and the buffers are back in the pool, if it has one).
+    Over,
+}
+
 /// A* with the octile heuristic, resumable: [`AStar::expand`] runs a bounded number of node
 /// expansions and returns the answer once the search is over.
+///
+/// Creating one is cheap (no allocation): its per-cell arrays are taken from a [`SearchPool`]
+/// (or allocated) and made to cover the map inside its first calls to `expand`, a bounded piece
+/// each, and given back to the pool when the search ends.
 pub struct AStar {
     grid: Arc<Grid>,
+    start: (usize, usize),
     goal: (usize, usize),
-    /// Best known cost to reach each cell, plus one; 0 = not reached yet (so the buffer starts
-    /// as cheap zeroed memory).
-    g_plus_one: Vec<f64>,
-    closed: Vec<bool>,
-    open: BinaryHeap<Open>,
+    buffers: SearchBuffers,
+    pool: Option<SearchPool>,
+    phase: Phase,
     expanded: u64,
     result: Option<Option<f64>>,
 }
 
 impl AStar {
-    /// A search from `start` to `goal` on `grid`.
+    /// A search from `start` to `goal` on `grid`, with buffers of its own.
     pub fn new(grid: Arc<Grid>, start: (usize, usize), goal: (usize, usize)) -> Self {
-        let cells = grid.width * grid.height;
         let mut search = AStar {
+            grid,
+            start,
             goal,
-            g_plus_one: vec![0.0; cells],
-            closed: vec![false; cells],
-            open: BinaryHeap::new(),
+            buffers: SearchBuffers::default(),
+            pool: None,
+            phase: Phase::New,
             expanded: 0,
             result: None,
-            grid,
         };
         if !search.grid.passable(start.0, start.1) || !search.grid.passable(goal.0, goal.1) {
             search.result = Some(None);
-        } else {
-            let index = start.1 * search.grid.width + start.0;
-            search.g_plus_one[index] = 1.0;
-            search.open.push(Open {
-                f: octile(start.0, start.1, goal.0, goal.1),
-                g: 0.0,
-                index: index as u32,
-            });
+            search.phase = Phase::Over;
         }
         search
+    }
+
+    /// A search from `start` to `goal` on `grid` whose buffers come from `pool` and go back to
+    /// it when the search ends.
+    pub fn with_pool(
+        grid: Arc<Grid>,
+        start: (usize, usize),
+        goal: (usize, usize),
+        pool: &SearchPool,
+    ) -> Self {
+        AStar {
+            pool: Some(pool.clone()),
+            ..AStar::new(grid, start, goal)
+        }
     }
 
     /// Nodes expanded so far.
@@ -289,48 +394,81 @@ impl AStar {
         self.expanded
     }
 
-    /// Expands at most `max` nodes. `Some(Some(length))` when the goal was reached,
+    /// Expands at most `max` nodes (while the search is still preparing its buffers: fills at
+    /// most `max` × 64 cells of them instead). `Some(Some(length))` when the goal was reached,
     /// `Some(None)` when it cannot be, `None` while the search goes on.
     pub fn expand(&mut self, max: usize) -> Option<Option<f64>> {
-        if self.result.is_some() {
+        let cells = self.grid.width * self.grid.height;
+        if self.phase == Phase::New {
+            if let Some(pool) = &self.pool {
+                self.buffers = pool.take();
+            }
+            self.buffers.begin(cells);
+            self.phase = Phase::Preparing;
+        }
+        if self.phase == Phase::Preparing {
+            let most = max.saturating_mul(PREPARE_CELLS_PER_EXPANSION);
+            if !self.buffers.prepare(cells, most) {
+                return None;
+            }
+            let index = self.start.1 * self.grid.width + self.start.0;
+            let b = &mut self.buffers;
+            b.mark[index] = 2 * b.generation;
+            b.g[index] = 0.0;
+            b.open.push(Open {
+                f: octile(self.start.0, self.start.1, self.goal.0, self.goal.1),
+                g: 0.0,
+                index: index as u32,
+            });
+            self.phase = Phase::Searching;
+            // The preparing call did its share of work: the search starts with the next.
+            return None;
+        }
+        if self.phase == Phase::Over {
             return self.result;
         }
+        let result = self.search(max)?;
+        self.result = Some(result);
+        self.phase = Phase::Over;
+        if let Some(pool) = &self.pool {
+            pool.give(std::mem::take(&mut self.buffers));
+        }
+        self.result
+    }
+
+    /// The search proper: at most `max` expansions.
+    fn search(&mut self, max: usize) -> Option<Option<f64>> {
         let width = self.grid.width;
         let goal = self.goal.1 * width + self.goal.0;
+        let (reached, closed) = (2 * self.buffers.generation, 2 * self.buffers.generation + 1);
+        let SearchBuffers { g, mark, open, .. } = &mut self.buffers;
         for _ in 0..max {
-            let Some(node) = self.open.pop() else {
-                self.result = Some(None);
-                return self.result;
+            let Some(node) = open.pop() else {
+                return Some(None);
             };
             let index = node.index as usize;
-            if self.closed[index] {
+            if mark[index] == closed {
                 continue;
             }
             if index == goal {
-                self.result = Some(Some(node.g));
-                return self.result;
+                return Some(Some(node.g));
             }
-            self.closed[index] = true;
+            mark[index] = closed;
             self.expanded += 1;
-            let (grid, g_plus_one, closed, open) = (
-                &self.grid,
-                &mut self.g_plus_one,
-                &self.closed,
-                &mut self.open,
-            );
             let (gx, gy) = self.goal;
-            grid.for_each_move(index, |next, cost| {
-                if closed[next] {
+            self.grid.for_each_move(index, |next, cost| {
+                let m = mark[next];
+                if m == closed {
                     return;
                 }
-                let g = node.g + cost;
-                let known = g_plus_one[next];
-                if known == 0.0 || g + 1.0 < known {
-                    g_plus_one[next] = g + 1.0;
-                    let f = g + octile(next % width, next / width, gx, gy);
+                let cost = node.g + cost;
+                if m != reached || cost < g[next] {
+                    mark[next] = reached;
+                    g[next] = cost;
+                    let f = cost + octile(next % width, next / width, gx, gy);
                     open.push(Open {
                         f,
-                        g,
+                        g: cost,
                         index: next as u32,
                     });
                 }

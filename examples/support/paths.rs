@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bevy_cooperator::prelude::*;
 use bevy_ecs::prelude::*;
 
-use crate::grid::{AStar, Grid, Scenario, parse_scenarios};
+use crate::grid::{AStar, Grid, Scenario, SearchPool, parse_scenarios};
 
 /// One path request: a scenario on its map.
 #[derive(Clone)]
@@ -36,6 +36,8 @@ pub struct Paths {
     pub expansions: usize,
     /// (query number, length found or `None` for no path, nodes expanded).
     pub found: Vec<(usize, Option<f64>, u64)>,
+    /// The searches' buffers, reused: starting or ending a search allocates and frees nothing.
+    pub pool: SearchPool,
 }
 
 impl Paths {
@@ -47,6 +49,7 @@ impl Paths {
             max_in_flight,
             expansions,
             found: Vec::new(),
+            pool: SearchPool::default(),
         }
     }
 }
@@ -72,7 +75,8 @@ impl Work for PathQuery {
     }
 }
 
-/// The game asks for paths as searches finish, at most `max_in_flight` at a time.
+/// The game asks for paths as searches finish, at most `max_in_flight` at a time. Cheap: a
+/// search prepares its buffers in its own first steps.
 pub fn request_paths(mut commands: Commands, mut paths: ResMut<Paths>) {
     while paths.in_flight < paths.max_in_flight {
         let Some((number, query)) = paths.pending.pop_front() else {
@@ -82,7 +86,7 @@ pub fn request_paths(mut commands: Commands, mut paths: ResMut<Paths>) {
         let s = &query.scenario;
         commands.cooperate(PathQuery {
             number,
-            search: AStar::new(query.grid.clone(), s.start, s.goal),
+            search: AStar::with_pool(query.grid.clone(), s.start, s.goal, &paths.pool),
             expansions: paths.expansions,
         });
     }

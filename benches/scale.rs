@@ -1,6 +1,7 @@
 //! Scale: per-step cost with up to 1M runnable tasks, frame time with up to 1M never-ending tasks,
 //! churn (spawn + run + clean up) with up to 1M live tasks, the cost of 1M paused tasks, idle
-//! cooperators, and wakes. Each figure is printed with its ratio to its floor from the same run.
+//! cooperators, wakes, and the resident memory a runnable task costs (each case in a process of
+//! its own). Each figure is printed with its ratio to its floor from the same run.
 //!
 //! `cargo bench --bench scale`; the table is printed at the end.
 
@@ -263,7 +264,64 @@ fn wakes(c: &mut Criterion) {
     drop(black_box(app));
 }
 
+/// Resident memory in bytes (Linux), from `/proc/self/statm`.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// The environment variable a child process of this bench reads: the memory case it measures.
+const MEMORY_CASE: &str = "BEVY_COOPERATOR_SCALE_MEMORY";
+
+/// In a child process: the resident memory `n` of a case's items add, per item, printed for the
+/// parent to read. `tasks`: runnable iterator tasks in the global cooperator, after a frame;
+/// `entities`: bare empty entities.
+fn memory_case(case: &str) {
+    let (kind, n) = case.split_once(':').expect("case:count");
+    let n: usize = n.parse().expect("a count");
+    let mut app = coop_app(Budget::Steps(1), 0);
+    let before = resident_bytes().unwrap_or(0);
+    match kind {
+        "tasks" => {
+            let world = app.world_mut();
+            for _ in 0..n {
+                world.cooperate(std::iter::repeat(()));
+            }
+            app.update();
+        }
+        _ => {
+            app.world_mut().spawn_batch((0..n).map(|_| ()));
+        }
+    }
+    let after = resident_bytes().unwrap_or(0);
+    println!("{}", after.saturating_sub(before) as f64 / n as f64);
+    drop(black_box(app));
+}
+
+/// Measures each memory case in a fresh process of this bench, so that no memory freed by
+/// another case is reused; `None` where resident memory cannot be read.
+fn memory() -> Vec<(String, Option<f64>)> {
+    ["entities:1000000", "tasks:100000", "tasks:1000000"]
+        .iter()
+        .map(|case| {
+            let bytes = std::process::Command::new(std::env::current_exe().unwrap())
+                .env(MEMORY_CASE, case)
+                .output()
+                .ok()
+                .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+                .filter(|_| resident_bytes().is_some());
+            (case.to_string(), bytes)
+        })
+        .collect()
+}
+
 fn main() {
+    if let Ok(case) = std::env::var(MEMORY_CASE) {
+        memory_case(&case);
+        return;
+    }
+    let memory = memory();
     let mut c = criterion();
     runnable(&mut c);
     churn_and_idle(&mut c);
@@ -272,6 +330,20 @@ fn main() {
     c.final_summary();
 
     println!("\nscale (medians of this run):");
+    let bytes = |case: &str| memory.iter().find(|(c, _)| c == case).and_then(|(_, b)| *b);
+    if let Some(entity) = bytes("entities:1000000") {
+        for n in ["100000", "1000000"] {
+            if let Some(task) = bytes(&format!("tasks:{n}")) {
+                println!(
+                    "{:<58} {task:>10.1} B    bare entity {entity:>8.1} B    ratio {:>5.2}x",
+                    format!("memory per runnable iterator task, {n} tasks (resident)"),
+                    task / entity,
+                );
+            }
+        }
+    } else {
+        println!("memory per task: resident memory is not readable on this platform");
+    }
     for n in SIZES {
         print_ratio(
             &format!("per step, {n} runnable tasks"),

@@ -572,12 +572,13 @@ struct FrameRecord {
     /// had no runnable task this frame).
     tick: Option<Duration>,
     granted: Option<Duration>,
+    /// The tick's longest step that was timed on its own (`CooperatorStats::longest_step`).
+    longest_step: Option<Duration>,
+    /// The loading task's progress at the frame's end: entities spawned.
+    spawned: Option<u64>,
     /// The frame's work after the tick (from just after `CooperatorSystems::Step` to the end of
     /// `Last`).
     after_tick: Option<Duration>,
-    /// Whether the loading task had started spawning by the frame's end (its progress is
-    /// reported).
-    spawning: bool,
 }
 
 /// The measurements, shared with `main`, which reads them after `App::run` returns.
@@ -634,7 +635,7 @@ fn frame_end(
     state: Res<State<GameState>>,
     global: Res<GlobalCooperator>,
     cooperators: Query<&Cooperator>,
-    loading: Query<(), (With<LoadingTask>, With<TaskProgress>)>,
+    loading: Query<&TaskProgress, With<LoadingTask>>,
     mut ticks: Local<u64>,
 ) {
     let end = Instant::now();
@@ -652,13 +653,14 @@ fn frame_end(
     record.wall = end - began;
     record.cpu = cpu;
     record.after_tick = after_tick;
-    record.spawning = !loading.is_empty();
+    record.spawned = loading.iter().next().map(|TaskProgress(p)| p.done);
     if let Ok(coop) = cooperators.get(global.0) {
         let stats = coop.stats();
         if stats.ticks != *ticks {
             *ticks = stats.ticks;
             record.tick = stats.last_tick_time;
             record.granted = stats.last_tick_budget;
+            record.longest_step = stats.longest_step.map(|(_, took)| took);
         }
     }
     let phase = match state.get() {
@@ -1030,7 +1032,7 @@ impl Comparison {
         let frames: Vec<FrameRecord> = log
             .loading_frames
             .iter()
-            .filter(|f| f.spawning)
+            .filter(|f| f.spawned.is_some())
             .copied()
             .collect();
         let cpu: Option<Vec<Duration>> = frames.iter().map(|f| f.cpu).collect();
@@ -1238,20 +1240,31 @@ fn trace(run: &Comparison) {
     let opt = |d: Option<Duration>| d.map_or("-".into(), ms);
     println!("\n{} (per loading frame):", run.name);
     println!(
-        "{:>5} {:>9} {:>11} {:>9} {:>9} {:>10} {:>9} {:>9}",
-        "frame", "render", "before tick", "granted", "tick", "after tick", "wall", "cpu"
+        "{:>5} {:>9} {:>11} {:>9} {:>9} {:>12} {:>10} {:>9} {:>9} {:>9}",
+        "frame",
+        "render",
+        "before tick",
+        "granted",
+        "tick",
+        "longest step",
+        "after tick",
+        "wall",
+        "cpu",
+        "spawned"
     );
     for (i, f) in run.frames.iter().enumerate() {
         println!(
-            "{:>5} {:>9} {:>11} {:>9} {:>9} {:>10} {:>9} {:>9}",
+            "{:>5} {:>9} {:>11} {:>9} {:>9} {:>12} {:>10} {:>9} {:>9} {:>9}",
             i + 1,
             ms(f.render),
             opt(f.before_tick),
             opt(f.granted),
             opt(f.tick),
+            opt(f.longest_step),
             opt(f.after_tick),
             ms(f.wall),
             opt(f.cpu),
+            f.spawned.unwrap_or(0),
         );
     }
 }

@@ -17,16 +17,17 @@ fn steps_change_a_resource_and_see_each_others_changes() {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     for _ in 0..2 {
         let seen = seen.clone();
-        app.world_mut().cooperate(from_fn(move |cx: &mut StepContext| {
-            let before = cx.get_resource::<Tally>().unwrap().0;
-            cx.get_resource_mut::<Tally>().unwrap().0 += 1;
-            seen.lock().unwrap().push(before);
-            // A world access in the same step still works (it gives the queue back).
-            if before == 2 {
-                let task = cx.task();
-                cx.world().pause_task(task).unwrap();
-            }
-        }));
+        app.world_mut()
+            .cooperate(from_fn(move |cx: &mut StepContext| {
+                let before = cx.get_resource::<Tally>().unwrap().0;
+                cx.get_resource_mut::<Tally>().unwrap().0 += 1;
+                seen.lock().unwrap().push(before);
+                // A world access in the same step still works (it gives the queue back).
+                if before == 2 {
+                    let task = cx.task();
+                    cx.world().pause_task(task).unwrap();
+                }
+            }));
     }
     app.update();
     assert_eq!(app.world().resource::<Tally>().0, 6);

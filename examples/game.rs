@@ -20,7 +20,7 @@
 //! from there; default 50000, 1000000 in the comparison), `--queries N` (per map; default 25), `--hz N` (0: uncapped),
 //! `--max-frames N` (fails after that many frames), `--plot FILE.svg`, `--budget
 //! time|fraction|fill` (the loading budget: `Budget::Time(2 ms)`, `Budget::frame_fraction(0.8)`
-//! or `Budget::fill_frame` up to the loop's period; default fraction), `--compare-budgets`,
+//! or `Budget::fill_frame` up to the loop's period, 1/60 s when uncapped; default fill), `--compare-budgets`,
 //! `--seed N` (the render-like costs; default 1), `--trace` (each loading frame's figures).
 //!
 //! `--compare-budgets` compares the loading-screen budgets where a player sees them: it runs the
@@ -47,7 +47,9 @@
 //!   level's entities a chunk per work unit, reports progress, and sets `NextState(InGame)`. An
 //!   ordinary system draws the bar from `Query<&TaskProgress>`.
 //! - The global cooperator's budget follows the state (`StateBudget`, kept by
-//!   `CooperatorStatesPlugin`): 80 % of the frame while loading (at most 8 ms), 1 ms in game.
+//!   `CooperatorStatesPlugin`): while loading, `Budget::fill_frame` up to the loop's period (each
+//!   tick gets what the frame leaves, less 1 ms of margin; `--compare-budgets` measures why), 1 ms
+//!   in game.
 //! - Frame time is the time from the start of the frame (before `First`; in the first frame,
 //!   before the startup schedules) to the end of `Last`, measured by two schedules of this
 //!   example's own around Bevy's: the work of a frame, not the runner's sleep.
@@ -950,7 +952,7 @@ fn play(o: &Options) -> Result<ExitCode, String> {
     let queries = load_queries(&default_maps(), Some(o.queries))?;
     let level = LevelSource::new(o)?;
     println!("level {}, {} path queries", level.path, queries.len());
-    let loading = o.budget.unwrap_or(LoadingBudget::Fraction);
+    let loading = o.budget.unwrap_or(LoadingBudget::Fill);
     let target = target(o.hz)?;
     let (mut app, log) = build_app(
         o,

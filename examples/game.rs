@@ -157,6 +157,15 @@ impl LoadingBudget {
         }
     }
 
+    /// Its `--budget` value.
+    fn cli_name(self) -> &'static str {
+        match self {
+            LoadingBudget::Time => "time",
+            LoadingBudget::Fraction => "fraction",
+            LoadingBudget::Fill => "fill",
+        }
+    }
+
     fn name(self, target: Duration) -> String {
         match self {
             LoadingBudget::Time => "Time(2 ms)".into(),
@@ -715,13 +724,15 @@ struct Options {
     /// The loading budget (`--budget`); in the comparison, the one budget to run.
     budget: Option<LoadingBudget>,
     compare: bool,
+    /// The comparison's run of one budget in a process of its own: prints its frames.
+    run_one: bool,
     seed: u64,
     trace: bool,
 }
 
 fn options() -> Result<Options, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let flags = ["--short", "--compare-budgets", "--trace"];
+    let flags = ["--short", "--compare-budgets", "--trace", "--run-one"];
     let short = args.iter().any(|a| a == "--short");
     let compare = args.iter().any(|a| a == "--compare-budgets");
     let mut o = Options {
@@ -738,6 +749,7 @@ fn options() -> Result<Options, String> {
         plot: None,
         budget: None,
         compare,
+        run_one: args.iter().any(|a| a == "--run-one"),
         seed: 1,
         trace: args.iter().any(|a| a == "--trace"),
     };
@@ -772,6 +784,9 @@ fn options() -> Result<Options, String> {
     let short_game = short && !compare;
     o.level = level.unwrap_or_else(|| short_game.then(|| "levels/demo.level".to_string()));
     o.hz = hz.unwrap_or(if short_game { 0.0 } else { 60.0 });
+    if o.run_one && !compare {
+        return Err("--run-one is part of --compare-budgets".into());
+    }
     if compare && o.hz == 0.0 {
         return Err("--compare-budgets needs a frame rate: --hz above 0".into());
     }
@@ -1030,12 +1045,10 @@ struct Comparison {
 }
 
 impl Comparison {
-    fn new(name: String, log: &Log, target: Duration) -> Self {
-        let frames: Vec<FrameRecord> = log
-            .loading_frames
-            .iter()
+    fn new(name: String, loading_frames: Vec<FrameRecord>, target: Duration) -> Self {
+        let frames: Vec<FrameRecord> = loading_frames
+            .into_iter()
             .filter(|f| f.spawned.is_some())
-            .copied()
             .collect();
         let cpu: Option<Vec<Duration>> = frames.iter().map(|f| f.cpu).collect();
         let times = FrameTimes {
@@ -1115,16 +1128,25 @@ impl Comparison {
 /// Runs the loading phase once per budget (a fresh app each, the same level and the same
 /// render-like costs) and prints the table.
 fn compare(o: &Options) -> Result<ExitCode, String> {
-    let level = LevelSource::new(o)?;
     let target = target(o.hz)?;
+    if o.run_one {
+        let choice = o.budget.ok_or("--run-one needs --budget")?;
+        for frame in load_once(o, choice, target)? {
+            println!("{}", frame.to_line());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let choices = match o.budget {
         Some(one) => vec![one],
         None => LoadingBudget::ALL.to_vec(),
     };
+    let level = match &o.level {
+        Some(level) => level.clone(),
+        None => format!("a generated {}-entity level", o.generate),
+    };
     println!(
-        "loading {} at {} Hz beside a render-like system of {} to {} a frame (seed {}), \
-         once per budget",
-        level.path,
+        "loading {level} at {} Hz beside a render-like system of {} to {} a frame (seed {}), \
+         once per budget, each in a process of its own",
         o.hz,
         ms(RENDER_COST[0]),
         ms(RENDER_COST[1]),
@@ -1132,25 +1154,7 @@ fn compare(o: &Options) -> Result<ExitCode, String> {
     );
     let mut runs = Vec::new();
     for choice in choices {
-        let name = choice.name(target);
-        let (mut app, log) = build_app(
-            o,
-            &level,
-            Run {
-                loading: choice.budget(target),
-                render_seed: Some(o.seed),
-                queries: None,
-                display: ProgressDisplay::Off,
-            },
-        )?;
-        let exit = app.run();
-        drop(app);
-        if exit != AppExit::Success {
-            eprintln!("game: the run with {name} failed");
-            return Ok(exit_code(exit));
-        }
-        let log = log.0.lock().unwrap();
-        let run = Comparison::new(name, &log, target);
+        let run = Comparison::new(choice.name(target), run_alone(o, choice)?, target);
         if o.trace {
             trace(&run);
         }
@@ -1235,6 +1239,135 @@ fn compare(o: &Options) -> Result<ExitCode, String> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the loading phase once with `choice` in this process (`--run-one`): the `Loading`
+/// frames' figures.
+fn load_once(
+    o: &Options,
+    choice: LoadingBudget,
+    target: Duration,
+) -> Result<Vec<FrameRecord>, String> {
+    let level = LevelSource::new(o)?;
+    let (mut app, log) = build_app(
+        o,
+        &level,
+        Run {
+            loading: choice.budget(target),
+            render_seed: Some(o.seed),
+            queries: None,
+            display: ProgressDisplay::Off,
+        },
+    )?;
+    let exit = app.run();
+    drop(app);
+    if exit != AppExit::Success {
+        return Err(format!("the run with {} failed", choice.name(target)));
+    }
+    let log = log.0.lock().unwrap();
+    Ok(log.loading_frames.clone())
+}
+
+/// Runs the loading phase with `choice` in a process of its own (this program again, with
+/// `--run-one`) and reads its frames from its output. One process for each budget: a process's
+/// allocator keeps the memory an earlier app freed, and a later app's load in the same process
+/// then paid about twice as much for the world's storage growth (the step spawning entity 2^19
+/// took 12-14 ms instead of 5-7 ms).
+fn run_alone(o: &Options, choice: LoadingBudget) -> Result<Vec<FrameRecord>, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("this program's path: {e}"))?;
+    let mut args = vec![
+        "--compare-budgets".to_string(),
+        "--run-one".into(),
+        "--budget".into(),
+        choice.cli_name().into(),
+        "--hz".into(),
+        o.hz.to_string(),
+        "--seed".into(),
+        o.seed.to_string(),
+        "--max-frames".into(),
+        o.max_frames.to_string(),
+    ];
+    match &o.level {
+        Some(level) => args.extend(["--level".into(), level.clone()]),
+        None => args.extend(["--generate".into(), o.generate.to_string()]),
+    }
+    let output = std::process::Command::new(&exe)
+        .args(&args)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("{}: {e}", exe.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "the run with --budget {} failed ({})",
+            choice.cli_name(),
+            output.status
+        ));
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(FrameRecord::from_line)
+        .collect()
+}
+
+impl FrameRecord {
+    /// The line `--run-one` prints for a frame: a tag and each figure in nanoseconds (`-` for
+    /// none; entities spawned as a count).
+    fn to_line(&self) -> String {
+        let nanos = |d: Option<Duration>| d.map_or("-".into(), |d| d.as_nanos().to_string());
+        format!(
+            "frame-record {} {} {} {} {} {} {} {} {}",
+            nanos(Some(self.wall)),
+            nanos(self.cpu),
+            nanos(Some(self.render)),
+            nanos(self.before_tick),
+            nanos(self.tick),
+            nanos(self.granted),
+            nanos(self.longest_step),
+            nanos(self.after_tick),
+            self.spawned.map_or("-".into(), |n| n.to_string()),
+        )
+    }
+
+    /// A frame read back from [`FrameRecord::to_line`]; `None` for other lines, an error for a
+    /// malformed one.
+    fn from_line(line: &str) -> Option<Result<Self, String>> {
+        let fields = line.strip_prefix("frame-record ")?;
+        let bad = || format!("a malformed frame record: {line:?}");
+        let values: Vec<Option<u64>> = match fields
+            .split(' ')
+            .map(|f| (f != "-").then(|| f.parse::<u64>()).transpose())
+            .collect::<Result<_, _>>()
+        {
+            Ok(values) => values,
+            Err(_) => return Some(Err(bad())),
+        };
+        let [
+            wall,
+            cpu,
+            render,
+            before,
+            tick,
+            granted,
+            longest,
+            after,
+            spawned,
+        ] = values[..]
+        else {
+            return Some(Err(bad()));
+        };
+        let d = |v: Option<u64>| v.map(Duration::from_nanos);
+        Some(Ok(FrameRecord {
+            wall: d(wall).unwrap_or_default(),
+            cpu: d(cpu),
+            render: d(render).unwrap_or_default(),
+            before_tick: d(before),
+            tick: d(tick),
+            granted: d(granted),
+            longest_step: d(longest),
+            after_tick: d(after),
+            spawned,
+        }))
+    }
 }
 
 /// Prints each loading frame of a run (`--trace`).

@@ -1312,7 +1312,7 @@ fn run_alone(o: &Options, choice: LoadingBudget) -> Result<Vec<FrameRecord>, Str
 impl FrameRecord {
     /// The line `--run-one` prints for a frame: a tag and each figure in nanoseconds (`-` for
     /// none; entities spawned as a count).
-    fn to_line(&self) -> String {
+    fn to_line(self) -> String {
         let nanos = |d: Option<Duration>| d.map_or("-".into(), |d| d.as_nanos().to_string());
         format!(
             "frame-record {} {} {} {} {} {} {} {} {}",

@@ -24,10 +24,12 @@
 //! `--seed N` (the render-like costs; default 1), `--trace` (each loading frame's figures).
 //!
 //! `--compare-budgets` compares the loading-screen budgets where a player sees them: it runs the
-//! loading phase once per budget (`--budget` picks one), each in a fresh app at 60 Hz with the
-//! same level, beside a render-like system in `PreUpdate` (before the cooperator's tick, as a
-//! game's frame work is) that busy-waits 3 to 8 ms a frame, drawn from a seeded xorshift. Each
-//! run ends once the level is in (no path queries). It prints, over the frames of the load (from
+//! loading phase once per budget (`--budget` picks one) at 60 Hz with the same level, beside a
+//! render-like system in `PreUpdate` (before the cooperator's tick, as a game's frame work is)
+//! that busy-waits 3 to 8 ms a frame, drawn from a seeded xorshift. Each run ends once the level
+//! is in (no path queries), and runs in a process of its own: the program runs itself with
+//! `--run-one`, which prints the frames (in one process a later app's load paid twice as much for
+//! the world's storage growth). It prints, over the frames of the load (from
 //! the first in which the loading task reports progress to the last before the game): the frames
 //! to load; the spare time, each frame's target (the loop's period) less the frame's work other
 //! than the loading ticks, and the share of it the loading work used; the ideal load, the

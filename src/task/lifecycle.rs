@@ -12,6 +12,7 @@ use bevy_ecs::{
     lifecycle::HookContext,
     message::Messages,
     resource::Resource,
+    system::Command,
     utils::prelude::DebugName,
     world::{DeferredWorld, World},
 };
@@ -19,7 +20,7 @@ use bevy_platform::cell::SyncCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::{
-    cooperator::Cooperator,
+    cooperator::{Cooperator, FinishDrained},
     error::{TaskError, TaskPanicked, panic_text},
     outcome::{Failure, Outcome, TaskFinished},
     run_queue::{BoxedWork, Drained, NIL},
@@ -28,7 +29,7 @@ use crate::{
         Wait,
         join::{JoinMode, Offer},
         registration::{Registered, Registration},
-        seam::{Resolution, Ticket, new_ticket},
+        seam::{Resolution, Resolve, Ticket, new_ticket},
         signal::{self, Signal},
     },
     work::{IntoWork, StepContext, Work},
@@ -239,6 +240,14 @@ pub(crate) fn settle_signal(
     let resolved = signal::settle(world, signal, result)?;
     resolve_all(world, resolved);
     Ok(())
+}
+
+/// What a hook or an observer of a wait source reported, applied at the next command flush.
+impl Command for Resolve {
+    type Out = ();
+    fn apply(self, world: &mut World) {
+        resolve_all(world, self.0);
+    }
 }
 
 /// Applies what wait sources reported, in order.
@@ -741,9 +750,17 @@ pub(crate) fn stop_cooperator(world: &mut World, cooperator: Entity) -> Result<(
     Ok(())
 }
 
+/// A despawned cooperator's tasks finish.
+impl Command for FinishDrained {
+    type Out = ();
+    fn apply(self, world: &mut World) {
+        finish_drained(world, self.0);
+    }
+}
+
 /// Finishes the tasks of a drained queue (a stopped or despawned cooperator), in order, with
 /// `SchedulerStopped`.
-pub(crate) fn finish_drained(world: &mut World, tasks: Vec<Drained>) {
+fn finish_drained(world: &mut World, tasks: Vec<Drained>) {
     for (task, work, steps) in tasks {
         finish_with(world, task, Outcome::SchedulerStopped, Some((work, steps)));
     }

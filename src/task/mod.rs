@@ -11,19 +11,12 @@ use alloc::vec::Vec;
 use bevy_app::App;
 use bevy_ecs::{component::Component, entity::Entity};
 
-use crate::{
-    cooperator::FinishDrained,
-    outcome::Outcome,
-    run_queue::NIL,
-    wait::seam::{Resolver, Ticket},
-};
+use crate::{outcome::Outcome, run_queue::NIL, wait::seam::Ticket};
 
-/// Registers what the task part keeps, and how wait sources reach the lifecycle.
+/// Registers what the task part keeps.
 pub(crate) fn build(app: &mut App) {
     app.init_resource::<lifecycle::FinishedTasks>()
-        .init_resource::<report::UnhandledFailures>()
-        .insert_resource(Resolver(lifecycle::resolve_all))
-        .insert_resource(FinishDrained(lifecycle::finish_drained));
+        .init_resource::<report::UnhandledFailures>();
 }
 
 /// A task: resumable work owned by a [`Cooperator`](crate::Cooperator).

@@ -6,7 +6,7 @@ use bevy_ecs::{
     event::EntityEvent,
     lifecycle::HookContext,
     observer::{Observer, On},
-    system::Commands,
+    system::{Command, Commands},
     world::{DeferredWorld, World},
 };
 
@@ -14,7 +14,7 @@ use crate::{
     outcome::Failure,
     wait::{
         registration::{Registered, Registration},
-        seam::{Resolution, Ticket, resolve_in_command, resolve_later},
+        seam::{Resolution, Resolve, Ticket, resolve_later},
     },
 };
 
@@ -43,10 +43,12 @@ fn target_gone(mut world: DeferredWorld, context: HookContext) {
             "entity {} was despawned while a task waited for an event on it",
             guard.target
         ));
-        resolve_in_command(
-            world,
-            alloc::vec![Resolution::new(guard.task, guard.ticket, Err(failure))],
-        );
+        Resolve(alloc::vec![Resolution::new(
+            guard.task,
+            guard.ticket,
+            Err(failure)
+        )])
+        .apply(world);
     });
 }
 

@@ -415,12 +415,12 @@ impl CooperateWorldExt for World {
             .get::<CooperativeTask>(task)
             .ok_or(TaskError::NoSuchTask(task))?;
         if !t.is_alive() {
-            return Ok(t.steps);
+            return Ok(t.finished_steps());
         }
         Ok(self
-            .get::<Cooperator>(t.cooperator)
-            .and_then(|c| c.queue.steps(t.slot, task))
-            .unwrap_or(t.steps))
+            .get::<Cooperator>(t.cooperator())
+            .and_then(|c| c.queue.steps(t.slot(), task))
+            .unwrap_or(t.finished_steps()))
     }
 
     fn spawn_signal(&mut self) -> Signal {

@@ -210,7 +210,7 @@ fn cleanup_system(world: &mut World) {
         if task.is_alive() {
             continue;
         }
-        if task.standalone {
+        if task.is_standalone() {
             e.despawn();
         } else {
             e.remove::<(CooperativeTask, Paused)>();

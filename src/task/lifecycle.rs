@@ -24,7 +24,7 @@ use crate::{
     error::{TaskError, TaskPanicked, panic_text},
     outcome::{Failure, Outcome, TaskFinished},
     run_queue::{BoxedWork, Drained, NIL},
-    task::{CooperativeTask, Paused, report, stats::TaskStats, waiting},
+    task::{CooperativeTask, Paused, report, state::Queue, stats::TaskStats, waiting},
     wait::{
         Wait,
         join::{JoinMode, Offer},
@@ -92,7 +92,7 @@ pub(crate) fn sync_paused(world: &mut World, entity: Entity) {
     let Ok(mut e) = world.get_entity_mut(entity) else {
         return;
     };
-    let Some(count) = e.get::<CooperativeTask>().map(|t| t.pause_count) else {
+    let Some(count) = e.get::<CooperativeTask>().map(CooperativeTask::pause_count) else {
         return;
     };
     let has = e.contains::<Paused>();
@@ -103,21 +103,28 @@ pub(crate) fn sync_paused(world: &mut World, entity: Entity) {
     }
 }
 
-/// Takes a task off its cooperator's runnable list (it stays a member).
-fn take_off_queue(world: &mut DeferredWorld, cooperator: Entity, slot: u32, entity: Entity) {
+/// Does to the run queue what a transition of the task's state asks (`place`: its cooperator and
+/// its node there): takes the task off its runnable list (it stays a member) or puts it back at
+/// the end. A task that left its queue is left alone.
+fn follow(
+    world: &mut DeferredWorld,
+    entity: Entity,
+    (cooperator, slot): (Entity, u32),
+    queue: Queue,
+) {
+    let link = match queue {
+        Queue::TakeOff => false,
+        Queue::PutBack => true,
+        Queue::Stay | Queue::Leave => return,
+    };
     if let Some(mut c) = world.get_mut::<Cooperator>(cooperator)
         && c.queue.holds(slot, entity)
     {
-        c.queue.unlink(slot);
-    }
-}
-
-/// Puts a task back at the end of its cooperator's runnable list.
-fn put_back_on_queue(world: &mut DeferredWorld, cooperator: Entity, slot: u32, entity: Entity) {
-    if let Some(mut c) = world.get_mut::<Cooperator>(cooperator)
-        && c.queue.holds(slot, entity)
-    {
-        c.queue.link_back(slot);
+        if link {
+            c.queue.link_back(slot);
+        } else {
+            c.queue.unlink(slot);
+        }
     }
 }
 
@@ -126,14 +133,9 @@ pub(crate) fn pause(world: &mut World, entity: Entity) -> Result<(), TaskError> 
     let mut task = world
         .get_mut::<CooperativeTask>(entity)
         .ok_or(TaskError::NoSuchTask(entity))?;
-    if let Some(outcome) = &task.outcome {
-        return Err(outcome.error());
-    }
-    task.pause_count += 1;
-    if task.pause_count == 1 {
-        let (coop, slot) = (task.cooperator, task.slot);
-        take_off_queue(&mut world.into(), coop, slot, entity);
-    }
+    let queue = task.state.add_pause()?;
+    let place = task.place();
+    follow(&mut world.into(), entity, place, queue);
     sync_paused(world, entity);
     Ok(())
 }
@@ -143,15 +145,9 @@ pub(crate) fn resume(world: &mut World, entity: Entity) -> Result<(), TaskError>
     let mut task = world
         .get_mut::<CooperativeTask>(entity)
         .ok_or(TaskError::NoSuchTask(entity))?;
-    // A pending wait's pause is not the user's to resume.
-    if task.pause_count == u32::from(task.wait.is_some()) {
-        return Err(TaskError::NotPaused);
-    }
-    task.pause_count -= 1;
-    if task.pause_count == 0 && task.is_alive() {
-        let (coop, slot) = (task.cooperator, task.slot);
-        put_back_on_queue(&mut world.into(), coop, slot, entity);
-    }
+    let queue = task.state.remove_pause()?;
+    let place = task.place();
+    follow(&mut world.into(), entity, place, queue);
     sync_paused(world, entity);
     Ok(())
 }
@@ -161,7 +157,7 @@ pub(crate) fn stop(world: &mut World, entity: Entity) -> Result<(), TaskError> {
     let task = world
         .get::<CooperativeTask>(entity)
         .ok_or(TaskError::NoSuchTask(entity))?;
-    if let Some(outcome) = &task.outcome {
+    if let Some(outcome) = task.outcome() {
         return Err(outcome.error());
     }
     finish(world, entity, Outcome::Stopped);
@@ -190,11 +186,9 @@ pub(crate) fn begin_wait(world: &mut World, entity: Entity, wait: Wait) {
     }
     let ticket = new_ticket();
     task.wait = Some(ticket);
-    task.pause_count += 1;
-    if task.pause_count == 1 {
-        let (coop, slot) = (task.cooperator, task.slot);
-        take_off_queue(&mut world.into(), coop, slot, entity);
-    }
+    let queue = task.state.begin_wait();
+    let place = task.place();
+    follow(&mut world.into(), entity, place, queue);
     match waiting::register(wait, world, entity, ticket, &mut stop_loser) {
         Registered::Now(result) => resolve(world, entity, ticket, result),
         Registered::Refused(failure) => resolve(world, entity, ticket, Err(failure)),
@@ -307,27 +301,15 @@ pub(crate) fn resolve(
         return;
     }
     task.wait = None;
-    task.pause_count -= 1;
     let registration = core::mem::take(&mut task.waiting.registration);
     let stop_losers = matches!(&registration, Registration::Join(j) if j.mode() == JoinMode::Race);
     match result {
         Ok(()) => {
-            let requeue = if let Registration::Take(from, take) = registration {
+            if let Registration::Take(from, take) = &registration {
                 // A joined task's typed result moves to the waiter before it runs again.
-                take(world, from, entity);
-                world
-                    .get::<CooperativeTask>(entity)
-                    .filter(|t| t.pause_count == 0 && t.is_alive())
-                    .map(|t| (t.cooperator, t.slot))
-            } else if task.pause_count == 0 {
-                Some((task.cooperator, task.slot))
-            } else {
-                None
-            };
-            if let Some((coop, slot)) = requeue {
-                put_back_on_queue(&mut world.into(), coop, slot, entity);
+                take(world, *from, entity);
             }
-            sync_paused(world, entity);
+            end_wait(world, entity);
             if !matches!(registration, Registration::Take(..)) {
                 cancel_wait(world, entity, registration, stop_losers);
             }
@@ -337,6 +319,16 @@ pub(crate) fn resolve(
             finish(world, entity, Outcome::Failed(failure));
         }
     }
+}
+
+/// The task's own wait ended well: its pause goes.
+fn end_wait(world: &mut World, entity: Entity) {
+    if let Some(mut task) = world.get_mut::<CooperativeTask>(entity) {
+        let queue = task.state.end_wait();
+        let place = task.place();
+        follow(&mut world.into(), entity, place, queue);
+    }
+    sync_paused(world, entity);
 }
 
 /// Begins one of the waits an async script awaits (any number at once; see
@@ -517,13 +509,10 @@ fn end(
     left: Option<(Option<BoxedWork>, u64)>,
 ) -> Option<Ending> {
     let mut task = world.get_mut::<CooperativeTask>(entity)?;
-    if !task.is_alive() {
+    if task.state.finish(outcome.clone()) != Queue::Leave {
         return None;
     }
-    task.outcome = Some(outcome.clone());
-    if task.wait.take().is_some() {
-        task.pause_count -= 1;
-    }
+    task.wait = None;
     let registration = core::mem::take(&mut task.waiting.registration);
     let awaited = core::mem::take(&mut task.waiting.awaited);
     let children = core::mem::take(&mut task.children);
@@ -591,17 +580,16 @@ pub(crate) fn on_paused_insert(mut world: DeferredWorld, ctx: HookContext) {
     let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
         return;
     };
-    if task.pause_count > 0 {
+    if task.pause_count() > 0 {
         return;
     }
-    if !task.is_alive() {
+    let Ok(queue) = task.state.add_pause() else {
         // A finished task cannot be paused: the marker would claim a pause that does not exist.
         world.commands().entity(entity).try_remove::<Paused>();
         return;
-    }
-    task.pause_count = 1;
-    let (coop, slot) = (task.cooperator, task.slot);
-    take_off_queue(&mut world, coop, slot, entity);
+    };
+    let place = task.place();
+    follow(&mut world, entity, place, queue);
 }
 
 /// A hand-removed [`Paused`] clears the user pauses (a pending wait's pause stays, and so does
@@ -611,20 +599,16 @@ pub(crate) fn on_paused_remove(mut world: DeferredWorld, ctx: HookContext) {
     let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
         return;
     };
-    if task.pause_count == 0 {
+    if task.pause_count() == 0 {
         return;
     }
-    let waiting = task.wait.is_some();
-    task.pause_count = u32::from(waiting);
-    if waiting {
+    let queue = task.state.clear_pauses();
+    let place = task.place();
+    if task.is_waiting() {
         // Still waiting: the marker must come back.
         world.commands().entity(entity).try_insert(Paused);
-        return;
     }
-    if task.is_alive() {
-        let (coop, slot) = (task.cooperator, task.slot);
-        put_back_on_queue(&mut world, coop, slot, entity);
-    }
+    follow(&mut world, entity, place, queue);
 }
 
 /// A finished task leaves its parent's children and stops its own live children.

@@ -4,6 +4,7 @@ pub(crate) mod lifecycle;
 pub(crate) mod progress;
 pub(crate) mod report;
 pub(crate) mod result;
+pub(crate) mod state;
 pub(crate) mod stats;
 pub(crate) mod waiting;
 
@@ -11,7 +12,7 @@ use alloc::vec::Vec;
 use bevy_app::App;
 use bevy_ecs::{component::Component, entity::Entity};
 
-use crate::{outcome::Outcome, run_queue::NIL, wait::seam::Ticket};
+use crate::{outcome::Outcome, run_queue::NIL, task::state::State, wait::seam::Ticket};
 
 /// Registers what the task part keeps.
 pub(crate) fn build(app: &mut App) {
@@ -61,33 +62,33 @@ pub(crate) fn build(app: &mut App) {
 #[derive(Component)]
 #[component(on_remove = lifecycle::on_task_remove)]
 pub struct CooperativeTask {
-    pub(crate) cooperator: Entity,
-    pub(crate) slot: u32,
-    pub(crate) pause_count: u32,
-    pub(crate) outcome: Option<Outcome>,
+    cooperator: Entity,
+    slot: u32,
+    /// Pauses, whether its own wait is pending, how it ended.
+    state: State,
     /// Ticket of the pending wait, if the task is waiting.
-    pub(crate) wait: Option<Ticket>,
+    wait: Option<Ticket>,
     /// Tasks waiting for this one to finish, with their wait tickets, in registration order.
-    pub(crate) waiters: Vec<(Entity, Ticket)>,
-    pub(crate) standalone: bool,
+    waiters: Vec<(Entity, Ticket)>,
+    standalone: bool,
     /// Steps run, once it has finished (until then the run queue counts them; read them with
     /// [`CooperateWorldExt::task_steps`](crate::CooperateWorldExt::task_steps)).
-    pub(crate) steps: u64,
+    steps: u64,
     /// What the pending wait left at its source, and what its resolution delivered.
-    pub(crate) waiting: waiting::WaitState,
+    waiting: waiting::WaitState,
     /// The task that started this one and owns it (see [`StepContext::cooperate`](crate::StepContext::cooperate)).
-    pub(crate) parent: Option<Entity>,
+    parent: Option<Entity>,
     /// Live tasks this one started and owns: stopped when it finishes.
-    pub(crate) children: Vec<Entity>,
+    children: Vec<Entity>,
 }
 
 impl core::fmt::Debug for CooperativeTask {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("CooperativeTask")
             .field("cooperator", &self.cooperator)
-            .field("pause_count", &self.pause_count)
-            .field("waiting", &self.wait.is_some())
-            .field("outcome", &self.outcome)
+            .field("pause_count", &self.state.pause_count())
+            .field("waiting", &self.state.is_waiting())
+            .field("outcome", &self.state.outcome())
             .finish_non_exhaustive()
     }
 }
@@ -97,8 +98,7 @@ impl CooperativeTask {
         CooperativeTask {
             cooperator,
             slot: NIL,
-            pause_count: 0,
-            outcome: None,
+            state: State::default(),
             wait: None,
             waiters: Vec::new(),
             standalone,
@@ -116,12 +116,12 @@ impl CooperativeTask {
 
     /// How it ended, once it has. See the example on [`CooperativeTask`].
     pub fn outcome(&self) -> Option<&Outcome> {
-        self.outcome.as_ref()
+        self.state.outcome()
     }
 
     /// Whether it has ended. See the example on [`CooperativeTask`].
     pub fn is_finished(&self) -> bool {
-        self.outcome.is_some()
+        !self.state.is_alive()
     }
 
     /// User pauses plus one while waiting. [`Paused`] is present exactly while this is above zero.
@@ -143,13 +143,13 @@ impl CooperativeTask {
     /// assert!(app.world().get::<Paused>(guard).is_some());
     /// ```
     pub fn pause_count(&self) -> u32 {
-        self.pause_count
+        self.state.pause_count()
     }
 
     /// Whether it waits for a [`Wait`](crate::Wait) to be resolved. See the example on
     /// [`CooperativeTask`].
     pub fn is_waiting(&self) -> bool {
-        self.wait.is_some()
+        self.state.is_waiting()
     }
 
     /// Whether the task entity was spawned for it (and is despawned when it ends).
@@ -232,7 +232,22 @@ impl CooperativeTask {
     }
 
     pub(crate) fn is_alive(&self) -> bool {
-        self.outcome.is_none()
+        self.state.is_alive()
+    }
+
+    /// Its node in its cooperator's run queue (`NIL` once it has finished).
+    pub(crate) fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// The steps it ran, once it has finished (until then the run queue counts them).
+    pub(crate) fn finished_steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Its cooperator and its node there.
+    fn place(&self) -> (Entity, u32) {
+        (self.cooperator, self.slot)
     }
 }
 

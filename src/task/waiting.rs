@@ -78,7 +78,7 @@ fn register_task(world: &mut World, task: Entity, ticket: Ticket, other: Entity)
     let Some(mut target) = world.get_mut::<CooperativeTask>(other) else {
         return Registered::Now(Err(Failure::new(TaskError::NoSuchTask(other))));
     };
-    match &target.outcome {
+    match target.outcome() {
         Some(outcome) => Registered::Now(outcome.as_wait_result()),
         None => {
             target.waiters.push((task, ticket));

@@ -27,7 +27,7 @@ use crate::{
     task::{
         lifecycle, progress,
         result::{Joined, move_result},
-        waiting::Deliver,
+        waiting::{Deliver, Then},
     },
     wait::{
         Wait,
@@ -1075,7 +1075,7 @@ where
                             shared.pending.retain(|(p, _)| *p != id);
                             shared.answer(id, answer);
                         });
-                        match lifecycle::begin_awaited(cx.world(), task, wait, deliver) {
+                        match lifecycle::begin(cx.world(), task, wait, Then::Deliver(deliver)) {
                             Some(ticket) => self.cx.lock().pending.push((id, ticket)),
                             None => resolved = true,
                         }

@@ -24,10 +24,15 @@ use crate::{
     error::{TaskError, TaskPanicked, panic_text},
     outcome::{Failure, Outcome, TaskFinished},
     run_queue::{BoxedWork, Drained, NIL},
-    task::{CooperativeTask, Paused, report, state::Queue, stats::TaskStats, waiting},
+    task::{
+        CooperativeTask, Paused, report,
+        state::Queue,
+        stats::TaskStats,
+        waiting::{self, Deliver, Pending, Then},
+    },
     wait::{
         Wait,
-        join::{JoinMode, Offer},
+        join::{Inner, Offer},
         registration::{Registered, Registration},
         seam::{Resolution, Resolve, Ticket, new_ticket},
         signal::{self, Signal},
@@ -165,48 +170,94 @@ pub(crate) fn stop(world: &mut World, entity: Entity) -> Result<(), TaskError> {
 }
 
 /// A race's losing task stops.
-fn stop_loser(world: &mut World, loser: Entity) {
+pub(crate) fn stop_loser(world: &mut World, loser: Entity) {
     let _ = stop(world, loser);
 }
 
-/// Cancels what a wait left at its source; a lost race's tasks stop when `stop_losers`.
-fn cancel_wait(world: &mut World, entity: Entity, registration: Registration, stop_losers: bool) {
-    let mut stop = stop_loser;
-    let stop: Option<waiting::StopLoser> = if stop_losers { Some(&mut stop) } else { None };
-    waiting::cancel(world, entity, registration, stop);
+/// Begins the task's own wait: one more pause until it resolves (see [`begin`]).
+pub(crate) fn begin_wait(world: &mut World, entity: Entity, wait: Wait) {
+    let _ = begin(world, entity, wait, Then::Resume);
 }
 
-/// Starts waiting: one more pause until the wait is resolved.
-pub(crate) fn begin_wait(world: &mut World, entity: Entity, wait: Wait) {
-    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
-        return;
-    };
+/// Begins a wait of a live task, registered with its source; `then` says what its resolution
+/// does. The task's own wait ([`Then::Resume`]) pauses the task until then; a wait a script
+/// awaits ([`Then::Deliver`], any number at once) does not. Returns its ticket while it is
+/// pending; `None` once resolved (at once) or if the task is not alive.
+pub(crate) fn begin(world: &mut World, entity: Entity, wait: Wait, then: Then) -> Option<Ticket> {
+    let mut task = world.get_mut::<CooperativeTask>(entity)?;
     if !task.is_alive() {
-        return;
+        return None;
     }
     let ticket = new_ticket();
-    task.wait = Some(ticket);
-    let queue = task.state.begin_wait();
-    let place = task.place();
-    follow(&mut world.into(), entity, place, queue);
-    match waiting::register(wait, world, entity, ticket, &mut stop_loser) {
-        Registered::Now(result) => resolve(world, entity, ticket, result),
-        Registered::Refused(failure) => resolve(world, entity, ticket, Err(failure)),
+    let deliver = match then {
+        Then::Resume => {
+            // Pending from now on: whatever finishes the task while it registers cancels it.
+            task.waits.begin_own(ticket);
+            let queue = task.state.begin_wait();
+            let place = task.place();
+            follow(&mut world.into(), entity, place, queue);
+            None
+        }
+        Then::Deliver(deliver) => Some(deliver),
+    };
+    let mut winner = None;
+    let registered = waiting::register(wait, world, entity, ticket, &mut winner);
+    // A race settled while registering names its winner.
+    if winner.is_some()
+        && let Some(mut task) = world.get_mut::<CooperativeTask>(entity)
+    {
+        task.waits.winner = winner;
+    }
+    let result = match registered {
         Registered::Pending(registration) => {
-            let sleeps = matches!(registration, Registration::Waker);
-            match world.get_mut::<CooperativeTask>(entity) {
-                Some(mut task) if task.wait == Some(ticket) => {
-                    task.waiting.registration = registration;
-                }
-                // Finished (or moved on) while registering: undo the registration.
-                _ => waiting::cancel(world, entity, registration, None),
+            return keep(world, entity, ticket, registration, deliver);
+        }
+        Registered::Now(result) => result,
+        Registered::Refused(failure) => Err(failure),
+    };
+    // Resolved as it began: the task's own wait goes the way every resolution goes; a script's
+    // is delivered to its future, which is being polled (there is nothing to wake).
+    match deliver {
+        None => resolve(world, entity, ticket, result),
+        Some(deliver) => deliver(world, result, winner),
+    }
+    None
+}
+
+/// Keeps what a pending wait left at its source in the task's list, or undoes it if the task
+/// finished (or moved on) while registering. Its ticket, if it was kept.
+fn keep(
+    world: &mut World,
+    entity: Entity,
+    ticket: Ticket,
+    registration: Registration,
+    deliver: Option<Deliver>,
+) -> Option<Ticket> {
+    let sleeps = matches!(registration, Registration::Waker);
+    let own = deliver.is_none();
+    let left = match world.get_mut::<CooperativeTask>(entity) {
+        Some(mut task) => match deliver {
+            None => task.waits.register_own(ticket, registration),
+            Some(deliver) if task.is_alive() => {
+                task.waits
+                    .push(ticket, registration, Then::Deliver(deliver));
+                None
             }
-            sync_paused(world, entity);
-            if sleeps {
-                fail_script_cycle(world, entity);
-            }
+            Some(_) => Some(registration),
+        },
+        None => Some(registration),
+    };
+    let kept = left.is_none();
+    if let Some(registration) = left {
+        waiting::cancel(world, entity, registration, false);
+    }
+    if own {
+        sync_paused(world, entity);
+        if sleeps {
+            fail_script_cycle(world, entity);
         }
     }
+    kept.then_some(ticket)
 }
 
 /// A script that falls asleep with every wait it awaits caught in a cycle of tasks waiting on
@@ -218,10 +269,10 @@ fn fail_script_cycle(world: &mut World, entity: Entity) {
     };
     let first = world
         .get::<CooperativeTask>(entity)
-        .and_then(|task| task.waiting.awaited.first())
+        .and_then(|task| task.waits.awaited().first())
         .map(|awaited| awaited.ticket);
     if let Some(ticket) = first {
-        resolve_awaited(world, entity, ticket, Err(Failure::new(cycle)), None);
+        resolve(world, entity, ticket, Err(Failure::new(cycle)));
     }
 }
 
@@ -256,67 +307,104 @@ pub(crate) fn resolve_all(world: &mut World, resolutions: Vec<Resolution>) {
     }
 }
 
-/// Resolves the wait `ticket` of `entity`: success removes its pause, failure fails the task.
-/// A stale ticket (the task moved on, finished or is gone) is ignored. A ticket of a sub-wait of
-/// a join is offered to the join, which resolves the task's wait through this same function once
-/// it settles; a ticket of a wait a script awaits goes to the script.
+/// Resolves the wait `ticket` of `entity` with `result`: the one path of every resolution. A
+/// stale ticket (the task moved on, finished or is gone) is ignored.
 pub(crate) fn resolve(
     world: &mut World,
     entity: Entity,
     ticket: Ticket,
     result: Result<(), Failure>,
 ) {
+    settle(world, entity, ticket, result, None);
+}
+
+/// Finds the wait `ticket` among the task's pending waits, at the top or inside a join, and
+/// applies its resolution once. A join is offered the resolution of one of its sub-waits, and
+/// once it settles, it resolves (with its race's `winner`) through this same function.
+fn settle(
+    world: &mut World,
+    entity: Entity,
+    ticket: Ticket,
+    result: Result<(), Failure>,
+    winner: Option<u32>,
+) {
     let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
         return;
     };
-    if task.wait != Some(ticket) {
-        let mut result = Some(result);
-        if let Some(main) = task.wait
-            && let Registration::Join(join) = &mut task.waiting.registration
-        {
-            let mut ended = Vec::new();
-            let (mine, settled) = match join.offer(ticket, &mut result, &mut ended) {
-                Offer::Settled(result, winner) => {
-                    if winner.is_some() {
-                        task.waiting.winner = winner;
-                    }
-                    (true, Some(result))
-                }
-                Offer::Absorbed => (true, None),
-                Offer::NotMine => (false, None),
-            };
-            for (registration, stop_losers) in ended {
-                cancel_wait(world, entity, registration, stop_losers);
-            }
-            if let Some(result) = settled {
-                resolve(world, entity, main, result);
-            }
-            if mine {
-                return;
-            }
+    if let Some(pending) = task.waits.remove(ticket) {
+        if winner.is_some() {
+            task.waits.winner = winner;
         }
-        if let Some(result) = result {
-            resolve_awaited(world, entity, ticket, result, None);
-        }
+        apply(world, entity, pending, result, winner);
         return;
     }
-    task.wait = None;
-    let registration = core::mem::take(&mut task.waiting.registration);
-    let stop_losers = matches!(&registration, Registration::Join(j) if j.mode() == JoinMode::Race);
-    match result {
-        Ok(()) => {
-            if let Registration::Take(from, take) = &registration {
-                // A joined task's typed result moves to the waiter before it runs again.
-                take(world, *from, entity);
-            }
-            end_wait(world, entity);
-            if !matches!(registration, Registration::Take(..)) {
-                cancel_wait(world, entity, registration, stop_losers);
-            }
+    let mut result = Some(result);
+    let mut ended = Vec::new();
+    let mut settled = None;
+    for pending in task.waits.iter_mut() {
+        let Registration::Join(join) = &mut pending.registration else {
+            continue;
+        };
+        match join.offer(ticket, &mut result, &mut ended) {
+            Offer::NotMine => continue,
+            Offer::Absorbed => {}
+            Offer::Settled(result, winner) => settled = Some((pending.ticket, result, winner)),
         }
-        Err(failure) => {
-            cancel_wait(world, entity, registration, stop_losers);
+        break;
+    }
+    for (registration, stop_losers) in ended {
+        waiting::cancel(world, entity, registration, stop_losers);
+    }
+    if let Some((ticket, result, winner)) = settled {
+        settle(world, entity, ticket, result, winner);
+    }
+}
+
+/// Applies a resolved wait. What it left at its source goes first (a lost race's tasks stop),
+/// unless it is a joined task's typed result, which moves to the waiter before it hears of it.
+/// Then the task's own wait gives back its pause (or fails the task), and a script's wait is
+/// delivered to its future, and the script, if it sleeps on its waker, wakes.
+fn apply(
+    world: &mut World,
+    entity: Entity,
+    pending: Pending,
+    result: Result<(), Failure>,
+    winner: Option<u32>,
+) {
+    let left = match pending.registration {
+        Registration::Take(from, take) if result.is_ok() => {
+            take(world, from, entity);
+            None
+        }
+        registration => Some(registration),
+    };
+    let release = |world: &mut World, left: Option<Registration>| {
+        if let Some(registration) = left {
+            let race = registration.is_race();
+            waiting::cancel(world, entity, registration, race);
+        }
+    };
+    match (pending.then, result) {
+        (Then::Resume, Ok(())) => {
+            end_wait(world, entity);
+            release(world, left);
+        }
+        (Then::Resume, Err(failure)) => {
+            release(world, left);
             finish(world, entity, Outcome::Failed(failure));
+        }
+        (Then::Deliver(deliver), result) => {
+            release(world, left);
+            deliver(world, result, winner);
+            // A script sleeping on its waker has an answer to look at.
+            let waker = world
+                .get::<CooperativeTask>(entity)
+                .and_then(|task| task.waits.own())
+                .filter(|own| matches!(own.registration, Registration::Waker))
+                .map(|own| own.ticket);
+            if let Some(waker) = waker {
+                settle(world, entity, waker, Ok(()), None);
+            }
         }
     }
 }
@@ -331,134 +419,14 @@ fn end_wait(world: &mut World, entity: Entity) {
     sync_paused(world, entity);
 }
 
-/// Begins one of the waits an async script awaits (any number at once; see
-/// [`WaitState::awaited`](waiting::WaitState)): registered like any wait, but it does not pause
-/// the task, and its resolution goes to `deliver`. Returns its ticket while it is pending; `None`
-/// once delivered (it resolved at once) or if the task is not alive.
-pub(crate) fn begin_awaited(
-    world: &mut World,
-    entity: Entity,
-    wait: Wait,
-    deliver: waiting::Deliver,
-) -> Option<Ticket> {
-    let mut task = world.get_mut::<CooperativeTask>(entity)?;
-    if !task.is_alive() {
-        return None;
-    }
-    // A race settled while registering leaves its winner here.
-    let earlier = task.waiting.winner.take();
-    let ticket = new_ticket();
-    let registered = waiting::register(wait, world, entity, ticket, &mut stop_loser);
-    let mut task = world.get_mut::<CooperativeTask>(entity);
-    let winner = task.as_mut().and_then(|t| t.waiting.winner);
-    if winner.is_none()
-        && let Some(task) = task.as_mut()
-    {
-        task.waiting.winner = earlier;
-    }
-    match registered {
-        Registered::Now(result) => {
-            deliver(world, result, winner);
-            None
-        }
-        Registered::Refused(failure) => {
-            deliver(world, Err(failure), winner);
-            None
-        }
-        Registered::Pending(registration) => match task {
-            Some(mut task) if task.is_alive() => {
-                task.waiting.awaited.push(waiting::Awaited {
-                    ticket,
-                    registration,
-                    deliver,
-                });
-                Some(ticket)
-            }
-            _ => {
-                waiting::cancel(world, entity, registration, None);
-                None
-            }
-        },
-    }
-}
-
-/// Cancels an awaited wait whose future was dropped (a `select!`'s loser): nothing of it is
-/// left at its source.
+/// Cancels a wait a script awaits whose future was dropped (a `select!`'s loser): nothing of it
+/// is left at its source.
 pub(crate) fn cancel_awaited(world: &mut World, entity: Entity, ticket: Ticket) {
     let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
         return;
     };
-    let Some(index) = task.waiting.awaited.iter().position(|a| a.ticket == ticket) else {
-        return;
-    };
-    let awaited = task.waiting.awaited.remove(index);
-    waiting::cancel(world, entity, awaited.registration, None);
-}
-
-/// Resolves the awaited wait `ticket` of `entity` (or offers it to an awaited join): the result
-/// goes to the script, and the script, if it sleeps on its waker, rejoins the run queue.
-fn resolve_awaited(
-    world: &mut World,
-    entity: Entity,
-    ticket: Ticket,
-    result: Result<(), Failure>,
-    winner: Option<u32>,
-) {
-    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
-        return;
-    };
-    if let Some(index) = task.waiting.awaited.iter().position(|a| a.ticket == ticket) {
-        let waiting::Awaited {
-            registration,
-            deliver,
-            ..
-        } = task.waiting.awaited.remove(index);
-        if winner.is_some() {
-            task.waiting.winner = winner;
-        }
-        match registration {
-            // A joined task's typed result moves to the script before it hears of it.
-            Registration::Take(from, take) if result.is_ok() => take(world, from, entity),
-            registration => {
-                let race =
-                    matches!(&registration, Registration::Join(j) if j.mode() == JoinMode::Race);
-                cancel_wait(world, entity, registration, race);
-            }
-        }
-        deliver(world, result, winner);
-        wake_script(world, entity);
-        return;
-    }
-    // A sub-wait of an awaited join?
-    let mut result = Some(result);
-    let mut ended = Vec::new();
-    let mut settled = None;
-    for awaited in &mut task.waiting.awaited {
-        let Registration::Join(join) = &mut awaited.registration else {
-            continue;
-        };
-        match join.offer(ticket, &mut result, &mut ended) {
-            Offer::NotMine => continue,
-            Offer::Absorbed => {}
-            Offer::Settled(result, winner) => settled = Some((awaited.ticket, result, winner)),
-        }
-        break;
-    }
-    for (registration, stop_losers) in ended {
-        cancel_wait(world, entity, registration, stop_losers);
-    }
-    if let Some((ticket, result, winner)) = settled {
-        resolve_awaited(world, entity, ticket, result, winner);
-    }
-}
-
-/// A script sleeping on its waker is woken: it has an answer to look at.
-fn wake_script(world: &mut World, entity: Entity) {
-    if let Some(task) = world.get::<CooperativeTask>(entity)
-        && let Some(main) = task.wait
-        && matches!(task.waiting.registration, Registration::Waker)
-    {
-        resolve(world, entity, main, Ok(()));
+    if let Some(pending) = task.waits.remove(ticket) {
+        waiting::cancel(world, entity, pending.registration, false);
     }
 }
 
@@ -490,8 +458,7 @@ pub(crate) fn finish_with(
 pub(crate) struct Ending {
     cooperator: Entity,
     outcome: Outcome,
-    registration: Registration,
-    awaited: Vec<waiting::Awaited>,
+    waits: Vec<Pending>,
     parent: Option<Entity>,
     children: Vec<Entity>,
     waiters: Vec<(Entity, Ticket)>,
@@ -512,9 +479,7 @@ fn end(
     if task.state.finish(outcome.clone()) != Queue::Leave {
         return None;
     }
-    task.wait = None;
-    let registration = core::mem::take(&mut task.waiting.registration);
-    let awaited = core::mem::take(&mut task.waiting.awaited);
+    let waits = task.waits.take();
     let children = core::mem::take(&mut task.children);
     let parent = task.parent;
     let slot = core::mem::replace(&mut task.slot, NIL);
@@ -535,8 +500,7 @@ fn end(
     Some(Ending {
         cooperator,
         outcome,
-        registration,
-        awaited,
+        waits,
         parent,
         children,
         waiters,
@@ -549,9 +513,8 @@ fn end(
 /// stopped; then everyone waiting on it is told.
 fn settle_ending(world: &mut World, entity: Entity, ending: Ending) {
     drop(ending.work);
-    waiting::cancel(world, entity, ending.registration, None);
-    for awaited in ending.awaited {
-        waiting::cancel(world, entity, awaited.registration, None);
+    for pending in ending.waits {
+        waiting::cancel(world, entity, pending.registration, false);
     }
     release_family(world, entity, ending.parent, ending.children);
     announce(

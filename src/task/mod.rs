@@ -66,16 +66,14 @@ pub struct CooperativeTask {
     slot: u32,
     /// Pauses, whether its own wait is pending, how it ended.
     state: State,
-    /// Ticket of the pending wait, if the task is waiting.
-    wait: Option<Ticket>,
     /// Tasks waiting for this one to finish, with their wait tickets, in registration order.
     waiters: Vec<(Entity, Ticket)>,
     standalone: bool,
     /// Steps run, once it has finished (until then the run queue counts them; read them with
     /// [`CooperateWorldExt::task_steps`](crate::CooperateWorldExt::task_steps)).
     steps: u64,
-    /// What the pending wait left at its source, and what its resolution delivered.
-    waiting: waiting::WaitState,
+    /// Its pending waits: its own and those its script awaits.
+    waits: waiting::Waits,
     /// The task that started this one and owns it (see [`StepContext::cooperate`](crate::StepContext::cooperate)).
     parent: Option<Entity>,
     /// Live tasks this one started and owns: stopped when it finishes.
@@ -99,11 +97,10 @@ impl CooperativeTask {
             cooperator,
             slot: NIL,
             state: State::default(),
-            wait: None,
             waiters: Vec::new(),
             standalone,
             steps: 0,
-            waiting: waiting::WaitState::default(),
+            waits: waiting::Waits::default(),
             parent: None,
             children: Vec::new(),
         }
@@ -195,7 +192,7 @@ impl CooperativeTask {
     /// assert_eq!(task.race_winner(), Some(1));
     /// ```
     pub fn race_winner(&self) -> Option<usize> {
-        self.waiting.winner.map(|w| w as usize)
+        self.waits.winner.map(|w| w as usize)
     }
 
     /// The task that started this one and owns it, if any.

@@ -1,8 +1,6 @@
-//! Waiting, on the task's side: registering a [`Wait`] with its source, cancelling what a pending
-//! wait left there, and waiting on another task (a waiter list kept in the task it waits on).
-//!
-//! A lost race stops its losing tasks; how to stop a task is the lifecycle's business, so the
-//! caller passes it in ([`StopLoser`]).
+//! Waiting, on the task's side: the task's list of pending waits ([`Waits`]), registering a
+//! [`Wait`] with its source, cancelling what a pending wait left there, and waiting on another
+//! task (a waiter list kept in the task it waits on).
 
 use alloc::{boxed::Box, vec::Vec};
 use bevy_ecs::{entity::Entity, world::World};
@@ -11,7 +9,7 @@ use bevy_platform::collections::HashMap;
 use crate::{
     error::TaskError,
     outcome::Failure,
-    task::CooperativeTask,
+    task::{CooperativeTask, lifecycle},
     wait::{
         Wait, WaitKind, future,
         join::{Join, JoinMode, Offer, Sub, WaitTimedOut},
@@ -21,16 +19,14 @@ use crate::{
     },
 };
 
-/// Stops the losing task of a race (the lifecycle's `stop`).
-pub(crate) type StopLoser<'a> = &'a mut dyn FnMut(&mut World, Entity);
-
-/// Registers `task` (wait `ticket`) with the wait's source.
+/// Registers `task` (wait `ticket`) with the wait's source. A race that settles while it
+/// registers names its `winner`.
 pub(crate) fn register(
     wait: Wait,
     world: &mut World,
     task: Entity,
     ticket: Ticket,
-    stop: StopLoser,
+    winner: &mut Option<u32>,
 ) -> Registered {
     match wait.kind {
         WaitKind::Signal(s) => match signal::register(world, s, task, ticket) {
@@ -53,10 +49,10 @@ pub(crate) fn register(
         }
         WaitKind::Custom(_, register) => register(world, task, ticket),
         WaitKind::Waker(waker) => future::register_waker(&waker, ticket),
-        WaitKind::Join(mode, waits) => register_join_with(world, task, mode, waits, None, stop),
+        WaitKind::Join(mode, waits) => register_join_with(world, task, mode, waits, None, winner),
         WaitKind::Timeout(wait, clock, duration) => {
             let timer = Wait::new(WaitKind::Time(clock, duration));
-            register_join_with(world, task, JoinMode::Race, [*wait, timer], Some(1), stop)
+            register_join_with(world, task, JoinMode::Race, [*wait, timer], Some(1), winner)
         }
     }
 }
@@ -100,8 +96,11 @@ struct Needs {
 impl Needs {
     /// What `task`'s pending waits need.
     fn of_task(task: &CooperativeTask) -> Self {
-        let mut needs = Needs::of(&task.waiting.registration);
-        match task.waiting.awaited.as_slice() {
+        let mut needs = Needs::default();
+        if let Some(own) = task.waits.own() {
+            needs.add(&own.registration);
+        }
+        match task.waits.awaited() {
             [] => {}
             [only] => needs.add(&only.registration),
             several => needs.any.push(
@@ -252,7 +251,7 @@ impl<'w> Walk<'w> {
 /// The cycle a script sleeping on its waker is caught in, if every wait it has in flight needs a
 /// task that waits, through other tasks, on it: then nothing it awaits can ever wake it.
 pub(crate) fn script_cycle(world: &World, task: Entity) -> Option<WaitCycle> {
-    let awaited = &world.get::<CooperativeTask>(task)?.waiting.awaited;
+    let awaited = world.get::<CooperativeTask>(task)?.waits.awaited();
     let group: Vec<Needs> = awaited
         .iter()
         .map(|awaited| Needs::of(&awaited.registration))
@@ -324,7 +323,7 @@ fn register_join_with(
     mode: JoinMode,
     waits: impl IntoIterator<Item = Wait>,
     timer: Option<usize>,
-    stop: StopLoser,
+    noted: &mut Option<u32>,
 ) -> Registered {
     let waits: Vec<Wait> = waits.into_iter().collect();
     if waits.is_empty() {
@@ -347,7 +346,7 @@ fn register_join_with(
     let (mut refused, mut refusal) = (0, None);
     for (index, wait) in waits.into_iter().enumerate() {
         let ticket = new_ticket();
-        let registered = register(wait, world, task, ticket, stop);
+        let registered = register(wait, world, task, ticket, noted);
         join.subs.push(Sub {
             ticket,
             registration: Registration::None,
@@ -383,7 +382,7 @@ fn register_join_with(
     if settled.is_none()
         && let Some(failure) = refusal.filter(|_| mode != JoinMode::Race || refused == count)
     {
-        cancel(world, task, Registration::Join(join), None);
+        cancel(world, task, Registration::Join(join), false);
         return Registered::Refused(failure);
     }
     let Some((result, winner, last)) = settled else {
@@ -391,10 +390,8 @@ fn register_join_with(
     };
     // Settled while registering: cancel what was registered; a race also stops the losers
     // that were never registered.
-    if let Some(winner) = winner
-        && let Some(mut t) = world.get_mut::<CooperativeTask>(task)
-    {
-        t.waiting.winner = Some(winner);
+    if winner.is_some() {
+        *noted = winner;
     }
     let race = mode == JoinMode::Race;
     let losers: Vec<Entity> = if race {
@@ -407,14 +404,9 @@ fn register_join_with(
     } else {
         Vec::new()
     };
-    cancel(
-        world,
-        task,
-        Registration::Join(join),
-        race.then_some(&mut *stop),
-    );
+    cancel(world, task, Registration::Join(join), race);
     for loser in losers {
-        stop(world, loser);
+        lifecycle::stop_loser(world, loser);
     }
     Registered::Now(result)
 }
@@ -425,7 +417,7 @@ pub(crate) fn cancel(
     world: &mut World,
     task: Entity,
     registration: Registration,
-    stop_losers: Option<StopLoser>,
+    stop_losers: bool,
 ) {
     match registration {
         Registration::None | Registration::Waker => {}
@@ -443,48 +435,117 @@ pub(crate) fn cancel(
             }
         }
         Registration::Join(join) => {
-            let stop = stop_losers.filter(|_| join.mode == JoinMode::Race);
+            let stop = stop_losers && join.mode == JoinMode::Race;
             let mut losers = Vec::new();
             for sub in join.subs {
                 if sub.done {
                     continue;
                 }
-                if stop.is_some()
-                    && let Some(t) = sub.target
-                {
+                if stop && let Some(t) = sub.target {
                     losers.push(t);
                 }
-                cancel(world, task, sub.registration, None);
+                cancel(world, task, sub.registration, false);
             }
-            if let Some(stop) = stop {
-                for loser in losers {
-                    stop(world, loser);
-                }
+            for loser in losers {
+                lifecycle::stop_loser(world, loser);
             }
         }
     }
 }
 
-/// Per-task wait bookkeeping kept in [`CooperativeTask`].
+/// A task's pending waits, each with its ticket, what it left at its source and what its
+/// resolution does: the task's own wait (at most one, always first) and the waits an async
+/// script awaits, any number at once, in the order they began. The script's waits do not pause
+/// the task: while nothing it awaits is ready, the script waits on its waker (its own wait), and
+/// each resolution is delivered to the script and wakes it.
 #[derive(Default)]
-pub(crate) struct WaitState {
-    /// What the pending wait left at its source.
-    pub(crate) registration: Registration,
+pub(crate) struct Waits {
+    pending: Vec<Pending>,
     /// The index of the last race's winner.
     pub(crate) winner: Option<u32>,
-    /// The waits an async script awaits, any number at once, in the order they began. They do
-    /// not pause the task: while nothing it awaits is ready, the script waits on its waker, and
-    /// each resolution is delivered to the script and wakes it.
-    pub(crate) awaited: Vec<Awaited>,
+}
+
+/// One pending wait of a task (see [`Waits`]).
+pub(crate) struct Pending {
+    pub(crate) ticket: Ticket,
+    pub(crate) registration: Registration,
+    pub(crate) then: Then,
+}
+
+/// What a pending wait's resolution does.
+pub(crate) enum Then {
+    /// The task's own wait: its pause goes, or its failure fails the task.
+    Resume,
+    /// A wait a script awaits: the result goes to the script's future.
+    Deliver(Deliver),
 }
 
 /// Hands a resolved awaited wait's result (and a race's winner) to the script that awaits it.
 pub(crate) type Deliver =
     Box<dyn FnOnce(&mut World, Result<(), Failure>, Option<u32>) + Send + Sync>;
 
-/// One wait a script awaits (see [`WaitState::awaited`]).
-pub(crate) struct Awaited {
-    pub(crate) ticket: Ticket,
-    pub(crate) registration: Registration,
-    pub(crate) deliver: Deliver,
+impl Waits {
+    /// The task's own wait, pending.
+    pub(crate) fn own(&self) -> Option<&Pending> {
+        self.pending
+            .first()
+            .filter(|pending| matches!(pending.then, Then::Resume))
+    }
+
+    /// The waits a script awaits, in the order they began.
+    pub(crate) fn awaited(&self) -> &[Pending] {
+        let own = usize::from(self.own().is_some());
+        &self.pending[own..]
+    }
+
+    /// The task's own wait begins; what it leaves at its source is kept once it is registered.
+    pub(crate) fn begin_own(&mut self, ticket: Ticket) {
+        debug_assert!(self.own().is_none());
+        let own = Pending {
+            ticket,
+            registration: Registration::None,
+            then: Then::Resume,
+        };
+        self.pending.insert(0, own);
+    }
+
+    /// Keeps what the task's own wait `ticket` left at its source; gives it back if that wait is
+    /// no longer pending.
+    pub(crate) fn register_own(
+        &mut self,
+        ticket: Ticket,
+        registration: Registration,
+    ) -> Option<Registration> {
+        match self.pending.first_mut() {
+            Some(own) if own.ticket == ticket && matches!(own.then, Then::Resume) => {
+                own.registration = registration;
+                None
+            }
+            _ => Some(registration),
+        }
+    }
+
+    /// A script's wait, pending.
+    pub(crate) fn push(&mut self, ticket: Ticket, registration: Registration, then: Then) {
+        self.pending.push(Pending {
+            ticket,
+            registration,
+            then,
+        });
+    }
+
+    /// Takes the pending wait `ticket` out of the list.
+    pub(crate) fn remove(&mut self, ticket: Ticket) -> Option<Pending> {
+        let index = self.pending.iter().position(|p| p.ticket == ticket)?;
+        Some(self.pending.remove(index))
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Pending> {
+        self.pending.iter_mut()
+    }
+
+    /// Every pending wait, the task's own first (the task finished).
+    pub(crate) fn take(&mut self) -> Vec<Pending> {
+        core::mem::take(&mut self.pending)
+    }
 }

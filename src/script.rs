@@ -25,9 +25,9 @@ use crate::{
     error::lock,
     outcome::Failure,
     task::{
-        lifecycle, progress,
+        family, progress, resolve,
         result::{Joined, move_result},
-        waiting::{Deliver, Then},
+        waits::{Deliver, Then},
     },
     wait::{
         Wait,
@@ -760,7 +760,7 @@ impl ScriptContext {
     pub async fn start<M>(&self, work: impl IntoWork<M>) -> Entity {
         let work = work.into_boxed_work();
         let parent = self.task();
-        self.with_world(move |world| lifecycle::spawn_child(world, parent, work))
+        self.with_world(move |world| family::spawn_child(world, parent, work))
             .await
     }
 
@@ -1051,7 +1051,7 @@ where
                     i.map(|i| shared.pending.swap_remove(i).1)
                 };
                 match ticket {
-                    Some(ticket) => lifecycle::cancel_awaited(cx.world(), task, ticket),
+                    Some(ticket) => resolve::cancel_awaited(cx.world(), task, ticket),
                     // Dropped before it was served: never served.
                     None => self.requests.retain(|r| r.id() != id),
                 }
@@ -1075,7 +1075,7 @@ where
                             shared.pending.retain(|(p, _)| *p != id);
                             shared.answer(id, answer);
                         });
-                        match lifecycle::begin(cx.world(), task, wait, Then::Deliver(deliver)) {
+                        match resolve::begin(cx.world(), task, wait, Then::Deliver(deliver)) {
                             Some(ticket) => self.cx.lock().pending.push((id, ticket)),
                             None => resolved = true,
                         }

@@ -24,11 +24,7 @@ use crate::{
     clock::CooperatorClock,
     cooperator::{Cooperator, GlobalCooperator},
     frame_budget::FrameBudget,
-    task::{
-        CooperativeTask, Paused, RetainFinished,
-        lifecycle::{self, FinishedTasks},
-        progress,
-    },
+    task::{CooperativeTask, Paused, RetainFinished, lifecycle::FinishedTasks, progress, resolve},
     wait::{condition, future, message, timers},
 };
 
@@ -109,12 +105,12 @@ pub(crate) fn build(app: &mut App, schedule: Interned<dyn ScheduleLabel>) {
 /// costs nothing when no task waits on it.
 fn wake_system(world: &mut World) {
     let completed = future::wake_futures(world);
-    lifecycle::resolve_all(world, completed);
+    resolve::resolve_all(world, completed);
     let due = timers::wake_timers(world);
-    lifecycle::resolve_all(world, due);
-    message::wake_messages(world, &mut lifecycle::resolve_all);
+    resolve::resolve_all(world, due);
+    message::wake_messages(world, &mut resolve::resolve_all);
     let met = condition::wake_conditions(world);
-    lifecycle::resolve_all(world, met);
+    resolve::resolve_all(world, met);
 }
 
 /// Buffers the step system keeps between frames, so that a frame allocates nothing.

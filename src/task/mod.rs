@@ -1,23 +1,47 @@
 //! The task component, [`CooperativeTask`], and its markers [`Paused`] and [`RetainFinished`].
 
+pub(crate) mod announce;
+pub(crate) mod cycle;
+pub(crate) mod family;
+pub(crate) mod follow;
 pub(crate) mod lifecycle;
 pub(crate) mod progress;
-pub(crate) mod report;
+pub(crate) mod resolve;
 pub(crate) mod result;
 pub(crate) mod state;
 pub(crate) mod stats;
 pub(crate) mod waiting;
+pub(crate) mod waits;
 
-use alloc::vec::Vec;
+use alloc::{boxed::Box, vec::Vec};
 use bevy_app::App;
 use bevy_ecs::{component::Component, entity::Entity};
 
-use crate::{outcome::Outcome, run_queue::NIL, task::state::State, wait::seam::Ticket};
+use crate::{outcome::Outcome, run_queue::NIL, task::state::State, wait::seam::Ticket, work::Work};
+
+/// The lifecycle's verbs that the parts of `task/` below it use: a failed wait fails its task, a
+/// race's losing tasks stop, a parent starts its children and they stop with it. `lifecycle.rs`
+/// implements it for the world; it is declared here so that the imports inside `task/` run one
+/// way (resolving a wait may finish a task, and finishing a task resolves the waits on it).
+pub(crate) trait Lifecycle {
+    /// Makes `entity` a task of `cooperator` (see `lifecycle::attach`).
+    fn attach_task(
+        &mut self,
+        entity: Entity,
+        cooperator: Entity,
+        work: Box<dyn Work>,
+        standalone: bool,
+    );
+
+    /// Ends a live task with `outcome`; nothing for a finished or missing one (see
+    /// `lifecycle::finish`).
+    fn finish_task(&mut self, entity: Entity, outcome: Outcome);
+}
 
 /// Registers what the task part keeps.
 pub(crate) fn build(app: &mut App) {
     app.init_resource::<lifecycle::FinishedTasks>()
-        .init_resource::<report::UnhandledFailures>();
+        .init_resource::<announce::UnhandledFailures>();
 }
 
 /// A task: resumable work owned by a [`Cooperator`](crate::Cooperator).
@@ -73,7 +97,7 @@ pub struct CooperativeTask {
     /// [`CooperateWorldExt::task_steps`](crate::CooperateWorldExt::task_steps)).
     steps: u64,
     /// Its pending waits: its own and those its script awaits.
-    waits: waiting::Waits,
+    waits: waits::Waits,
     /// The task that started this one and owns it (see [`StepContext::cooperate`](crate::StepContext::cooperate)).
     parent: Option<Entity>,
     /// Live tasks this one started and owns: stopped when it finishes.
@@ -100,7 +124,7 @@ impl CooperativeTask {
             waiters: Vec::new(),
             standalone,
             steps: 0,
-            waits: waiting::Waits::default(),
+            waits: waits::Waits::default(),
             parent: None,
             children: Vec::new(),
         }

@@ -1,0 +1,106 @@
+//! What a task holds while it waits: its pending waits, each with what its resolution does.
+
+use alloc::{boxed::Box, vec::Vec};
+use bevy_ecs::world::World;
+
+use crate::{
+    outcome::Failure,
+    wait::{registration::Registration, seam::Ticket},
+};
+
+/// A task's pending waits, each with its ticket, what it left at its source and what its
+/// resolution does: the task's own wait (at most one, always first) and the waits an async
+/// script awaits, any number at once, in the order they began. The script's waits do not pause
+/// the task: while nothing it awaits is ready, the script waits on its waker (its own wait), and
+/// each resolution is delivered to the script and wakes it.
+#[derive(Default)]
+pub(crate) struct Waits {
+    pending: Vec<Pending>,
+    /// The index of the last race's winner.
+    pub(crate) winner: Option<u32>,
+}
+
+/// One pending wait of a task (see [`Waits`]).
+pub(crate) struct Pending {
+    pub(crate) ticket: Ticket,
+    pub(crate) registration: Registration,
+    pub(crate) then: Then,
+}
+
+/// What a pending wait's resolution does.
+pub(crate) enum Then {
+    /// The task's own wait: its pause goes, or its failure fails the task.
+    Resume,
+    /// A wait a script awaits: the result goes to the script's future.
+    Deliver(Deliver),
+}
+
+/// Hands a resolved awaited wait's result (and a race's winner) to the script that awaits it.
+pub(crate) type Deliver =
+    Box<dyn FnOnce(&mut World, Result<(), Failure>, Option<u32>) + Send + Sync>;
+
+impl Waits {
+    /// The task's own wait, pending.
+    pub(crate) fn own(&self) -> Option<&Pending> {
+        self.pending
+            .first()
+            .filter(|pending| matches!(pending.then, Then::Resume))
+    }
+
+    /// The waits a script awaits, in the order they began.
+    pub(crate) fn awaited(&self) -> &[Pending] {
+        let own = usize::from(self.own().is_some());
+        &self.pending[own..]
+    }
+
+    /// The task's own wait begins; what it leaves at its source is kept once it is registered.
+    pub(crate) fn begin_own(&mut self, ticket: Ticket) {
+        debug_assert!(self.own().is_none());
+        let own = Pending {
+            ticket,
+            registration: Registration::None,
+            then: Then::Resume,
+        };
+        self.pending.insert(0, own);
+    }
+
+    /// Keeps what the task's own wait `ticket` left at its source; gives it back if that wait is
+    /// no longer pending.
+    pub(crate) fn register_own(
+        &mut self,
+        ticket: Ticket,
+        registration: Registration,
+    ) -> Option<Registration> {
+        match self.pending.first_mut() {
+            Some(own) if own.ticket == ticket && matches!(own.then, Then::Resume) => {
+                own.registration = registration;
+                None
+            }
+            _ => Some(registration),
+        }
+    }
+
+    /// A script's wait, pending.
+    pub(crate) fn push(&mut self, ticket: Ticket, registration: Registration, then: Then) {
+        self.pending.push(Pending {
+            ticket,
+            registration,
+            then,
+        });
+    }
+
+    /// Takes the pending wait `ticket` out of the list.
+    pub(crate) fn remove(&mut self, ticket: Ticket) -> Option<Pending> {
+        let index = self.pending.iter().position(|p| p.ticket == ticket)?;
+        Some(self.pending.remove(index))
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Pending> {
+        self.pending.iter_mut()
+    }
+
+    /// Every pending wait, the task's own first (the task finished).
+    pub(crate) fn take(&mut self) -> Vec<Pending> {
+        core::mem::take(&mut self.pending)
+    }
+}

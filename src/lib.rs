@@ -154,7 +154,10 @@ pub use parallel::{
 pub use plugin::CooperatorPlugin;
 pub use scheduler::CooperatorSystems;
 pub use script::{
-    ScriptContext, ScriptOutput, ScriptWork, WaitFuture, WithWorld, YieldNow, script,
+    ask::ScriptContext,
+    futures::{WaitFuture, WithWorld, YieldNow},
+    script,
+    work::{ScriptOutput, ScriptWork},
 };
 pub use task::{
     CooperativeTask, Paused, RetainFinished,

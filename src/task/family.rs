@@ -38,7 +38,7 @@ impl StepContext<'_> {
     ///
     /// The child is owned: if it is still running when this task finishes (done, failed, or
     /// stopped — a skipped cutscene), it is stopped too, and everything waiting on it is settled.
-    /// Wait for it with [`Wait::task`].
+    /// Wait for it with [`Wait::task`](crate::Wait::task).
     pub fn cooperate<M>(&mut self, work: impl IntoWork<M>) -> Entity {
         let parent = self.task();
         spawn_child(self.world(), parent, work.into_boxed_work())

@@ -21,6 +21,77 @@ use crate::{
     },
 };
 
+/// Waits on another task, whose waiter list the task keeps (see `register_task`).
+impl Wait {
+    /// Until another task finishes. `Done` resumes; any other outcome fails the waiting task
+    /// (a failure is passed on as is; a stop becomes a [`TaskError`](crate::TaskError) failure). Use
+    /// [`Wait::finished`] to resume whatever the outcome.
+    ///
+    /// This is how `yield coiterate(...)` sequencing is written: start a task, wait for it.
+    /// Waiting on an entity that is no task (or a finished one already cleaned up) fails.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// #[derive(Resource, Default)]
+    /// struct Order(Vec<&'static str>);
+    /// # app.init_resource::<Order>();
+    ///
+    /// // Load the level, then spawn the player: a task waits for the other.
+    /// let world = app.world_mut();
+    /// let level = world.cooperate((0..6).map(|_chunk| ()));
+    /// let mut waited = false;
+    /// world.cooperate(from_fn(move |cx: &mut StepContext| {
+    ///     if !std::mem::replace(&mut waited, true) {
+    ///         return Step::Wait(Wait::task(level));
+    ///     }
+    ///     cx.world().resource_mut::<Order>().0.push("player");
+    ///     Step::Done
+    /// }));
+    /// app.update();
+    /// app.update();
+    /// assert!(app.world().resource::<Order>().0.is_empty()); // 7 steps of loading first
+    /// app.update();
+    /// assert_eq!(app.world().resource::<Order>().0, ["player"]);
+    /// ```
+    pub fn task(task: Entity) -> Self {
+        Wait::new(WaitKind::Task(task))
+    }
+
+    /// Until another task finishes, whatever its outcome: `Wait::task(task).settled()`.
+    ///
+    /// Waiting on itself, or on a task that waits (through others) on this one, would never
+    /// end: such a wait fails at once with a [`WaitCycle`](crate::WaitCycle), settled or not.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let download = world.cooperate(std::iter::repeat(()));
+    /// // Clean up the temporary files whether the download finishes or not.
+    /// let cleanup = world.cooperate([Wait::finished(download)].into_iter());
+    /// world.entity_mut(cleanup).insert(RetainFinished);
+    /// app.update();
+    /// app.world_mut().stop_task(download).unwrap(); // cancelled
+    /// app.update();
+    /// assert_eq!(app.world().task_outcome(cleanup), Some(Outcome::Done));
+    /// ```
+    pub fn finished(task: Entity) -> Self {
+        Wait::task(task).settled()
+    }
+
+    /// For `task`, whose typed result `take` moves to the waiter when it ends `Done`.
+    pub(crate) fn take(task: Entity, take: fn(&mut World, Entity, Entity)) -> Self {
+        Wait::new(WaitKind::Take(task, take))
+    }
+}
+
 /// Registers `task` (wait `ticket`) with the wait's source. A race that settles while it
 /// registers names its `winner`.
 pub(crate) fn register(

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use crate::{
     error::lock,
     outcome::Failure,
-    wait::{Wait, WaitKind},
+    wait::Wait,
     wait::{
         registration::{Registered, Registration},
         seam::{Resolution, Ticket},
@@ -58,12 +58,9 @@ impl Wait {
     /// ```
     pub fn until<M>(condition: impl IntoSystem<(), bool, M>) -> Self {
         let home = home(Box::new(IntoSystem::into_system(condition)));
-        Wait::new(WaitKind::Custom(
-            "Until",
-            Arc::new(move |world: &mut World, task: Entity, ticket: Ticket| {
-                register(world, task, ticket, &home)
-            }),
-        ))
+        Wait::custom("Until", move |world, task, ticket| {
+            register(world, task, ticket, &home)
+        })
     }
 }
 

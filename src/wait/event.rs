@@ -1,6 +1,5 @@
 //! Observer event waits: a temporary observer per pending wait.
 
-use alloc::sync::Arc;
 use bevy_ecs::{
     component::Component,
     entity::Entity,
@@ -13,7 +12,7 @@ use bevy_ecs::{
 
 use crate::{
     outcome::Failure,
-    wait::{Wait, WaitKind},
+    wait::Wait,
     wait::{
         registration::{Registered, Registration},
         seam::{Resolution, Resolve, Ticket, resolve_later},
@@ -48,12 +47,9 @@ impl Wait {
     /// assert!(app.world().get::<CooperativeTask>(npc).is_none()); // done, the NPC stays
     /// ```
     pub fn event<E: EntityEvent>() -> Self {
-        Wait::new(WaitKind::Custom(
-            "Event",
-            Arc::new(|world: &mut World, task: Entity, ticket: Ticket| {
-                register::<E>(world, task, ticket, None)
-            }),
-        ))
+        Wait::custom("Event", |world, task, ticket| {
+            register::<E>(world, task, ticket, None)
+        })
     }
 
     /// Until the observer event `E` is triggered on `entity`. Waiting on a missing entity fails,
@@ -84,12 +80,9 @@ impl Wait {
     /// assert!(app.world().task_outcome(farewell).unwrap().failure().is_some());
     /// ```
     pub fn event_on<E: EntityEvent>(entity: Entity) -> Self {
-        Wait::new(WaitKind::Custom(
-            "EventOn",
-            Arc::new(move |world: &mut World, task: Entity, ticket: Ticket| {
-                register::<E>(world, task, ticket, Some(entity))
-            }),
-        ))
+        Wait::custom("EventOn", move |world, task, ticket| {
+            register::<E>(world, task, ticket, Some(entity))
+        })
     }
 }
 

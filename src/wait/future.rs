@@ -54,12 +54,9 @@ impl Wait {
         F::Output: Send + 'static,
     {
         let (slot, output) = slot(future);
-        let wait = Wait::new(WaitKind::Custom(
-            "Future",
-            Arc::new(move |world: &mut World, task: Entity, ticket: Ticket| {
-                register(world, task, ticket, &slot)
-            }),
-        ));
+        let wait = Wait::custom("Future", move |world, task, ticket| {
+            register(world, task, ticket, &slot)
+        });
         (wait, output)
     }
 

@@ -10,7 +10,7 @@ use bevy_ecs::{
 
 use crate::{
     outcome::Failure,
-    wait::{Wait, WaitKind},
+    wait::Wait,
     wait::{
         registration::{Registered, Registration},
         seam::{Resolution, Ticket},
@@ -41,12 +41,9 @@ impl Wait {
     /// assert!(app.world().get_entity(game_over).is_err()); // resumed and done
     /// ```
     pub fn message<M: Message>() -> Self {
-        Wait::new(WaitKind::Custom(
-            "Message",
-            Arc::new(|world: &mut World, task: Entity, ticket: Ticket| {
-                register::<M>(world, task, ticket, None)
-            }),
-        ))
+        Wait::custom("Message", |world, task, ticket| {
+            register::<M>(world, task, ticket, None)
+        })
     }
 
     /// Until a message of type `M`, written after the wait began, for which `filter` is true.
@@ -74,22 +71,16 @@ impl Wait {
     /// ```
     pub fn message_where<M: Message>(filter: impl Fn(&M) -> bool + Send + Sync + 'static) -> Self {
         let filter: Filter<M> = Arc::new(filter);
-        Wait::new(WaitKind::Custom(
-            "MessageWhere",
-            Arc::new(move |world: &mut World, task: Entity, ticket: Ticket| {
-                register::<M>(world, task, ticket, Some(filter.clone()))
-            }),
-        ))
+        Wait::custom("MessageWhere", move |world, task, ticket| {
+            register::<M>(world, task, ticket, Some(filter.clone()))
+        })
     }
 
     /// A message wait that also hands the message that resolved it to `sink` (scripts).
     pub(crate) fn message_into<M: Message>(filter: Option<Filter<M>>, sink: Sink<M>) -> Self {
-        Wait::new(WaitKind::Custom(
-            "Message",
-            Arc::new(move |world: &mut World, task: Entity, ticket: Ticket| {
-                register_into::<M>(world, task, ticket, filter.clone(), Some(sink.clone()))
-            }),
-        ))
+        Wait::custom("Message", move |world, task, ticket| {
+            register_into::<M>(world, task, ticket, filter.clone(), Some(sink.clone()))
+        })
     }
 }
 

@@ -16,7 +16,13 @@ use bevy_ecs::{entity::Entity, world::World};
 use core::{fmt, time::Duration};
 
 pub use self::{future::FutureOutput, join::WaitTimedOut};
-use self::{join::JoinMode, registration::RegisterFn, signal::Signal, timers::Clock};
+use self::{
+    join::JoinMode,
+    registration::{RegisterFn, Registered},
+    seam::Ticket,
+    signal::Signal,
+    timers::Clock,
+};
 
 /// Registers what the wait sources keep.
 pub(crate) fn build(app: &mut App) {
@@ -116,6 +122,15 @@ impl fmt::Debug for Wait {
 impl Wait {
     pub(crate) fn new(kind: WaitKind) -> Self {
         Wait { kind }
+    }
+
+    /// A wait that its source registers with code of its own (messages, events, conditions,
+    /// futures), named `name` in its `Debug` form.
+    pub(crate) fn custom(
+        name: &'static str,
+        register: impl Fn(&mut World, Entity, Ticket) -> Registered + Send + Sync + 'static,
+    ) -> Self {
+        Wait::new(WaitKind::Custom(name, Arc::new(register)))
     }
 
     /// Until every one of `waits` is resolved; fails with the first failure (the others are then

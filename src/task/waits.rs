@@ -104,3 +104,61 @@ impl Waits {
         core::mem::take(&mut self.pending)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deliver() -> Then {
+        Then::Deliver(Box::new(|_, _, _| {}))
+    }
+
+    fn tickets(waits: &[Pending]) -> Vec<Ticket> {
+        waits.iter().map(|p| p.ticket).collect()
+    }
+
+    #[test]
+    fn the_own_wait_stands_first_whenever_it_begins() {
+        let mut waits = Waits::default();
+        waits.push(1, Registration::None, deliver());
+        waits.push(2, Registration::None, deliver());
+        assert!(waits.own().is_none());
+        waits.begin_own(3);
+        assert_eq!(waits.own().map(|p| p.ticket), Some(3));
+        assert_eq!(tickets(waits.awaited()), [1, 2]);
+        assert!(
+            waits.register_own(4, Registration::Waker).is_some(),
+            "not its ticket"
+        );
+        assert!(waits.register_own(3, Registration::Waker).is_none());
+        assert!(matches!(
+            waits.own().unwrap().registration,
+            Registration::Waker
+        ));
+    }
+
+    #[test]
+    fn a_resolved_wait_leaves_the_list_and_the_rest_keep_their_order() {
+        let mut waits = Waits::default();
+        waits.begin_own(1);
+        waits.push(2, Registration::None, deliver());
+        waits.push(3, Registration::None, deliver());
+        assert!(matches!(
+            waits.remove(2).map(|p| p.then),
+            Some(Then::Deliver(_))
+        ));
+        assert!(waits.remove(2).is_none(), "a stale ticket finds nothing");
+        assert!(matches!(
+            waits.remove(1).map(|p| p.then),
+            Some(Then::Resume)
+        ));
+        assert!(waits.own().is_none());
+        assert_eq!(tickets(waits.awaited()), [3]);
+        assert!(
+            waits.register_own(1, Registration::None).is_some(),
+            "no longer pending"
+        );
+        assert_eq!(tickets(&waits.take()), [3]);
+        assert!(waits.awaited().is_empty());
+    }
+}

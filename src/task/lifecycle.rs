@@ -27,7 +27,7 @@ use crate::{
         state::Queue,
         stats::TaskStats,
         waiting,
-        waits::Pending,
+        waits::Taken,
     },
     wait::seam::Ticket,
     work::Work,
@@ -165,7 +165,7 @@ pub(crate) fn finish_with(
 pub(crate) struct Ending {
     cooperator: Entity,
     outcome: Outcome,
-    waits: Vec<Pending>,
+    waits: Taken,
     parent: Option<Entity>,
     children: Vec<Entity>,
     waiters: Vec<(Entity, Ticket)>,

@@ -186,6 +186,12 @@ fn settle(
         if winner.is_some() {
             task.waits.winner = winner;
         }
+        if matches!(pending.then, Then::Resume) && result.is_ok() {
+            // The task's own wait ended well: its pause goes, while the task is at hand.
+            let queue = task.state.end_wait();
+            let place = task.place();
+            follow(&mut world.into(), entity, place, queue);
+        }
         apply(world, entity, pending, result, winner);
         return;
     }
@@ -211,10 +217,11 @@ fn settle(
     }
 }
 
-/// Applies a resolved wait. What it left at its source goes first (a lost race's tasks stop),
-/// unless it is a joined task's typed result, which moves to the waiter before it hears of it.
-/// Then the task's own wait gives back its pause (or fails the task), and a script's wait is
-/// delivered to its future, and the script, if it sleeps on its waker, wakes.
+/// Applies a resolved wait (the task's own, ended well, has given back its pause already). A
+/// joined task's typed result moves to the waiter before it hears of it; anything else the wait
+/// left at its source goes (a lost race's tasks stop). Then the task's own wait that failed
+/// fails the task, and a script's wait is delivered to its future, and the script, if it sleeps
+/// on its waker, wakes.
 fn apply(
     world: &mut World,
     entity: Entity,
@@ -237,7 +244,7 @@ fn apply(
     };
     match (pending.then, result) {
         (Then::Resume, Ok(())) => {
-            end_wait(world, entity);
+            sync_paused(world, entity);
             release(world, left);
         }
         (Then::Resume, Err(failure)) => {
@@ -258,16 +265,6 @@ fn apply(
             }
         }
     }
-}
-
-/// The task's own wait ended well: its pause goes.
-fn end_wait(world: &mut World, entity: Entity) {
-    if let Some(mut task) = world.get_mut::<CooperativeTask>(entity) {
-        let queue = task.state.end_wait();
-        let place = task.place();
-        follow(&mut world.into(), entity, place, queue);
-    }
-    sync_paused(world, entity);
 }
 
 /// Cancels a wait a script awaits whose future was dropped (a `select!`'s loser): nothing of it

@@ -1,7 +1,11 @@
 //! What a task holds while it waits: its pending waits, each with what its resolution does.
 
-use alloc::{boxed::Box, vec::Vec};
+use alloc::{
+    boxed::Box,
+    vec::{self, Vec},
+};
 use bevy_ecs::world::World;
+use core::{iter::Chain, option};
 
 use crate::{
     outcome::Failure,
@@ -13,12 +17,19 @@ use crate::{
 /// script awaits, any number at once, in the order they began. The script's waits do not pause
 /// the task: while nothing it awaits is ready, the script waits on its waker (its own wait), and
 /// each resolution is delivered to the script and wakes it.
+///
+/// One list, whose first place is kept inline: most tasks never await more than their own wait,
+/// and theirs then costs no allocation, and no memory of its own to reach on every wake.
 #[derive(Default)]
 pub(crate) struct Waits {
-    pending: Vec<Pending>,
+    own: Option<Pending>,
+    awaited: Vec<Pending>,
     /// The index of the last race's winner.
     pub(crate) winner: Option<u32>,
 }
+
+/// Every pending wait a finished task held, its own first (see [`Waits::take`]).
+pub(crate) type Taken = Chain<option::IntoIter<Pending>, vec::IntoIter<Pending>>;
 
 /// One pending wait of a task (see [`Waits`]).
 pub(crate) struct Pending {
@@ -42,26 +53,22 @@ pub(crate) type Deliver =
 impl Waits {
     /// The task's own wait, pending.
     pub(crate) fn own(&self) -> Option<&Pending> {
-        self.pending
-            .first()
-            .filter(|pending| matches!(pending.then, Then::Resume))
+        self.own.as_ref()
     }
 
     /// The waits a script awaits, in the order they began.
     pub(crate) fn awaited(&self) -> &[Pending] {
-        let own = usize::from(self.own().is_some());
-        &self.pending[own..]
+        &self.awaited
     }
 
     /// The task's own wait begins; what it leaves at its source is kept once it is registered.
     pub(crate) fn begin_own(&mut self, ticket: Ticket) {
-        debug_assert!(self.own().is_none());
-        let own = Pending {
+        debug_assert!(self.own.is_none());
+        self.own = Some(Pending {
             ticket,
             registration: Registration::None,
             then: Then::Resume,
-        };
-        self.pending.insert(0, own);
+        });
     }
 
     /// Keeps what the task's own wait `ticket` left at its source; gives it back if that wait is
@@ -71,8 +78,8 @@ impl Waits {
         ticket: Ticket,
         registration: Registration,
     ) -> Option<Registration> {
-        match self.pending.first_mut() {
-            Some(own) if own.ticket == ticket && matches!(own.then, Then::Resume) => {
+        match &mut self.own {
+            Some(own) if own.ticket == ticket => {
                 own.registration = registration;
                 None
             }
@@ -82,7 +89,7 @@ impl Waits {
 
     /// A script's wait, pending.
     pub(crate) fn push(&mut self, ticket: Ticket, registration: Registration, then: Then) {
-        self.pending.push(Pending {
+        self.awaited.push(Pending {
             ticket,
             registration,
             then,
@@ -91,17 +98,22 @@ impl Waits {
 
     /// Takes the pending wait `ticket` out of the list.
     pub(crate) fn remove(&mut self, ticket: Ticket) -> Option<Pending> {
-        let index = self.pending.iter().position(|p| p.ticket == ticket)?;
-        Some(self.pending.remove(index))
+        if self.own.as_ref().is_some_and(|own| own.ticket == ticket) {
+            return self.own.take();
+        }
+        let index = self.awaited.iter().position(|p| p.ticket == ticket)?;
+        Some(self.awaited.remove(index))
     }
 
+    /// Every pending wait, in order.
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Pending> {
-        self.pending.iter_mut()
+        self.own.iter_mut().chain(self.awaited.iter_mut())
     }
 
     /// Every pending wait, the task's own first (the task finished).
-    pub(crate) fn take(&mut self) -> Vec<Pending> {
-        core::mem::take(&mut self.pending)
+    pub(crate) fn take(&mut self) -> Taken {
+        let own = self.own.take().into_iter();
+        own.chain(core::mem::take(&mut self.awaited))
     }
 }
 
@@ -158,7 +170,7 @@ mod tests {
             waits.register_own(1, Registration::None).is_some(),
             "no longer pending"
         );
-        assert_eq!(tickets(&waits.take()), [3]);
+        assert_eq!(waits.take().map(|p| p.ticket).collect::<Vec<_>>(), [3]);
         assert!(waits.awaited().is_empty());
     }
 }

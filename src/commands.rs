@@ -12,7 +12,7 @@ use crate::{
     cooperator::{Cooperator, GlobalCooperator},
     error::TaskError,
     outcome::{Failure, Outcome},
-    task::{CooperativeTask, lifecycle},
+    task::{CooperativeTask, lifecycle, resolve},
     wait::signal::{self, Signal},
     work::{IntoWork, Work},
 };
@@ -415,12 +415,12 @@ impl CooperateWorldExt for World {
             .get::<CooperativeTask>(task)
             .ok_or(TaskError::NoSuchTask(task))?;
         if !t.is_alive() {
-            return Ok(t.steps);
+            return Ok(t.finished_steps());
         }
         Ok(self
-            .get::<Cooperator>(t.cooperator)
-            .and_then(|c| c.queue.steps(t.slot, task))
-            .unwrap_or(t.steps))
+            .get::<Cooperator>(t.cooperator())
+            .and_then(|c| c.queue.steps(t.slot(), task))
+            .unwrap_or(t.finished_steps()))
     }
 
     fn spawn_signal(&mut self) -> Signal {
@@ -428,7 +428,7 @@ impl CooperateWorldExt for World {
     }
 
     fn fire_signal(&mut self, signal: Signal) -> Result<(), TaskError> {
-        lifecycle::settle_signal(self, signal, Ok(()))
+        resolve::settle_signal(self, signal, Ok(()))
     }
 
     fn fail_signal(
@@ -436,7 +436,7 @@ impl CooperateWorldExt for World {
         signal: Signal,
         error: impl Into<BevyError>,
     ) -> Result<(), TaskError> {
-        lifecycle::settle_signal(self, signal, Err(Failure::new(error)))
+        resolve::settle_signal(self, signal, Err(Failure::new(error)))
     }
 }
 
@@ -729,13 +729,13 @@ impl CooperateCommandsExt for Commands<'_, '_> {
     }
 
     fn fire_signal(&mut self, signal: Signal) {
-        self.queue(move |world: &mut World| warn(lifecycle::settle_signal(world, signal, Ok(()))));
+        self.queue(move |world: &mut World| warn(resolve::settle_signal(world, signal, Ok(()))));
     }
 
     fn fail_signal(&mut self, signal: Signal, error: impl Into<BevyError>) {
         let failure = Failure::new(error);
         self.queue(move |world: &mut World| {
-            warn(lifecycle::settle_signal(world, signal, Err(failure)))
+            warn(resolve::settle_signal(world, signal, Err(failure)))
         });
     }
 }

@@ -2,11 +2,8 @@
 
 use alloc::vec::Vec;
 use bevy_ecs::{
-    component::Component,
-    entity::Entity,
-    lifecycle::HookContext,
-    resource::Resource,
-    world::{DeferredWorld, World},
+    component::Component, entity::Entity, lifecycle::HookContext, resource::Resource,
+    world::DeferredWorld,
 };
 use core::{
     sync::atomic::{AtomicU64, Ordering},
@@ -435,17 +432,13 @@ fn on_cooperator_discard(mut world: DeferredWorld, ctx: HookContext) {
     if tasks.is_empty() {
         return;
     }
-    world.commands().queue(move |world: &mut World| {
-        if let Some(finish) = world.get_resource::<FinishDrained>().copied() {
-            (finish.0)(world, tasks);
-        }
-    });
+    world.commands().queue(FinishDrained(tasks));
 }
 
-/// How the tasks of a despawned cooperator are finished: the task part, which owns every task
-/// transition, sets it when the plugin is built (the same transition as `stop_cooperator`).
-#[derive(Resource, Clone, Copy)]
-pub(crate) struct FinishDrained(pub(crate) fn(&mut World, Vec<Drained>));
+/// The command that finishes the tasks of a despawned cooperator, in order, with
+/// `SchedulerStopped` (the same transition as `stop_cooperator`). Its `apply` is the task
+/// part's, which owns every task transition: `task/lifecycle.rs`.
+pub(crate) struct FinishDrained(pub(crate) Vec<Drained>);
 
 /// Put on a cooperator's entity (feature `trace`): each step of its tasks gets a profiler span,
 /// `task step`, with the task entity and its `Name` (on a parallel cooperator, the entity only:

@@ -84,7 +84,13 @@
 // - `work`: what a task runs; `run_queue`: the run order.
 // - `parallel/`: world-free work and the per-thread loop of a parallel tick (feature `parallel`).
 // - `cooperator`: the scheduler component.
-// - `task/`: the task component and every change of a task's state (`task/lifecycle.rs`).
+// - `task/`: the task component and every change of a task's state, from the bottom up:
+//   `state.rs` the transitions as pure changes, `waits.rs` what a waiting task holds,
+//   `follow.rs` the run queue following a transition, `cycle.rs` cycles of waiting tasks,
+//   `waiting.rs` registering with sources, `resolve.rs` the one path of every wait,
+//   `announce.rs` telling everyone a task finished, `family.rs` child tasks, and on top
+//   `lifecycle.rs` attach, pause, stop and finish (the lower parts reach it through the
+//   `Lifecycle` trait in `task/mod.rs`).
 // - `script`, `commands`: async task bodies and the public verbs, built on `task/` and `wait/`.
 // - `scheduler/`: the wake, step and cleanup systems (and the main-thread half of a parallel
 //   tick); `plugin`: puts it together.
@@ -148,15 +154,18 @@ pub use parallel::{
 pub use plugin::CooperatorPlugin;
 pub use scheduler::CooperatorSystems;
 pub use script::{
-    ScriptContext, ScriptOutput, ScriptWork, WaitFuture, WithWorld, YieldNow, script,
+    ask::ScriptContext,
+    futures::{WaitFuture, WithWorld, YieldNow},
+    script,
+    work::{ScriptOutput, ScriptWork},
 };
 pub use task::{
     CooperativeTask, Paused, RetainFinished,
+    announce::{UnhandledFailure, UnhandledFailures},
+    cycle::WaitCycle,
     progress::{TaskProgress, TaskProgressExt, TrackProgress},
-    report::{UnhandledFailure, UnhandledFailures},
     result::TaskResult,
     stats::TaskStats,
-    waiting::WaitCycle,
 };
 pub use wait::{
     FutureOutput, PendingWaits, Wait, WaitTimedOut,

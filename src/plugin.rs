@@ -13,7 +13,7 @@ use crate::{
     cooperator::{Cooperator, GlobalCooperator},
     outcome::TaskFinished,
     scheduler::{self, CooperatorSystems},
-    task::{self, report::UnhandledFailures},
+    task::{self, announce::UnhandledFailures},
     wait,
 };
 #[cfg(feature = "bevy_reflect")]

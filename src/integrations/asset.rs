@@ -1,7 +1,7 @@
 //! Assets (feature `bevy_asset`): [`Wait::asset`], resuming when an asset and everything it
 //! depends on are loaded, failing with the load error.
 
-use alloc::{boxed::Box, sync::Arc};
+use alloc::boxed::Box;
 use bevy_asset::{
     Asset, AssetServer, Assets, Handle, LoadState, RecursiveDependencyLoadState, UntypedHandle,
     WaitForAssetError,
@@ -12,7 +12,7 @@ use core::task::{Context, Poll};
 use crate::{
     outcome::Failure,
     wait::{
-        Wait, WaitKind,
+        Wait,
         future::{self, Pending},
         registration::Registered,
         seam::Ticket,
@@ -50,12 +50,9 @@ impl Wait {
     /// ```
     pub fn asset<A: Asset>(handle: &Handle<A>) -> Self {
         let handle = handle.clone();
-        Wait::new(WaitKind::Custom(
-            "Asset",
-            Arc::new(move |world: &mut World, task: Entity, ticket: Ticket| {
-                register::<A>(world, task, ticket, &handle)
-            }),
-        ))
+        Wait::custom("Asset", move |world, task, ticket| {
+            register::<A>(world, task, ticket, &handle)
+        })
     }
 }
 

@@ -25,11 +25,7 @@ use crate::{
     clock::CooperatorClock,
     cooperator::{Cooperator, GlobalCooperator},
     frame_budget::FrameBudget,
-    task::{
-        CooperativeTask, Paused, RetainFinished,
-        lifecycle::{self, FinishedTasks},
-        progress,
-    },
+    task::{CooperativeTask, Paused, RetainFinished, lifecycle::FinishedTasks, progress, resolve},
     wait::{condition, future, message, timers},
 };
 
@@ -111,12 +107,12 @@ pub(crate) fn build(app: &mut App, schedule: Interned<dyn ScheduleLabel>) {
 /// costs nothing when no task waits on it.
 fn wake_system(world: &mut World) {
     let completed = future::wake_futures(world);
-    lifecycle::resolve_all(world, completed);
+    resolve::resolve_all(world, completed);
     let due = timers::wake_timers(world);
-    lifecycle::resolve_all(world, due);
-    message::wake_messages(world, &mut lifecycle::resolve_all);
+    resolve::resolve_all(world, due);
+    message::wake_messages(world, &mut resolve::resolve_all);
     let met = condition::wake_conditions(world);
-    lifecycle::resolve_all(world, met);
+    resolve::resolve_all(world, met);
 }
 
 /// Buffers the step system keeps between frames, so that a frame allocates nothing.
@@ -215,7 +211,7 @@ fn cleanup_system(world: &mut World) {
         if task.is_alive() {
             continue;
         }
-        if task.standalone {
+        if task.is_standalone() {
             e.despawn();
         } else {
             e.remove::<(CooperativeTask, Paused)>();

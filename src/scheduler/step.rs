@@ -15,7 +15,7 @@ use crate::{
     error::{TaskPanicked, panic_text},
     outcome::{Failure, Outcome},
     run_queue::{BoxedWork, NIL, Next, RunQueue},
-    task::{CooperativeTask, lifecycle, stats::TaskStats},
+    task::{CooperativeTask, lifecycle, resolve, stats::TaskStats},
     work::{Lender, Step, StepContext},
 };
 
@@ -447,7 +447,7 @@ pub(super) fn settle(
                 c.queue.return_work(slot, generation, work);
             }
             if let Step::Wait(wait) = step {
-                lifecycle::begin_wait(world, task, wait);
+                resolve::begin_wait(world, task, wait);
             }
         }
         Step::Done => {

@@ -1,37 +1,36 @@
-//! Every change of a task's state: attach, pause, resume, stop, wait, resolve, finish, the family
-//! (owned children), announce, a cooperator's stop and start — and the component hooks of
-//! [`CooperativeTask`] and [`Paused`], which run these same transitions.
-//!
-//! Every wait kind, every control call and every despawn ends here, so the rules of the task
-//! lifecycle live in one place.
+//! The task's life: attach, pause and resume, stop and finish (in two halves, the first of which
+//! the component's own hook runs too), a cooperator's stop and start, and the component hooks of
+//! [`CooperativeTask`] and [`Paused`], which run these same transitions. Each change of the
+//! task's state is a transition of [`State`](crate::task::state::State); here the run queue
+//! [follows](follow) what it returns. Waits begin and resolve in `resolve.rs`.
 
 use alloc::{boxed::Box, vec::Vec};
 use bevy_ecs::{
     entity::Entity,
-    error::{BevyError, ErrorContext, Severity},
     lifecycle::HookContext,
-    message::Messages,
     resource::Resource,
-    utils::prelude::DebugName,
+    system::Command,
     world::{DeferredWorld, World},
 };
 use bevy_platform::cell::SyncCell;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::{
-    cooperator::Cooperator,
-    error::{TaskError, TaskPanicked, panic_text},
-    outcome::{Failure, Outcome, TaskFinished},
+    cooperator::{Cooperator, FinishDrained},
+    error::TaskError,
+    outcome::Outcome,
     run_queue::{BoxedWork, Drained, NIL},
-    task::{CooperativeTask, Paused, report, stats::TaskStats, waiting},
-    wait::{
-        Wait,
-        join::{JoinMode, Offer},
-        registration::{Registered, Registration},
-        seam::{Resolution, Ticket, new_ticket},
-        signal::{self, Signal},
+    task::{
+        CooperativeTask, Lifecycle, Paused,
+        announce::announce,
+        family::release_family,
+        follow::{follow, sync_paused},
+        state::Queue,
+        stats::TaskStats,
+        waiting,
+        waits::Taken,
     },
-    work::{IntoWork, StepContext, Work},
+    wait::seam::Ticket,
+    work::Work,
 };
 
 /// Tasks that finished since the last cleanup.
@@ -86,53 +85,14 @@ pub(crate) fn attach(
     }
 }
 
-/// Inserts or removes [`Paused`] to match the pause count.
-pub(crate) fn sync_paused(world: &mut World, entity: Entity) {
-    let Ok(mut e) = world.get_entity_mut(entity) else {
-        return;
-    };
-    let Some(count) = e.get::<CooperativeTask>().map(|t| t.pause_count) else {
-        return;
-    };
-    let has = e.contains::<Paused>();
-    if count > 0 && !has {
-        e.insert(Paused);
-    } else if count == 0 && has {
-        e.remove::<Paused>();
-    }
-}
-
-/// Takes a task off its cooperator's runnable list (it stays a member).
-fn take_off_queue(world: &mut DeferredWorld, cooperator: Entity, slot: u32, entity: Entity) {
-    if let Some(mut c) = world.get_mut::<Cooperator>(cooperator)
-        && c.queue.holds(slot, entity)
-    {
-        c.queue.unlink(slot);
-    }
-}
-
-/// Puts a task back at the end of its cooperator's runnable list.
-fn put_back_on_queue(world: &mut DeferredWorld, cooperator: Entity, slot: u32, entity: Entity) {
-    if let Some(mut c) = world.get_mut::<Cooperator>(cooperator)
-        && c.queue.holds(slot, entity)
-    {
-        c.queue.link_back(slot);
-    }
-}
-
 /// Adds one pause.
 pub(crate) fn pause(world: &mut World, entity: Entity) -> Result<(), TaskError> {
     let mut task = world
         .get_mut::<CooperativeTask>(entity)
         .ok_or(TaskError::NoSuchTask(entity))?;
-    if let Some(outcome) = &task.outcome {
-        return Err(outcome.error());
-    }
-    task.pause_count += 1;
-    if task.pause_count == 1 {
-        let (coop, slot) = (task.cooperator, task.slot);
-        take_off_queue(&mut world.into(), coop, slot, entity);
-    }
+    let queue = task.state.add_pause()?;
+    let place = task.place();
+    follow(&mut world.into(), entity, place, queue);
     sync_paused(world, entity);
     Ok(())
 }
@@ -142,15 +102,9 @@ pub(crate) fn resume(world: &mut World, entity: Entity) -> Result<(), TaskError>
     let mut task = world
         .get_mut::<CooperativeTask>(entity)
         .ok_or(TaskError::NoSuchTask(entity))?;
-    // A pending wait's pause is not the user's to resume.
-    if task.pause_count == u32::from(task.wait.is_some()) {
-        return Err(TaskError::NotPaused);
-    }
-    task.pause_count -= 1;
-    if task.pause_count == 0 && task.is_alive() {
-        let (coop, slot) = (task.cooperator, task.slot);
-        put_back_on_queue(&mut world.into(), coop, slot, entity);
-    }
+    let queue = task.state.remove_pause()?;
+    let place = task.place();
+    follow(&mut world.into(), entity, place, queue);
     sync_paused(world, entity);
     Ok(())
 }
@@ -160,304 +114,26 @@ pub(crate) fn stop(world: &mut World, entity: Entity) -> Result<(), TaskError> {
     let task = world
         .get::<CooperativeTask>(entity)
         .ok_or(TaskError::NoSuchTask(entity))?;
-    if let Some(outcome) = &task.outcome {
+    if let Some(outcome) = task.outcome() {
         return Err(outcome.error());
     }
     finish(world, entity, Outcome::Stopped);
     Ok(())
 }
 
-/// A race's losing task stops.
-fn stop_loser(world: &mut World, loser: Entity) {
-    let _ = stop(world, loser);
-}
+impl Lifecycle for World {
+    fn attach_task(
+        &mut self,
+        entity: Entity,
+        cooperator: Entity,
+        work: Box<dyn Work>,
+        standalone: bool,
+    ) {
+        attach(self, entity, cooperator, work, standalone);
+    }
 
-/// Cancels what a wait left at its source; a lost race's tasks stop when `stop_losers`.
-fn cancel_wait(world: &mut World, entity: Entity, registration: Registration, stop_losers: bool) {
-    let mut stop = stop_loser;
-    let stop: Option<waiting::StopLoser> = if stop_losers { Some(&mut stop) } else { None };
-    waiting::cancel(world, entity, registration, stop);
-}
-
-/// Starts waiting: one more pause until the wait is resolved.
-pub(crate) fn begin_wait(world: &mut World, entity: Entity, wait: Wait) {
-    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
-        return;
-    };
-    if !task.is_alive() {
-        return;
-    }
-    let ticket = new_ticket();
-    task.wait = Some(ticket);
-    task.pause_count += 1;
-    if task.pause_count == 1 {
-        let (coop, slot) = (task.cooperator, task.slot);
-        take_off_queue(&mut world.into(), coop, slot, entity);
-    }
-    match waiting::register(wait, world, entity, ticket, &mut stop_loser) {
-        Registered::Now(result) => resolve(world, entity, ticket, result),
-        Registered::Refused(failure) => resolve(world, entity, ticket, Err(failure)),
-        Registered::Pending(registration) => {
-            let sleeps = matches!(registration, Registration::Waker);
-            match world.get_mut::<CooperativeTask>(entity) {
-                Some(mut task) if task.wait == Some(ticket) => {
-                    task.waiting.registration = registration;
-                }
-                // Finished (or moved on) while registering: undo the registration.
-                _ => waiting::cancel(world, entity, registration, None),
-            }
-            sync_paused(world, entity);
-            if sleeps {
-                fail_script_cycle(world, entity);
-            }
-        }
-    }
-}
-
-/// A script that falls asleep with every wait it awaits caught in a cycle of tasks waiting on
-/// each other (a `join!` of task waits, the rest of which resolved) would never wake: its first
-/// awaited wait fails with the [`WaitCycle`](waiting::WaitCycle).
-fn fail_script_cycle(world: &mut World, entity: Entity) {
-    let Some(cycle) = waiting::script_cycle(world, entity) else {
-        return;
-    };
-    let first = world
-        .get::<CooperativeTask>(entity)
-        .and_then(|task| task.waiting.awaited.first())
-        .map(|awaited| awaited.ticket);
-    if let Some(ticket) = first {
-        resolve_awaited(world, entity, ticket, Err(Failure::new(cycle)), None);
-    }
-}
-
-/// Settles a signal and resolves its waiters in registration order.
-pub(crate) fn settle_signal(
-    world: &mut World,
-    signal: Signal,
-    result: Result<(), Failure>,
-) -> Result<(), TaskError> {
-    let resolved = signal::settle(world, signal, result)?;
-    resolve_all(world, resolved);
-    Ok(())
-}
-
-/// Applies what wait sources reported, in order.
-pub(crate) fn resolve_all(world: &mut World, resolutions: Vec<Resolution>) {
-    for Resolution {
-        task,
-        ticket,
-        result,
-    } in resolutions
-    {
-        resolve(world, task, ticket, result);
-    }
-}
-
-/// Resolves the wait `ticket` of `entity`: success removes its pause, failure fails the task.
-/// A stale ticket (the task moved on, finished or is gone) is ignored. A ticket of a sub-wait of
-/// a join is offered to the join, which resolves the task's wait through this same function once
-/// it settles; a ticket of a wait a script awaits goes to the script.
-pub(crate) fn resolve(
-    world: &mut World,
-    entity: Entity,
-    ticket: Ticket,
-    result: Result<(), Failure>,
-) {
-    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
-        return;
-    };
-    if task.wait != Some(ticket) {
-        let mut result = Some(result);
-        if let Some(main) = task.wait
-            && let Registration::Join(join) = &mut task.waiting.registration
-        {
-            let mut ended = Vec::new();
-            let (mine, settled) = match join.offer(ticket, &mut result, &mut ended) {
-                Offer::Settled(result, winner) => {
-                    if winner.is_some() {
-                        task.waiting.winner = winner;
-                    }
-                    (true, Some(result))
-                }
-                Offer::Absorbed => (true, None),
-                Offer::NotMine => (false, None),
-            };
-            for (registration, stop_losers) in ended {
-                cancel_wait(world, entity, registration, stop_losers);
-            }
-            if let Some(result) = settled {
-                resolve(world, entity, main, result);
-            }
-            if mine {
-                return;
-            }
-        }
-        if let Some(result) = result {
-            resolve_awaited(world, entity, ticket, result, None);
-        }
-        return;
-    }
-    task.wait = None;
-    task.pause_count -= 1;
-    let registration = core::mem::take(&mut task.waiting.registration);
-    let stop_losers = matches!(&registration, Registration::Join(j) if j.mode() == JoinMode::Race);
-    match result {
-        Ok(()) => {
-            let requeue = if let Registration::Take(from, take) = registration {
-                // A joined task's typed result moves to the waiter before it runs again.
-                take(world, from, entity);
-                world
-                    .get::<CooperativeTask>(entity)
-                    .filter(|t| t.pause_count == 0 && t.is_alive())
-                    .map(|t| (t.cooperator, t.slot))
-            } else if task.pause_count == 0 {
-                Some((task.cooperator, task.slot))
-            } else {
-                None
-            };
-            if let Some((coop, slot)) = requeue {
-                put_back_on_queue(&mut world.into(), coop, slot, entity);
-            }
-            sync_paused(world, entity);
-            if !matches!(registration, Registration::Take(..)) {
-                cancel_wait(world, entity, registration, stop_losers);
-            }
-        }
-        Err(failure) => {
-            cancel_wait(world, entity, registration, stop_losers);
-            finish(world, entity, Outcome::Failed(failure));
-        }
-    }
-}
-
-/// Begins one of the waits an async script awaits (any number at once; see
-/// [`WaitState::awaited`](waiting::WaitState)): registered like any wait, but it does not pause
-/// the task, and its resolution goes to `deliver`. Returns its ticket while it is pending; `None`
-/// once delivered (it resolved at once) or if the task is not alive.
-pub(crate) fn begin_awaited(
-    world: &mut World,
-    entity: Entity,
-    wait: Wait,
-    deliver: waiting::Deliver,
-) -> Option<Ticket> {
-    let mut task = world.get_mut::<CooperativeTask>(entity)?;
-    if !task.is_alive() {
-        return None;
-    }
-    // A race settled while registering leaves its winner here.
-    let earlier = task.waiting.winner.take();
-    let ticket = new_ticket();
-    let registered = waiting::register(wait, world, entity, ticket, &mut stop_loser);
-    let mut task = world.get_mut::<CooperativeTask>(entity);
-    let winner = task.as_mut().and_then(|t| t.waiting.winner);
-    if winner.is_none()
-        && let Some(task) = task.as_mut()
-    {
-        task.waiting.winner = earlier;
-    }
-    match registered {
-        Registered::Now(result) => {
-            deliver(world, result, winner);
-            None
-        }
-        Registered::Refused(failure) => {
-            deliver(world, Err(failure), winner);
-            None
-        }
-        Registered::Pending(registration) => match task {
-            Some(mut task) if task.is_alive() => {
-                task.waiting.awaited.push(waiting::Awaited {
-                    ticket,
-                    registration,
-                    deliver,
-                });
-                Some(ticket)
-            }
-            _ => {
-                waiting::cancel(world, entity, registration, None);
-                None
-            }
-        },
-    }
-}
-
-/// Cancels an awaited wait whose future was dropped (a `select!`'s loser): nothing of it is
-/// left at its source.
-pub(crate) fn cancel_awaited(world: &mut World, entity: Entity, ticket: Ticket) {
-    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
-        return;
-    };
-    let Some(index) = task.waiting.awaited.iter().position(|a| a.ticket == ticket) else {
-        return;
-    };
-    let awaited = task.waiting.awaited.remove(index);
-    waiting::cancel(world, entity, awaited.registration, None);
-}
-
-/// Resolves the awaited wait `ticket` of `entity` (or offers it to an awaited join): the result
-/// goes to the script, and the script, if it sleeps on its waker, rejoins the run queue.
-fn resolve_awaited(
-    world: &mut World,
-    entity: Entity,
-    ticket: Ticket,
-    result: Result<(), Failure>,
-    winner: Option<u32>,
-) {
-    let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
-        return;
-    };
-    if let Some(index) = task.waiting.awaited.iter().position(|a| a.ticket == ticket) {
-        let waiting::Awaited {
-            registration,
-            deliver,
-            ..
-        } = task.waiting.awaited.remove(index);
-        if winner.is_some() {
-            task.waiting.winner = winner;
-        }
-        match registration {
-            // A joined task's typed result moves to the script before it hears of it.
-            Registration::Take(from, take) if result.is_ok() => take(world, from, entity),
-            registration => {
-                let race =
-                    matches!(&registration, Registration::Join(j) if j.mode() == JoinMode::Race);
-                cancel_wait(world, entity, registration, race);
-            }
-        }
-        deliver(world, result, winner);
-        wake_script(world, entity);
-        return;
-    }
-    // A sub-wait of an awaited join?
-    let mut result = Some(result);
-    let mut ended = Vec::new();
-    let mut settled = None;
-    for awaited in &mut task.waiting.awaited {
-        let Registration::Join(join) = &mut awaited.registration else {
-            continue;
-        };
-        match join.offer(ticket, &mut result, &mut ended) {
-            Offer::NotMine => continue,
-            Offer::Absorbed => {}
-            Offer::Settled(result, winner) => settled = Some((awaited.ticket, result, winner)),
-        }
-        break;
-    }
-    for (registration, stop_losers) in ended {
-        cancel_wait(world, entity, registration, stop_losers);
-    }
-    if let Some((ticket, result, winner)) = settled {
-        resolve_awaited(world, entity, ticket, result, winner);
-    }
-}
-
-/// A script sleeping on its waker is woken: it has an answer to look at.
-fn wake_script(world: &mut World, entity: Entity) {
-    if let Some(task) = world.get::<CooperativeTask>(entity)
-        && let Some(main) = task.wait
-        && matches!(task.waiting.registration, Registration::Waker)
-    {
-        resolve(world, entity, main, Ok(()));
+    fn finish_task(&mut self, entity: Entity, outcome: Outcome) {
+        finish(self, entity, outcome);
     }
 }
 
@@ -489,8 +165,7 @@ pub(crate) fn finish_with(
 pub(crate) struct Ending {
     cooperator: Entity,
     outcome: Outcome,
-    registration: Registration,
-    awaited: Vec<waiting::Awaited>,
+    waits: Taken,
     parent: Option<Entity>,
     children: Vec<Entity>,
     waiters: Vec<(Entity, Ticket)>,
@@ -508,15 +183,10 @@ fn end(
     left: Option<(Option<BoxedWork>, u64)>,
 ) -> Option<Ending> {
     let mut task = world.get_mut::<CooperativeTask>(entity)?;
-    if !task.is_alive() {
+    if task.state.finish(outcome.clone()) != Queue::Leave {
         return None;
     }
-    task.outcome = Some(outcome.clone());
-    if task.wait.take().is_some() {
-        task.pause_count -= 1;
-    }
-    let registration = core::mem::take(&mut task.waiting.registration);
-    let awaited = core::mem::take(&mut task.waiting.awaited);
+    let waits = task.waits.take();
     let children = core::mem::take(&mut task.children);
     let parent = task.parent;
     let slot = core::mem::replace(&mut task.slot, NIL);
@@ -537,8 +207,7 @@ fn end(
     Some(Ending {
         cooperator,
         outcome,
-        registration,
-        awaited,
+        waits,
         parent,
         children,
         waiters,
@@ -551,9 +220,8 @@ fn end(
 /// stopped; then everyone waiting on it is told.
 fn settle_ending(world: &mut World, entity: Entity, ending: Ending) {
     drop(ending.work);
-    waiting::cancel(world, entity, ending.registration, None);
-    for awaited in ending.awaited {
-        waiting::cancel(world, entity, awaited.registration, None);
+    for pending in ending.waits {
+        waiting::cancel(world, entity, pending.registration, false);
     }
     release_family(world, entity, ending.parent, ending.children);
     announce(
@@ -582,17 +250,16 @@ pub(crate) fn on_paused_insert(mut world: DeferredWorld, ctx: HookContext) {
     let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
         return;
     };
-    if task.pause_count > 0 {
+    if task.pause_count() > 0 {
         return;
     }
-    if !task.is_alive() {
+    let Ok(queue) = task.state.add_pause() else {
         // A finished task cannot be paused: the marker would claim a pause that does not exist.
         world.commands().entity(entity).try_remove::<Paused>();
         return;
-    }
-    task.pause_count = 1;
-    let (coop, slot) = (task.cooperator, task.slot);
-    take_off_queue(&mut world, coop, slot, entity);
+    };
+    let place = task.place();
+    follow(&mut world, entity, place, queue);
 }
 
 /// A hand-removed [`Paused`] clears the user pauses (a pending wait's pause stays, and so does
@@ -602,131 +269,16 @@ pub(crate) fn on_paused_remove(mut world: DeferredWorld, ctx: HookContext) {
     let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
         return;
     };
-    if task.pause_count == 0 {
+    if task.pause_count() == 0 {
         return;
     }
-    let waiting = task.wait.is_some();
-    task.pause_count = u32::from(waiting);
-    if waiting {
+    let queue = task.state.clear_pauses();
+    let place = task.place();
+    if task.is_waiting() {
         // Still waiting: the marker must come back.
         world.commands().entity(entity).try_insert(Paused);
-        return;
     }
-    if task.is_alive() {
-        let (coop, slot) = (task.cooperator, task.slot);
-        put_back_on_queue(&mut world, coop, slot, entity);
-    }
-}
-
-/// A finished task leaves its parent's children and stops its own live children.
-pub(crate) fn release_family(
-    world: &mut World,
-    entity: Entity,
-    parent: Option<Entity>,
-    children: Vec<Entity>,
-) {
-    if let Some(parent) = parent
-        && let Some(mut p) = world.get_mut::<CooperativeTask>(parent)
-        && let Some(i) = p.children.iter().position(|&c| c == entity)
-    {
-        p.children.swap_remove(i);
-    }
-    for child in children {
-        if let Some(mut c) = world.get_mut::<CooperativeTask>(child) {
-            c.parent = None;
-            if c.is_alive() {
-                finish(world, child, Outcome::Stopped);
-            }
-        }
-    }
-}
-
-impl StepContext<'_> {
-    /// Starts `work` as a **child** of this task, on the same cooperator, and returns its entity.
-    ///
-    /// The child is owned: if it is still running when this task finishes (done, failed, or
-    /// stopped — a skipped cutscene), it is stopped too, and everything waiting on it is settled.
-    /// Wait for it with [`Wait::task`].
-    pub fn cooperate<M>(&mut self, work: impl IntoWork<M>) -> Entity {
-        let parent = self.task();
-        spawn_child(self.world(), parent, work.into_boxed_work())
-    }
-}
-
-/// Starts `work` as a child of `parent`, on the parent's cooperator: the parent owns it, and
-/// stops it if it is still running when the parent finishes.
-pub(crate) fn spawn_child(world: &mut World, parent: Entity, work: Box<dyn Work>) -> Entity {
-    let cooperator = world
-        .get::<CooperativeTask>(parent)
-        .map_or(Entity::PLACEHOLDER, |t| t.cooperator);
-    let child = world.spawn_empty().id();
-    attach(world, child, cooperator, work, true);
-    let alive = world
-        .get::<CooperativeTask>(child)
-        .is_some_and(CooperativeTask::is_alive);
-    let parent_alive = world
-        .get::<CooperativeTask>(parent)
-        .is_some_and(CooperativeTask::is_alive);
-    if alive && parent_alive {
-        world.get_mut::<CooperativeTask>(child).unwrap().parent = Some(parent);
-        world
-            .get_mut::<CooperativeTask>(parent)
-            .unwrap()
-            .children
-            .push(child);
-    } else if alive {
-        // The owner is already gone: the child goes with it.
-        finish(world, child, Outcome::Stopped);
-    }
-    child
-}
-
-/// Fires [`TaskFinished`] (observers, then the message) and settles the waiting tasks in order.
-pub(crate) fn announce(
-    world: &mut World,
-    entity: Entity,
-    _cooperator: Entity,
-    outcome: Outcome,
-    waiters: Vec<(Entity, Ticket)>,
-) {
-    let event = TaskFinished {
-        entity,
-        outcome: outcome.clone(),
-    };
-    if let Some(mut messages) = world.get_resource_mut::<Messages<TaskFinished>>() {
-        messages.write(event.clone());
-    }
-    let unhandled = match &outcome {
-        Outcome::Failed(failure) if !report::is_handled(world, entity, waiters.len()) => {
-            Some(failure.clone())
-        }
-        _ => None,
-    };
-    // A panicking observer must not leave the waiters hanging or unwind through the scheduler:
-    // it is reported through the world's error handler, like a failing observer.
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| world.trigger(event))) {
-        report_observer_panic(world, payload);
-    }
-    if let Some(failure) = unhandled {
-        report::report(world, entity, failure);
-    }
-    if waiters.is_empty() {
-        return;
-    }
-    let result = outcome.as_wait_result();
-    for (waiter, ticket) in waiters {
-        resolve(world, waiter, ticket, result.clone());
-    }
-}
-
-fn report_observer_panic(world: &mut World, payload: Box<dyn core::any::Any + Send>) {
-    let message = panic_text(payload.as_ref());
-    let error = BevyError::new(Severity::Error, TaskPanicked(message));
-    let context = ErrorContext::Observer {
-        name: DebugName::borrowed("TaskFinished observer"),
-        last_run: world.change_tick(),
-    };
-    (world.fallback_error_handler())(error, context);
+    follow(&mut world, entity, place, queue);
 }
 
 /// Stops a cooperator: every task it holds, paused or not, finishes with `SchedulerStopped`.
@@ -741,9 +293,17 @@ pub(crate) fn stop_cooperator(world: &mut World, cooperator: Entity) -> Result<(
     Ok(())
 }
 
+/// A despawned cooperator's tasks finish.
+impl Command for FinishDrained {
+    type Out = ();
+    fn apply(self, world: &mut World) {
+        finish_drained(world, self.0);
+    }
+}
+
 /// Finishes the tasks of a drained queue (a stopped or despawned cooperator), in order, with
 /// `SchedulerStopped`.
-pub(crate) fn finish_drained(world: &mut World, tasks: Vec<Drained>) {
+fn finish_drained(world: &mut World, tasks: Vec<Drained>) {
     for (task, work, steps) in tasks {
         finish_with(world, task, Outcome::SchedulerStopped, Some((work, steps)));
     }

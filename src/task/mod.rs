@@ -1,29 +1,47 @@
 //! The task component, [`CooperativeTask`], and its markers [`Paused`] and [`RetainFinished`].
 
+pub(crate) mod announce;
+pub(crate) mod cycle;
+pub(crate) mod family;
+pub(crate) mod follow;
 pub(crate) mod lifecycle;
 pub(crate) mod progress;
-pub(crate) mod report;
+pub(crate) mod resolve;
 pub(crate) mod result;
+pub(crate) mod state;
 pub(crate) mod stats;
 pub(crate) mod waiting;
+pub(crate) mod waits;
 
-use alloc::vec::Vec;
+use alloc::{boxed::Box, vec::Vec};
 use bevy_app::App;
 use bevy_ecs::{component::Component, entity::Entity};
 
-use crate::{
-    cooperator::FinishDrained,
-    outcome::Outcome,
-    run_queue::NIL,
-    wait::seam::{Resolver, Ticket},
-};
+use crate::{outcome::Outcome, run_queue::NIL, task::state::State, wait::seam::Ticket, work::Work};
 
-/// Registers what the task part keeps, and how wait sources reach the lifecycle.
+/// The lifecycle's verbs that the parts of `task/` below it use: a failed wait fails its task, a
+/// race's losing tasks stop, a parent starts its children and they stop with it. `lifecycle.rs`
+/// implements it for the world; it is declared here so that the imports inside `task/` run one
+/// way (resolving a wait may finish a task, and finishing a task resolves the waits on it).
+pub(crate) trait Lifecycle {
+    /// Makes `entity` a task of `cooperator` (see `lifecycle::attach`).
+    fn attach_task(
+        &mut self,
+        entity: Entity,
+        cooperator: Entity,
+        work: Box<dyn Work>,
+        standalone: bool,
+    );
+
+    /// Ends a live task with `outcome`; nothing for a finished or missing one (see
+    /// `lifecycle::finish`).
+    fn finish_task(&mut self, entity: Entity, outcome: Outcome);
+}
+
+/// Registers what the task part keeps.
 pub(crate) fn build(app: &mut App) {
     app.init_resource::<lifecycle::FinishedTasks>()
-        .init_resource::<report::UnhandledFailures>()
-        .insert_resource(Resolver(lifecycle::resolve_all))
-        .insert_resource(FinishDrained(lifecycle::finish_drained));
+        .init_resource::<announce::UnhandledFailures>();
 }
 
 /// A task: resumable work owned by a [`Cooperator`](crate::Cooperator).
@@ -68,33 +86,31 @@ pub(crate) fn build(app: &mut App) {
 #[derive(Component)]
 #[component(on_remove = lifecycle::on_task_remove)]
 pub struct CooperativeTask {
-    pub(crate) cooperator: Entity,
-    pub(crate) slot: u32,
-    pub(crate) pause_count: u32,
-    pub(crate) outcome: Option<Outcome>,
-    /// Ticket of the pending wait, if the task is waiting.
-    pub(crate) wait: Option<Ticket>,
+    cooperator: Entity,
+    slot: u32,
+    /// Pauses, whether its own wait is pending, how it ended.
+    state: State,
     /// Tasks waiting for this one to finish, with their wait tickets, in registration order.
-    pub(crate) waiters: Vec<(Entity, Ticket)>,
-    pub(crate) standalone: bool,
+    waiters: Vec<(Entity, Ticket)>,
+    standalone: bool,
     /// Steps run, once it has finished (until then the run queue counts them; read them with
     /// [`CooperateWorldExt::task_steps`](crate::CooperateWorldExt::task_steps)).
-    pub(crate) steps: u64,
-    /// What the pending wait left at its source, and what its resolution delivered.
-    pub(crate) waiting: waiting::WaitState,
+    steps: u64,
+    /// Its pending waits: its own and those its script awaits.
+    waits: waits::Waits,
     /// The task that started this one and owns it (see [`StepContext::cooperate`](crate::StepContext::cooperate)).
-    pub(crate) parent: Option<Entity>,
+    parent: Option<Entity>,
     /// Live tasks this one started and owns: stopped when it finishes.
-    pub(crate) children: Vec<Entity>,
+    children: Vec<Entity>,
 }
 
 impl core::fmt::Debug for CooperativeTask {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("CooperativeTask")
             .field("cooperator", &self.cooperator)
-            .field("pause_count", &self.pause_count)
-            .field("waiting", &self.wait.is_some())
-            .field("outcome", &self.outcome)
+            .field("pause_count", &self.state.pause_count())
+            .field("waiting", &self.state.is_waiting())
+            .field("outcome", &self.state.outcome())
             .finish_non_exhaustive()
     }
 }
@@ -104,13 +120,11 @@ impl CooperativeTask {
         CooperativeTask {
             cooperator,
             slot: NIL,
-            pause_count: 0,
-            outcome: None,
-            wait: None,
+            state: State::default(),
             waiters: Vec::new(),
             standalone,
             steps: 0,
-            waiting: waiting::WaitState::default(),
+            waits: waits::Waits::default(),
             parent: None,
             children: Vec::new(),
         }
@@ -123,12 +137,12 @@ impl CooperativeTask {
 
     /// How it ended, once it has. See the example on [`CooperativeTask`].
     pub fn outcome(&self) -> Option<&Outcome> {
-        self.outcome.as_ref()
+        self.state.outcome()
     }
 
     /// Whether it has ended. See the example on [`CooperativeTask`].
     pub fn is_finished(&self) -> bool {
-        self.outcome.is_some()
+        !self.state.is_alive()
     }
 
     /// User pauses plus one while waiting. [`Paused`] is present exactly while this is above zero.
@@ -150,13 +164,13 @@ impl CooperativeTask {
     /// assert!(app.world().get::<Paused>(guard).is_some());
     /// ```
     pub fn pause_count(&self) -> u32 {
-        self.pause_count
+        self.state.pause_count()
     }
 
     /// Whether it waits for a [`Wait`](crate::Wait) to be resolved. See the example on
     /// [`CooperativeTask`].
     pub fn is_waiting(&self) -> bool {
-        self.wait.is_some()
+        self.state.is_waiting()
     }
 
     /// Whether the task entity was spawned for it (and is despawned when it ends).
@@ -202,7 +216,7 @@ impl CooperativeTask {
     /// assert_eq!(task.race_winner(), Some(1));
     /// ```
     pub fn race_winner(&self) -> Option<usize> {
-        self.waiting.winner.map(|w| w as usize)
+        self.waits.winner.map(|w| w as usize)
     }
 
     /// The task that started this one and owns it, if any.
@@ -239,7 +253,22 @@ impl CooperativeTask {
     }
 
     pub(crate) fn is_alive(&self) -> bool {
-        self.outcome.is_none()
+        self.state.is_alive()
+    }
+
+    /// Its node in its cooperator's run queue (`NIL` once it has finished).
+    pub(crate) fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// The steps it ran, once it has finished (until then the run queue counts them).
+    pub(crate) fn finished_steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Its cooperator and its node there.
+    fn place(&self) -> (Entity, u32) {
+        (self.cooperator, self.slot)
     }
 }
 

@@ -71,7 +71,7 @@ pub(crate) fn refresh_tracked(
     mut cooperators: Query<&mut Cooperator>,
 ) {
     for (entity, task, mut progress) in &mut tracked {
-        let now = match &task.outcome {
+        let now = match task.outcome() {
             Some(Outcome::Done) => {
                 let total = progress.0.total.unwrap_or(progress.0.done.max(1));
                 Some(Progress::new(total, total))
@@ -140,7 +140,7 @@ impl TaskProgressExt for World {
             return Some(reported.0);
         }
         let t = self.get::<CooperativeTask>(task)?;
-        if let Some(outcome) = &t.outcome {
+        if let Some(outcome) = t.outcome() {
             return matches!(outcome, Outcome::Done).then(|| Progress::new(1, 1));
         }
         let (cooperator, slot) = (t.cooperator, t.slot);

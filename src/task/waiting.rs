@@ -1,17 +1,17 @@
-//! Waiting, on the task's side: registering a [`Wait`] with its source, cancelling what a pending
-//! wait left there, and waiting on another task (a waiter list kept in the task it waits on).
-//!
-//! A lost race stops its losing tasks; how to stop a task is the lifecycle's business, so the
-//! caller passes it in ([`StopLoser`]).
+//! Waiting, on the task's side: registering a [`Wait`] with its source, cancelling what a
+//! pending wait left there (a lost race's tasks stop), and waiting on another task (a waiter list
+//! kept in the task it waits on).
 
 use alloc::{boxed::Box, vec::Vec};
 use bevy_ecs::{entity::Entity, world::World};
-use bevy_platform::collections::HashMap;
 
 use crate::{
     error::TaskError,
-    outcome::Failure,
-    task::CooperativeTask,
+    outcome::{Failure, Outcome},
+    task::{
+        CooperativeTask, Lifecycle,
+        cycle::{WaitCycle, path_to},
+    },
     wait::{
         Wait, WaitKind, future,
         join::{Join, JoinMode, Offer, Sub, WaitTimedOut},
@@ -21,16 +21,85 @@ use crate::{
     },
 };
 
-/// Stops the losing task of a race (the lifecycle's `stop`).
-pub(crate) type StopLoser<'a> = &'a mut dyn FnMut(&mut World, Entity);
+/// Waits on another task, whose waiter list the task keeps (see `register_task`).
+impl Wait {
+    /// Until another task finishes. `Done` resumes; any other outcome fails the waiting task
+    /// (a failure is passed on as is; a stop becomes a [`TaskError`](crate::TaskError) failure). Use
+    /// [`Wait::finished`] to resume whatever the outcome.
+    ///
+    /// This is how `yield coiterate(...)` sequencing is written: start a task, wait for it.
+    /// Waiting on an entity that is no task (or a finished one already cleaned up) fails.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// #[derive(Resource, Default)]
+    /// struct Order(Vec<&'static str>);
+    /// # app.init_resource::<Order>();
+    ///
+    /// // Load the level, then spawn the player: a task waits for the other.
+    /// let world = app.world_mut();
+    /// let level = world.cooperate((0..6).map(|_chunk| ()));
+    /// let mut waited = false;
+    /// world.cooperate(from_fn(move |cx: &mut StepContext| {
+    ///     if !std::mem::replace(&mut waited, true) {
+    ///         return Step::Wait(Wait::task(level));
+    ///     }
+    ///     cx.world().resource_mut::<Order>().0.push("player");
+    ///     Step::Done
+    /// }));
+    /// app.update();
+    /// app.update();
+    /// assert!(app.world().resource::<Order>().0.is_empty()); // 7 steps of loading first
+    /// app.update();
+    /// assert_eq!(app.world().resource::<Order>().0, ["player"]);
+    /// ```
+    pub fn task(task: Entity) -> Self {
+        Wait::new(WaitKind::Task(task))
+    }
 
-/// Registers `task` (wait `ticket`) with the wait's source.
+    /// Until another task finishes, whatever its outcome: `Wait::task(task).settled()`.
+    ///
+    /// Waiting on itself, or on a task that waits (through others) on this one, would never
+    /// end: such a wait fails at once with a [`WaitCycle`](crate::WaitCycle), settled or not.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let download = world.cooperate(std::iter::repeat(()));
+    /// // Clean up the temporary files whether the download finishes or not.
+    /// let cleanup = world.cooperate([Wait::finished(download)].into_iter());
+    /// world.entity_mut(cleanup).insert(RetainFinished);
+    /// app.update();
+    /// app.world_mut().stop_task(download).unwrap(); // cancelled
+    /// app.update();
+    /// assert_eq!(app.world().task_outcome(cleanup), Some(Outcome::Done));
+    /// ```
+    pub fn finished(task: Entity) -> Self {
+        Wait::task(task).settled()
+    }
+
+    /// For `task`, whose typed result `take` moves to the waiter when it ends `Done`.
+    pub(crate) fn take(task: Entity, take: fn(&mut World, Entity, Entity)) -> Self {
+        Wait::new(WaitKind::Take(task, take))
+    }
+}
+
+/// Registers `task` (wait `ticket`) with the wait's source. A race that settles while it
+/// registers names its `winner`.
 pub(crate) fn register(
     wait: Wait,
     world: &mut World,
     task: Entity,
     ticket: Ticket,
-    stop: StopLoser,
+    winner: &mut Option<u32>,
 ) -> Registered {
     match wait.kind {
         WaitKind::Signal(s) => match signal::register(world, s, task, ticket) {
@@ -53,10 +122,10 @@ pub(crate) fn register(
         }
         WaitKind::Custom(_, register) => register(world, task, ticket),
         WaitKind::Waker(waker) => future::register_waker(&waker, ticket),
-        WaitKind::Join(mode, waits) => register_join_with(world, task, mode, waits, None, stop),
+        WaitKind::Join(mode, waits) => register_join_with(world, task, mode, waits, None, winner),
         WaitKind::Timeout(wait, clock, duration) => {
             let timer = Wait::new(WaitKind::Time(clock, duration));
-            register_join_with(world, task, JoinMode::Race, [*wait, timer], Some(1), stop)
+            register_join_with(world, task, JoinMode::Race, [*wait, timer], Some(1), winner)
         }
     }
 }
@@ -78,7 +147,7 @@ fn register_task(world: &mut World, task: Entity, ticket: Ticket, other: Entity)
     let Some(mut target) = world.get_mut::<CooperativeTask>(other) else {
         return Registered::Now(Err(Failure::new(TaskError::NoSuchTask(other))));
     };
-    match &target.outcome {
+    match target.outcome() {
         Some(outcome) => Registered::Now(outcome.as_wait_result()),
         None => {
             target.waiters.push((task, ticket));
@@ -87,236 +156,6 @@ fn register_task(world: &mut World, task: Entity, ticket: Ticket, other: Entity)
     }
 }
 
-/// What a pending wait needs from other tasks before its task can go on.
-#[derive(Default)]
-struct Needs {
-    /// Tasks each of which must end: task waits, and those inside all-of joins.
-    all: Vec<Entity>,
-    /// Groups of which any one may let the task go on: a race's branches, or the waits a script
-    /// awaits at once (a `join!` and a `select!` look the same from here).
-    any: Vec<Vec<Needs>>,
-}
-
-impl Needs {
-    /// What `task`'s pending waits need.
-    fn of_task(task: &CooperativeTask) -> Self {
-        let mut needs = Needs::of(&task.waiting.registration);
-        match task.waiting.awaited.as_slice() {
-            [] => {}
-            [only] => needs.add(&only.registration),
-            several => needs.any.push(
-                several
-                    .iter()
-                    .map(|awaited| Needs::of(&awaited.registration))
-                    .collect(),
-            ),
-        }
-        needs
-    }
-
-    fn of(registration: &Registration) -> Self {
-        let mut needs = Needs::default();
-        needs.add(registration);
-        needs
-    }
-
-    fn add(&mut self, registration: &Registration) {
-        match registration {
-            Registration::Task(other) | Registration::Take(other, _) => self.all.push(*other),
-            Registration::Join(join) if join.mode == JoinMode::Race => {
-                let branches = join.subs.iter().filter(|sub| !sub.done);
-                self.any
-                    .push(branches.map(|sub| Needs::of(&sub.registration)).collect());
-            }
-            Registration::Join(join) => {
-                for sub in join.subs.iter().filter(|sub| !sub.done) {
-                    self.add(&sub.registration);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.all.is_empty() && self.any.is_empty()
-    }
-}
-
-/// The chain of pending task waits from `from` to `to` (`from`, …, `to`), if there is one. Only
-/// waits that must resolve for the waiter to go on count: a race (a timeout among them, or the
-/// several waits a script awaits at once) only when every one of its branches leads to `to`.
-fn path_to(world: &World, from: Entity, to: Entity) -> Option<Vec<Entity>> {
-    Walk::new(world, to).search(from)
-}
-
-/// The cycle walk toward `to`: `seen` marks the tasks it reached, with the path found from those
-/// a race's branch was searched from (`None` while searching, or when there is none).
-struct Walk<'w> {
-    world: &'w World,
-    to: Entity,
-    seen: HashMap<Entity, Option<Vec<Entity>>>,
-}
-
-impl<'w> Walk<'w> {
-    fn new(world: &'w World, to: Entity) -> Self {
-        Walk {
-            world,
-            to,
-            seen: HashMap::default(),
-        }
-    }
-
-    /// Depth first over the waits that must resolve, without recursion (chains of waiting tasks
-    /// can be long); races are looked into afterwards, one search per branch.
-    fn search(&mut self, from: Entity) -> Option<Vec<Entity>> {
-        let mut came_from: HashMap<Entity, Entity> = HashMap::default();
-        came_from.insert(from, from);
-        self.seen.entry(from).or_insert(None);
-        let path = |came_from: &HashMap<Entity, Entity>, at: Entity| {
-            let mut path = alloc::vec![at];
-            let mut step = at;
-            while step != from {
-                step = came_from[&step];
-                path.push(step);
-            }
-            path.reverse();
-            path
-        };
-        let mut stack = alloc::vec![from];
-        let mut races = Vec::new();
-        while let Some(at) = stack.pop() {
-            let Some(task) = self.world.get::<CooperativeTask>(at) else {
-                continue;
-            };
-            let needs = Needs::of_task(task);
-            for &other in &needs.all {
-                if other == self.to {
-                    let mut found = path(&came_from, at);
-                    found.push(other);
-                    return Some(found);
-                }
-                if self.seen.contains_key(&other) {
-                    continue;
-                }
-                self.seen.insert(other, None);
-                came_from.insert(other, at);
-                stack.push(other);
-            }
-            races.extend(needs.any.into_iter().map(|group| (at, group)));
-        }
-        for (at, group) in races {
-            if let Some(rest) = self.every_branch(&group) {
-                let mut found = path(&came_from, at);
-                found.extend(rest);
-                return Some(found);
-            }
-        }
-        None
-    }
-
-    /// A path to `to` through the first branch, if every branch of a race leads there.
-    fn every_branch(&mut self, group: &[Needs]) -> Option<Vec<Entity>> {
-        let mut first = None;
-        for branch in group {
-            let path = self.branch(branch)?;
-            first.get_or_insert(path);
-        }
-        first
-    }
-
-    /// A path to `to` from one of the tasks a branch needs, if there is one.
-    fn branch(&mut self, needs: &Needs) -> Option<Vec<Entity>> {
-        for &task in &needs.all {
-            if task == self.to {
-                return Some(alloc::vec![task]);
-            }
-            let found = match self.seen.get(&task) {
-                // Searched before, or being searched: then it counts as no path, which can only
-                // miss a cycle, never make one up.
-                Some(found) => found.clone(),
-                None => {
-                    let found = self.search(task);
-                    self.seen.insert(task, found.clone());
-                    found
-                }
-            };
-            if found.is_some() {
-                return found;
-            }
-        }
-        let groups = &needs.any;
-        groups.iter().find_map(|group| self.every_branch(group))
-    }
-}
-
-/// The cycle a script sleeping on its waker is caught in, if every wait it has in flight needs a
-/// task that waits, through other tasks, on it: then nothing it awaits can ever wake it.
-pub(crate) fn script_cycle(world: &World, task: Entity) -> Option<WaitCycle> {
-    let awaited = &world.get::<CooperativeTask>(task)?.waiting.awaited;
-    let group: Vec<Needs> = awaited
-        .iter()
-        .map(|awaited| Needs::of(&awaited.registration))
-        .collect();
-    if group.is_empty() || group.iter().all(Needs::is_empty) {
-        return None;
-    }
-    let mut walk = Walk::new(world, task);
-    walk.seen.insert(task, None);
-    let path = walk.every_branch(&group)?;
-    let mut cycle = alloc::vec![task];
-    cycle.extend(path);
-    Some(WaitCycle(cycle))
-}
-
-/// The error a task wait fails with at once when it would close a cycle of tasks waiting on
-/// each other (which could never resolve): the tasks in the cycle, starting and ending with the
-/// task that would have waited (`[task, task]` for a task waiting on itself).
-///
-/// Only waits that must resolve count: a task wait, an [`all`](crate::Wait::all) or
-/// [`settled`](crate::Wait::settled) wait holding one (a settled wait fails with it too), a
-/// [`race`](crate::Wait::race) only when every branch is in a cycle. A script's waits in flight
-/// at once (`join!`, `select!`) count as one race; a script falling asleep with every one of them
-/// in a cycle has the first of them fail with it.
-///
-/// ```
-/// # use bevy_app::App;
-/// # use bevy_cooperator::{WaitCycle, prelude::*};
-/// # use bevy_ecs::prelude::*;
-/// # let mut app = App::new();
-/// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
-/// let world = app.world_mut();
-/// // The quest giver waits on the hero, and the hero on the quest giver.
-/// let hero = world.spawn_empty().id();
-/// let giver = world.cooperate([Wait::task(hero)].into_iter());
-/// world.entity_mut(hero).insert(RetainFinished).cooperate([Wait::task(giver)].into_iter());
-/// app.update();
-/// let outcome = app.world().task_outcome(hero).unwrap();
-/// let cycle = outcome.failure().unwrap().downcast_ref::<WaitCycle>().unwrap();
-/// assert_eq!(cycle.0, [hero, giver, hero]);
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WaitCycle(pub Vec<Entity>);
-
-impl core::fmt::Display for WaitCycle {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        if let [a, b] = self.0.as_slice()
-            && a == b
-        {
-            return f.write_str("a task cannot wait for itself");
-        }
-        f.write_str("this wait would close a cycle of tasks waiting on each other: ")?;
-        for (i, task) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" waits on ")?;
-            }
-            write!(f, "{task}")?;
-        }
-        Ok(())
-    }
-}
-
-impl core::error::Error for WaitCycle {}
-
 /// Registers the sub-waits of a join one by one; `timer` is the index of a timeout's timer.
 fn register_join_with(
     world: &mut World,
@@ -324,7 +163,7 @@ fn register_join_with(
     mode: JoinMode,
     waits: impl IntoIterator<Item = Wait>,
     timer: Option<usize>,
-    stop: StopLoser,
+    noted: &mut Option<u32>,
 ) -> Registered {
     let waits: Vec<Wait> = waits.into_iter().collect();
     if waits.is_empty() {
@@ -347,7 +186,7 @@ fn register_join_with(
     let (mut refused, mut refusal) = (0, None);
     for (index, wait) in waits.into_iter().enumerate() {
         let ticket = new_ticket();
-        let registered = register(wait, world, task, ticket, stop);
+        let registered = register(wait, world, task, ticket, noted);
         join.subs.push(Sub {
             ticket,
             registration: Registration::None,
@@ -383,7 +222,7 @@ fn register_join_with(
     if settled.is_none()
         && let Some(failure) = refusal.filter(|_| mode != JoinMode::Race || refused == count)
     {
-        cancel(world, task, Registration::Join(join), None);
+        cancel(world, task, Registration::Join(join), false);
         return Registered::Refused(failure);
     }
     let Some((result, winner, last)) = settled else {
@@ -391,10 +230,8 @@ fn register_join_with(
     };
     // Settled while registering: cancel what was registered; a race also stops the losers
     // that were never registered.
-    if let Some(winner) = winner
-        && let Some(mut t) = world.get_mut::<CooperativeTask>(task)
-    {
-        t.waiting.winner = Some(winner);
+    if winner.is_some() {
+        *noted = winner;
     }
     let race = mode == JoinMode::Race;
     let losers: Vec<Entity> = if race {
@@ -407,14 +244,9 @@ fn register_join_with(
     } else {
         Vec::new()
     };
-    cancel(
-        world,
-        task,
-        Registration::Join(join),
-        race.then_some(&mut *stop),
-    );
+    cancel(world, task, Registration::Join(join), race);
     for loser in losers {
-        stop(world, loser);
+        stop_loser(world, loser);
     }
     Registered::Now(result)
 }
@@ -425,7 +257,7 @@ pub(crate) fn cancel(
     world: &mut World,
     task: Entity,
     registration: Registration,
-    stop_losers: Option<StopLoser>,
+    stop_losers: bool,
 ) {
     match registration {
         Registration::None | Registration::Waker => {}
@@ -443,48 +275,25 @@ pub(crate) fn cancel(
             }
         }
         Registration::Join(join) => {
-            let stop = stop_losers.filter(|_| join.mode == JoinMode::Race);
+            let stop = stop_losers && join.mode == JoinMode::Race;
             let mut losers = Vec::new();
             for sub in join.subs {
                 if sub.done {
                     continue;
                 }
-                if stop.is_some()
-                    && let Some(t) = sub.target
-                {
+                if stop && let Some(t) = sub.target {
                     losers.push(t);
                 }
-                cancel(world, task, sub.registration, None);
+                cancel(world, task, sub.registration, false);
             }
-            if let Some(stop) = stop {
-                for loser in losers {
-                    stop(world, loser);
-                }
+            for loser in losers {
+                stop_loser(world, loser);
             }
         }
     }
 }
 
-/// Per-task wait bookkeeping kept in [`CooperativeTask`].
-#[derive(Default)]
-pub(crate) struct WaitState {
-    /// What the pending wait left at its source.
-    pub(crate) registration: Registration,
-    /// The index of the last race's winner.
-    pub(crate) winner: Option<u32>,
-    /// The waits an async script awaits, any number at once, in the order they began. They do
-    /// not pause the task: while nothing it awaits is ready, the script waits on its waker, and
-    /// each resolution is delivered to the script and wakes it.
-    pub(crate) awaited: Vec<Awaited>,
-}
-
-/// Hands a resolved awaited wait's result (and a race's winner) to the script that awaits it.
-pub(crate) type Deliver =
-    Box<dyn FnOnce(&mut World, Result<(), Failure>, Option<u32>) + Send + Sync>;
-
-/// One wait a script awaits (see [`WaitState::awaited`]).
-pub(crate) struct Awaited {
-    pub(crate) ticket: Ticket,
-    pub(crate) registration: Registration,
-    pub(crate) deliver: Deliver,
+/// A race's losing task stops.
+fn stop_loser(world: &mut World, loser: Entity) {
+    world.finish_task(loser, Outcome::Stopped);
 }

@@ -8,7 +8,7 @@ use alloc::{boxed::Box, format, sync::Arc, vec::Vec};
 use bevy_ecs::{
     entity::Entity,
     resource::Resource,
-    system::System,
+    system::{IntoSystem, System},
     world::{World, WorldId},
 };
 use std::sync::Mutex;
@@ -16,11 +16,53 @@ use std::sync::Mutex;
 use crate::{
     error::lock,
     outcome::Failure,
+    wait::Wait,
     wait::{
         registration::{Registered, Registration},
         seam::{Resolution, Ticket},
     },
 };
+
+impl Wait {
+    /// Until `condition` (a read-only or ordinary system returning `bool`) returns `true`.
+    ///
+    /// It runs once when the wait begins (resuming at once if already true), then once per frame
+    /// in [`Wake`](crate::CooperatorSystems::Wake) while any task waits on it. Clones of one
+    /// `Wait::until` share one system (and its state, such as `Local`s): any number of tasks may
+    /// wait on it at once, it runs once per frame for all of them, and a `true` resumes them all.
+    /// Separate `Wait::until` calls make separate systems, each polled on its own. Conditions no
+    /// task waits on cost nothing. A system that cannot run (missing resource) fails the wait.
+    ///
+    /// A condition's system belongs to the first world it runs in: waiting on it (or a clone) in
+    /// another world fails.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// #[derive(Resource, Default)]
+    /// struct Keys(u32);
+    ///
+    /// # app.init_resource::<Keys>();
+    /// // The vault opens once three keys are found.
+    /// let vault = app.world_mut().cooperate([Wait::until(|keys: Res<Keys>| keys.0 >= 3)].into_iter());
+    /// app.update();
+    /// app.world_mut().resource_mut::<Keys>().0 = 2;
+    /// app.update();
+    /// assert!(app.world().get::<Paused>(vault).is_some());
+    /// app.world_mut().resource_mut::<Keys>().0 = 3;
+    /// app.update();
+    /// assert!(app.world().get_entity(vault).is_err());
+    /// ```
+    pub fn until<M>(condition: impl IntoSystem<(), bool, M>) -> Self {
+        let home = home(Box::new(IntoSystem::into_system(condition)));
+        Wait::custom("Until", move |world, task, ticket| {
+            register(world, task, ticket, &home)
+        })
+    }
+}
 
 type Condition = Box<dyn System<In = (), Out = bool>>;
 
@@ -229,7 +271,6 @@ pub(crate) fn wake_conditions(world: &mut World) -> Vec<Resolution> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bevy_ecs::system::IntoSystem;
 
     fn e(i: u32) -> Entity {
         Entity::from_raw_u32(i).unwrap()

@@ -20,11 +20,51 @@ use std::{sync::Mutex, task::Wake};
 use crate::{
     error::lock,
     outcome::Failure,
+    wait::{Wait, WaitKind},
     wait::{
         registration::{Registered, Registration},
         seam::{Resolution, Ticket},
     },
 };
+
+impl Wait {
+    /// Until `future` completes — any `Send` future: a `bevy_tasks::Task<T>` spawned on a task
+    /// pool, an asset load, a channel's receiver. Its output arrives in the returned
+    /// [`FutureOutput`]; take it once the task has resumed. The task is paused (and costs
+    /// nothing) meanwhile: the future is polled when the wait begins and then only when its
+    /// waker fires. Stopping the task drops the future, which cancels a `bevy_tasks::Task`.
+    ///
+    /// Work meant for other threads goes to `AsyncComputeTaskPool::get().spawn(..)`; it runs on
+    /// real threads only with `bevy_tasks`' `multi_threaded` feature (part of Bevy's default
+    /// features), and otherwise on the thread that ticks the task pools.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default());
+    /// let (wait, output) = Wait::future(async { 6 * 7 });
+    /// let task = app.world_mut().cooperate(std::iter::once(wait));
+    /// app.update();
+    /// assert_eq!(output.take(), Some(42));
+    /// ```
+    pub fn future<F>(future: F) -> (Self, FutureOutput<F::Output>)
+    where
+        F: core::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (slot, output) = slot(future);
+        let wait = Wait::custom("Future", move |world, task, ticket| {
+            register(world, task, ticket, &slot)
+        });
+        (wait, output)
+    }
+
+    /// Until `waker` fires.
+    pub(crate) fn waker(waker: Arc<TaskWaker>) -> Self {
+        Wait::new(WaitKind::Waker(waker))
+    }
+}
 
 /// A future a wait polls: `Ready` with the wait's result once it completes (a [`Wait::future`]'s
 /// output is stored in its [`FutureOutput`] then).

@@ -99,10 +99,6 @@ pub(crate) enum Offer {
 }
 
 impl<R: Inner> Join<R> {
-    pub(crate) fn mode(&self) -> JoinMode {
-        self.mode
-    }
-
     /// Offers the resolution of sub-ticket `ticket`. Registrations that ended (the resolved
     /// sub-wait, a settled inner join) go to `ended` with whether their losers must stop.
     pub(crate) fn offer(

@@ -10,11 +10,79 @@ use bevy_ecs::{
 
 use crate::{
     outcome::Failure,
+    wait::Wait,
     wait::{
         registration::{Registered, Registration},
         seam::{Resolution, Ticket},
     },
 };
+
+impl Wait {
+    /// Until a message of type `M` written after the wait began is seen (in the next
+    /// [`Wake`](crate::CooperatorSystems::Wake)). The message is not consumed: other readers still
+    /// see it. `M` must be registered with `add_message`, or the wait fails.
+    ///
+    /// Costs nothing for message types no task waits on.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// #[derive(Message)]
+    /// struct PlayerDied;
+    ///
+    /// app.add_message::<PlayerDied>();
+    /// let game_over = app.world_mut().cooperate([Wait::message::<PlayerDied>()].into_iter());
+    /// app.update();
+    /// app.world_mut().write_message(PlayerDied);
+    /// app.update();
+    /// assert!(app.world().get_entity(game_over).is_err()); // resumed and done
+    /// ```
+    pub fn message<M: Message>() -> Self {
+        Wait::custom("Message", |world, task, ticket| {
+            register::<M>(world, task, ticket, None)
+        })
+    }
+
+    /// Until a message of type `M`, written after the wait began, for which `filter` is true.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// #[derive(Message)]
+    /// struct ScoreChanged(u32);
+    ///
+    /// app.add_message::<ScoreChanged>();
+    /// let achievement = app
+    ///     .world_mut()
+    ///     .cooperate([Wait::message_where(|s: &ScoreChanged| s.0 >= 1000)].into_iter());
+    /// app.update();
+    /// app.world_mut().write_message(ScoreChanged(400));
+    /// app.update();
+    /// assert!(app.world().get::<Paused>(achievement).is_some());
+    /// app.world_mut().write_message(ScoreChanged(1200));
+    /// app.update();
+    /// assert!(app.world().get_entity(achievement).is_err()); // unlocked
+    /// ```
+    pub fn message_where<M: Message>(filter: impl Fn(&M) -> bool + Send + Sync + 'static) -> Self {
+        let filter: Filter<M> = Arc::new(filter);
+        Wait::custom("MessageWhere", move |world, task, ticket| {
+            register::<M>(world, task, ticket, Some(filter.clone()))
+        })
+    }
+
+    /// A message wait that also hands the message that resolved it to `sink` (scripts).
+    pub(crate) fn message_into<M: Message>(filter: Option<Filter<M>>, sink: Sink<M>) -> Self {
+        Wait::custom("Message", move |world, task, ticket| {
+            register_into::<M>(world, task, ticket, filter.clone(), Some(sink.clone()))
+        })
+    }
+}
 
 pub(crate) type Filter<M> = Arc<dyn Fn(&M) -> bool + Send + Sync>;
 

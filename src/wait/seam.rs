@@ -2,7 +2,7 @@
 //! reports when a wait resolves, a [`Resolution`]. Knows nothing of tasks.
 
 use alloc::vec::Vec;
-use bevy_ecs::{entity::Entity, resource::Resource, system::Commands, world::World};
+use bevy_ecs::{entity::Entity, system::Commands};
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::outcome::Failure;
@@ -37,20 +37,12 @@ impl Resolution {
     }
 }
 
-/// How resolutions reach the tasks: the task part sets it when the plugin is built. A source
-/// returns what resolved to its caller; only from inside a hook or an observer, where it cannot
-/// return anything, does it hand its resolutions to [`resolve_later`].
-#[derive(Resource, Clone, Copy)]
-pub(crate) struct Resolver(pub(crate) fn(&mut World, Vec<Resolution>));
+/// The command that applies what sources reported to the tasks waiting: a source returns what
+/// resolved to its caller; only from inside a hook or an observer, where it cannot return
+/// anything, does it queue this (its `apply` is the task part's: `task/resolve.rs`).
+pub(crate) struct Resolve(pub(crate) Vec<Resolution>);
 
 /// Applies `resolutions` at the next command flush (from a hook or an observer).
 pub(crate) fn resolve_later(commands: &mut Commands, resolutions: Vec<Resolution>) {
-    commands.queue(move |world: &mut World| resolve_in_command(world, resolutions));
-}
-
-/// Applies `resolutions` from inside a command a hook or an observer queued.
-pub(crate) fn resolve_in_command(world: &mut World, resolutions: Vec<Resolution>) {
-    if let Some(resolver) = world.get_resource::<Resolver>().copied() {
-        (resolver.0)(world, resolutions);
-    }
+    commands.queue(Resolve(resolutions));
 }

@@ -10,7 +10,31 @@ use crate::{
     error::TaskError,
     outcome::Failure,
     wait::seam::{Resolution, Ticket, resolve_later},
+    wait::{Wait, WaitKind},
 };
+
+impl Wait {
+    /// Until the signal fires (or fails, failing the task).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// let world = app.world_mut();
+    /// let bridge_lowered = world.spawn_signal();
+    /// let caravan = world.cooperate([Wait::signal(bridge_lowered)].into_iter());
+    /// app.update();
+    /// assert!(app.world().get::<Paused>(caravan).is_some());
+    /// app.world_mut().fire_signal(bridge_lowered).unwrap();
+    /// app.update();
+    /// assert!(app.world().get_entity(caravan).is_err()); // across and done
+    /// ```
+    pub fn signal(signal: Signal) -> Self {
+        Wait::new(WaitKind::Signal(signal))
+    }
+}
 
 /// A handle to a one-shot event that tasks can wait for: Twisted's `Deferred`.
 ///

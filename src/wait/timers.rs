@@ -7,11 +7,155 @@ use core::time::Duration;
 
 use crate::{
     outcome::Failure,
+    wait::{Wait, WaitKind},
     wait::{
         registration::{Registered, Registration, TimerKey},
         seam::{Resolution, Ticket},
     },
 };
+
+impl Wait {
+    /// For `n` frames: the task runs again `n` frames later. `frames(0)` only moves the task to the
+    /// back of the run queue.
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// // A torch flickers every 3 frames.
+    /// let torch = app.world_mut().cooperate(std::iter::repeat_with(|| Wait::frames(3)));
+    /// for _ in 0..7 {
+    ///     app.update();
+    /// }
+    /// // It ran in frames 1, 4 and 7.
+    /// assert_eq!(app.world().task_steps(torch), Ok(3));
+    /// ```
+    pub fn frames(n: u32) -> Self {
+        Wait::new(WaitKind::Frames(n))
+    }
+
+    /// Until the next frame: [`Wait::frames(1)`](Wait::frames).
+    ///
+    /// ```
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # let mut app = App::new();
+    /// # app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)));
+    /// // One step a frame, whatever the budget.
+    /// let crowd = app.world_mut().cooperate(std::iter::repeat_with(Wait::next_frame));
+    /// for _ in 0..5 {
+    ///     app.update();
+    /// }
+    /// assert_eq!(app.world().task_steps(crowd), Ok(5));
+    /// ```
+    pub fn next_frame() -> Self {
+        Wait::frames(1)
+    }
+
+    /// For `duration` of `Time` in the plugin's schedule (`Time<Virtual>` in `Update`): pausing
+    /// or slowing virtual time pauses or slows the wait, so a cutscene pauses with the game.
+    ///
+    /// The task resumes in the [`Wake`](crate::CooperatorSystems::Wake) of the first frame whose
+    /// elapsed time reaches the deadline. Needs `TimePlugin`; without a `Time` resource the wait
+    /// fails. `Duration::ZERO` is resolved at once (the task goes to the back of the run queue);
+    /// a deadline past what `Duration` holds (`Duration::MAX`) is never reached: the task waits
+    /// until it is stopped, or a [`race`](Wait::race) or [`timeout`](Wait::timeout) around the
+    /// wait settles it.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # use bevy_time::{TimePlugin, TimeUpdateStrategy};
+    /// # let mut app = App::new();
+    /// # app.add_plugins((TimePlugin, CooperatorPlugin::default().with_budget(Budget::Steps(4))))
+    /// #     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)));
+    /// # app.finish();
+    /// # app.cleanup();
+    /// use bevy_time::{Time, Virtual};
+    ///
+    /// // A trap re-arms 300 ms after springing; frames are 100 ms here.
+    /// let trap = app.world_mut().cooperate(
+    ///     [Step::Wait(Wait::duration(Duration::from_millis(300))), Step::Done].into_iter(),
+    /// );
+    /// app.update(); // springs at 0 ms (the first frame's time): re-arms at 300 ms of game time
+    /// // The game is paused for a frame: virtual time stands still, and so does the wait.
+    /// app.world_mut().resource_mut::<Time<Virtual>>().pause();
+    /// app.update();
+    /// app.world_mut().resource_mut::<Time<Virtual>>().unpause();
+    /// app.update();
+    /// app.update();
+    /// assert!(app.world().get::<Paused>(trap).is_some()); // only 200 ms of game time
+    /// app.update();
+    /// assert!(app.world().get_entity(trap).is_err());
+    /// ```
+    pub fn duration(duration: Duration) -> Self {
+        Wait::new(WaitKind::Time(Clock::Virtual, duration))
+    }
+
+    /// [`Wait::duration`] in seconds, rounded to the microsecond (so `0.05` is exactly 50 ms).
+    ///
+    /// Never panics. Zero, negative values (`-∞` included) and NaN are a zero wait, resolved at
+    /// once: the task goes to the back of the run queue, as for `Duration::ZERO`. `+∞`, and
+    /// values beyond `u64::MAX` microseconds (about 585,000 years), never resolve by time.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # use bevy_time::{TimePlugin, TimeUpdateStrategy};
+    /// # let mut app = App::new();
+    /// # app.add_plugins((TimePlugin, CooperatorPlugin::default().with_budget(Budget::Steps(4))))
+    /// #     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)));
+    /// # app.finish();
+    /// # app.cleanup();
+    /// // A respawn timer of half a second; frames are 100 ms here.
+    /// let respawn = app.world_mut().cooperate([Wait::seconds(0.5)].into_iter());
+    /// for _ in 0..5 {
+    ///     app.update(); // starts at 0 ms (the first frame's time), due at 500 ms
+    /// }
+    /// assert!(app.world().get::<Paused>(respawn).is_some());
+    /// app.update();
+    /// assert!(app.world().get_entity(respawn).is_err());
+    /// ```
+    pub fn seconds(seconds: f32) -> Self {
+        let micros = (f64::from(seconds.max(0.0)) * 1e6).round();
+        Wait::duration(Duration::from_micros(micros as u64))
+    }
+
+    /// For `duration` of `Time<Real>`: wall-clock time, not frozen by pausing virtual time.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use bevy_app::App;
+    /// # use bevy_cooperator::prelude::*;
+    /// # use bevy_ecs::prelude::*;
+    /// # use bevy_time::{TimePlugin, TimeUpdateStrategy};
+    /// # let mut app = App::new();
+    /// # app.add_plugins((TimePlugin, CooperatorPlugin::default().with_budget(Budget::Steps(4))))
+    /// #     .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)));
+    /// # app.finish();
+    /// # app.cleanup();
+    /// use bevy_time::{Time, Virtual};
+    ///
+    /// // The pause menu's "are you still there?" prompt runs on real time.
+    /// app.world_mut().resource_mut::<Time<Virtual>>().pause();
+    /// let prompt = app.world_mut().cooperate([Wait::real(Duration::from_millis(200))].into_iter());
+    /// app.update(); // 0 ms (the first frame's time): due at 200 ms
+    /// app.update();
+    /// assert!(app.world().get::<Paused>(prompt).is_some());
+    /// app.update();
+    /// assert!(app.world().get_entity(prompt).is_err()); // though the game is paused
+    /// ```
+    pub fn real(duration: Duration) -> Self {
+        Wait::new(WaitKind::Time(Clock::Real, duration))
+    }
+}
 
 /// Which clock a time wait runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

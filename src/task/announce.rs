@@ -1,16 +1,73 @@
-//! Failures nobody handles are reported: [`UnhandledFailures`].
+//! Telling everyone a task finished: [`TaskFinished`] (observers, then the message), the tasks
+//! waiting on it, and the report of a failure nobody handles ([`UnhandledFailures`]).
 
+use alloc::{boxed::Box, vec::Vec};
 use bevy_ecs::{
     entity::Entity,
     error::{BevyError, ErrorContext, Severity},
+    message::Messages,
     observer::ObservedBy,
     resource::Resource,
     utils::prelude::DebugName,
     world::World,
 };
 use core::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::{outcome::Failure, task::RetainFinished};
+use crate::{
+    error::{TaskPanicked, panic_text},
+    outcome::{Failure, Outcome, TaskFinished},
+    task::{RetainFinished, resolve::resolve},
+    wait::seam::Ticket,
+};
+
+/// Fires [`TaskFinished`] (observers, then the message) and settles the waiting tasks in order.
+pub(crate) fn announce(
+    world: &mut World,
+    entity: Entity,
+    _cooperator: Entity,
+    outcome: Outcome,
+    waiters: Vec<(Entity, Ticket)>,
+) {
+    let event = TaskFinished {
+        entity,
+        outcome: outcome.clone(),
+    };
+    if let Some(mut messages) = world.get_resource_mut::<Messages<TaskFinished>>() {
+        messages.write(event.clone());
+    }
+    let unhandled = match &outcome {
+        Outcome::Failed(failure) if !is_handled(world, entity, waiters.len()) => {
+            Some(failure.clone())
+        }
+        _ => None,
+    };
+    // A panicking observer must not leave the waiters hanging or unwind through the scheduler:
+    // it is reported through the world's error handler, like a failing observer.
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| world.trigger(event))) {
+        report_observer_panic(world, payload);
+    }
+    if let Some(failure) = unhandled {
+        report(world, entity, failure);
+    }
+    if waiters.is_empty() {
+        return;
+    }
+    let result = outcome.as_wait_result();
+    for (waiter, ticket) in waiters {
+        resolve(world, waiter, ticket, result.clone());
+    }
+}
+
+fn report_observer_panic(world: &mut World, payload: Box<dyn core::any::Any + Send>) {
+    let message = panic_text(payload.as_ref());
+    let error = BevyError::new(Severity::Error, TaskPanicked(message));
+    let context = ErrorContext::Observer {
+        name: DebugName::borrowed("TaskFinished observer"),
+        last_run: world.change_tick(),
+    };
+    (world.fallback_error_handler())(error, context);
+}
 
 /// How a task that ends [`Failed`](crate::Outcome::Failed) with nobody to handle it is reported.
 ///
@@ -114,7 +171,7 @@ impl fmt::Display for UnhandledFailure {
 impl core::error::Error for UnhandledFailure {}
 
 /// Whether anyone handles the end of `task`, besides `waiters` tasks waiting on it.
-pub(crate) fn is_handled(world: &World, task: Entity, waiters: usize) -> bool {
+fn is_handled(world: &World, task: Entity, waiters: usize) -> bool {
     waiters > 0
         || world.get_entity(task).is_ok_and(|e| {
             e.contains::<RetainFinished>()
@@ -123,7 +180,7 @@ pub(crate) fn is_handled(world: &World, task: Entity, waiters: usize) -> bool {
 }
 
 /// Reports the unhandled failure of `task` through the world's error handler.
-pub(crate) fn report(world: &mut World, task: Entity, failure: Failure) {
+fn report(world: &mut World, task: Entity, failure: Failure) {
     let severity = world
         .get_resource::<UnhandledFailures>()
         .copied()

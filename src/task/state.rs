@@ -1,0 +1,204 @@
+//! A task's state as pure transitions: pauses, its own pending wait, its outcome. Each transition
+//! changes the state alone and returns what the run queue must do about it ([`Queue`]); the
+//! lifecycle applies that. The rule "the first pause takes the task off the queue, the last puts
+//! a live task back" is written here once, and tested without a world.
+
+use crate::{error::TaskError, outcome::Outcome};
+
+/// What the run queue must do after a transition of a task's state.
+#[must_use = "the run queue must follow the task's state"]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Queue {
+    /// The task is no longer runnable: off its cooperator's runnable list (it stays a member).
+    TakeOff,
+    /// The task is runnable again: back at the end of the runnable list.
+    PutBack,
+    /// Nothing changes for the queue.
+    Stay,
+    /// The task finished: it leaves its run queue for good.
+    Leave,
+}
+
+/// Pauses (the user's, plus one while the task's own wait is pending), whether that wait is
+/// pending, and how the task ended.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pause_count: u32,
+    waiting: bool,
+    outcome: Option<Outcome>,
+}
+
+impl State {
+    /// User pauses plus one while waiting.
+    pub(super) fn pause_count(&self) -> u32 {
+        self.pause_count
+    }
+
+    /// Whether the task's own wait is pending.
+    pub(super) fn is_waiting(&self) -> bool {
+        self.waiting
+    }
+
+    pub(super) fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    pub(super) fn is_alive(&self) -> bool {
+        self.outcome.is_none()
+    }
+
+    /// One pause more: the first takes the task off the queue.
+    fn pause(&mut self) -> Queue {
+        self.pause_count += 1;
+        if self.pause_count == 1 {
+            Queue::TakeOff
+        } else {
+            Queue::Stay
+        }
+    }
+
+    /// One pause less: the last puts a live task back.
+    fn unpause(&mut self) -> Queue {
+        self.pause_count -= 1;
+        self.back_if_free()
+    }
+
+    fn back_if_free(&self) -> Queue {
+        if self.pause_count == 0 && self.is_alive() {
+            Queue::PutBack
+        } else {
+            Queue::Stay
+        }
+    }
+
+    /// A user pause; a finished task cannot be paused.
+    pub(super) fn add_pause(&mut self) -> Result<Queue, TaskError> {
+        if let Some(outcome) = &self.outcome {
+            return Err(outcome.error());
+        }
+        Ok(self.pause())
+    }
+
+    /// A user resume; a pending wait's pause is not the user's to resume.
+    pub(super) fn remove_pause(&mut self) -> Result<Queue, TaskError> {
+        if self.pause_count == u32::from(self.waiting) {
+            return Err(TaskError::NotPaused);
+        }
+        Ok(self.unpause())
+    }
+
+    /// Every user pause goes (the [`Paused`](crate::Paused) marker was removed by hand); a
+    /// pending wait's pause stays.
+    pub(super) fn clear_pauses(&mut self) -> Queue {
+        if self.pause_count == 0 {
+            return Queue::Stay;
+        }
+        self.pause_count = u32::from(self.waiting);
+        self.back_if_free()
+    }
+
+    /// The task's own wait begins: one pause until it ends. Only a live task that is not waiting
+    /// begins a wait.
+    pub(super) fn begin_wait(&mut self) -> Queue {
+        debug_assert!(self.is_alive() && !self.waiting);
+        self.waiting = true;
+        self.pause()
+    }
+
+    /// The task's own wait ended: its pause goes. Nothing, if it is not waiting (it finished
+    /// meanwhile).
+    pub(super) fn end_wait(&mut self) -> Queue {
+        if !core::mem::take(&mut self.waiting) {
+            return Queue::Stay;
+        }
+        self.unpause()
+    }
+
+    /// The task ends with `outcome`: a pending wait's pause goes, and the task leaves its queue.
+    /// Nothing, for a task that has already finished.
+    pub(super) fn finish(&mut self, outcome: Outcome) -> Queue {
+        if !self.is_alive() {
+            return Queue::Stay;
+        }
+        self.outcome = Some(outcome);
+        if core::mem::take(&mut self.waiting) {
+            self.pause_count -= 1;
+        }
+        Queue::Leave
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_pause_takes_the_task_off_and_the_last_puts_it_back() {
+        let mut s = State::default();
+        assert_eq!(s.add_pause(), Ok(Queue::TakeOff));
+        assert_eq!(s.add_pause(), Ok(Queue::Stay));
+        assert_eq!(s.remove_pause(), Ok(Queue::Stay));
+        assert_eq!(s.remove_pause(), Ok(Queue::PutBack));
+        assert_eq!(s.remove_pause(), Err(TaskError::NotPaused));
+        assert_eq!(s.pause_count(), 0);
+    }
+
+    #[test]
+    fn a_wait_is_a_pause_the_user_cannot_resume() {
+        let mut s = State::default();
+        assert_eq!(s.begin_wait(), Queue::TakeOff);
+        assert!(s.is_waiting());
+        assert_eq!(s.remove_pause(), Err(TaskError::NotPaused));
+        assert_eq!(s.add_pause(), Ok(Queue::Stay));
+        assert_eq!(s.end_wait(), Queue::Stay, "still paused by the user");
+        assert_eq!(s.end_wait(), Queue::Stay, "a second end is nothing");
+        assert_eq!(s.remove_pause(), Ok(Queue::PutBack));
+    }
+
+    #[test]
+    fn a_wait_on_a_paused_task_changes_nothing_for_the_queue() {
+        let mut s = State::default();
+        assert_eq!(s.add_pause(), Ok(Queue::TakeOff));
+        assert_eq!(s.begin_wait(), Queue::Stay);
+        assert_eq!(s.remove_pause(), Ok(Queue::Stay));
+        assert_eq!(s.end_wait(), Queue::PutBack);
+    }
+
+    #[test]
+    fn clearing_pauses_keeps_the_wait() {
+        let mut s = State::default();
+        assert_eq!(s.clear_pauses(), Queue::Stay);
+        let _ = s.add_pause();
+        let _ = s.add_pause();
+        assert_eq!(s.clear_pauses(), Queue::PutBack);
+        assert_eq!(s.pause_count(), 0);
+        let _ = s.begin_wait();
+        let _ = s.add_pause();
+        assert_eq!(s.clear_pauses(), Queue::Stay);
+        assert_eq!(s.pause_count(), 1);
+        assert!(s.is_waiting());
+    }
+
+    #[test]
+    fn finishing_drops_the_wait_pause_once() {
+        let mut s = State::default();
+        let _ = s.add_pause();
+        let _ = s.begin_wait();
+        assert_eq!(s.finish(Outcome::Stopped), Queue::Leave);
+        assert_eq!(s.pause_count(), 1, "the user's pause stays");
+        assert!(!s.is_waiting());
+        assert_eq!(s.finish(Outcome::Done), Queue::Stay);
+        assert_eq!(s.outcome(), Some(&Outcome::Stopped));
+        assert_eq!(s.end_wait(), Queue::Stay);
+    }
+
+    #[test]
+    fn a_finished_task_takes_no_pause_and_is_never_put_back() {
+        let mut s = State::default();
+        let _ = s.add_pause();
+        let _ = s.finish(Outcome::Done);
+        assert!(s.add_pause().is_err());
+        assert_eq!(s.remove_pause(), Ok(Queue::Stay));
+        assert_eq!(s.clear_pauses(), Queue::Stay);
+    }
+}

@@ -15,7 +15,7 @@ use bevy_ecs::{
 };
 use core::time::Duration;
 
-use crate::{clock::CooperatorClock, cooperator::Cooperator};
+use crate::clock::CooperatorClock;
 
 /// When the app's frames begin and end, on the [`CooperatorClock`].
 #[derive(Resource, Default, Debug)]
@@ -106,18 +106,19 @@ pub(crate) fn grant(
 }
 
 /// Marks the end of `owner`'s frame-filling tick: the time from here to the end of the frame is
-/// the work after it. A cooperator's figures get the last frame's length.
+/// the work after it.
 pub(crate) fn tick_ended(world: &mut World, owner: Entity, clock: &CooperatorClock) {
     let now = clock.now();
     if let Some(mut fill) = world.get_mut::<FrameFill>(owner) {
         fill.tick_ended = Some(now);
     }
-    let last_frame = world
+}
+
+/// The last whole frame, from the start of `First` to the end of `Last`, once one was seen.
+pub(crate) fn last_frame(world: &World) -> Option<Duration> {
+    world
         .get_resource::<FrameClock>()
-        .and_then(|f| f.last_frame);
-    if let Some(mut coop) = world.get_mut::<Cooperator>(owner) {
-        coop.stats.last_frame_time = last_frame;
-    }
+        .and_then(|f| f.last_frame)
 }
 
 #[cfg(test)]

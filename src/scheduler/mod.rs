@@ -186,6 +186,10 @@ fn step_system(
         ticker.tick(world, coop_entity, &mut tick);
         if budget.fills_frame() {
             fill::tick_ended(world, coop_entity, &clock);
+            let last_frame = fill::last_frame(world);
+            if let Ok(mut coop) = ticker.coop_query.get_mut(world, coop_entity) {
+                coop.stats.last_frame_time = last_frame;
+            }
         }
     }
     lanes::run_lanes(world, &mut ticker, &mut scratch.lanes, real_delta);

@@ -333,8 +333,12 @@ fn time_waits_of_nan_negative_or_zero_seconds_resume_at_once_and_infinite_ones_n
     for task in forever {
         assert!(app.world().get::<Paused>(task).is_some(), "frame 16");
     }
-    // The game's clock running far ahead does not wake them either.
+    // The game's clock running far ahead does not wake them either. (A fixed timestep of the
+    // same hour: Bevy's fixed loop would otherwise catch up 64 times for each second of it.)
     let virt = Duration::from_secs(3600);
+    app.world_mut()
+        .resource_mut::<bevy_time::Time<bevy_time::Fixed>>()
+        .set_timestep(virt);
     app.world_mut()
         .resource_mut::<bevy_time::Time<bevy_time::Virtual>>()
         .set_max_delta(virt);

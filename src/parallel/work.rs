@@ -227,7 +227,8 @@ where
 /// # use bevy_app::App;
 /// # use bevy_cooperator::{prelude::*, parallel_fn};
 /// let mut app = App::new();
-/// app.add_plugins(CooperatorPlugin::default());
+/// // Three steps a frame: exact on any machine (a time budget could end the tick sooner).
+/// app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(3)));
 /// let mut left = 3;
 /// let task = app.world_mut().cooperate(parallel_fn(move |_: &mut _| {
 ///     left -= 1;

@@ -224,6 +224,14 @@ fn every_budget_value_runs_its_frames() {
         },
         Budget::Steps(0),
         Budget::Steps(u32::MAX),
+        Budget::fill_frame(Duration::MAX),
+        Budget::fill_frame(Duration::ZERO),
+        Budget::FillFrame {
+            target: Duration::from_millis(16),
+            margin: Duration::MAX,
+            min: Duration::MAX,
+            max: Duration::ZERO,
+        },
     ] {
         let label = format!("{budget:?}");
         let mut app = app_with(budget);

@@ -597,24 +597,7 @@ fn a_parallel_cooperator_as_a_lane_steps_its_share_of_the_frame_budget_on_its_th
         .world_mut()
         .cooperate_on(cutscene, (0..3).map(|_| ()))
         .unwrap(); // 4 steps
-    let seen: Arc<Mutex<std::collections::HashSet<std::thread::ThreadId>>> = Arc::default();
-    let tasks: Vec<_> = (0..4)
-        .map(|_| {
-            let (count, seen) = (Arc::new(AtomicU64::new(0)), seen.clone());
-            let c = count.clone();
-            let task = app
-                .world_mut()
-                .cooperate_on(
-                    crunch,
-                    parallel(std::iter::repeat_with(move || {
-                        c.fetch_add(1, Ordering::Relaxed);
-                        seen.lock().unwrap().insert(std::thread::current().id());
-                    })),
-                )
-                .unwrap();
-            (task, count)
-        })
-        .collect();
+    let tasks: Vec<_> = (0..4).map(|_| counting(&mut app, crunch)).collect();
     app.update();
     // The cutscene first; the parallel lane gets the 6 steps left, split between its shares.
     assert!(app.world().get_entity(camera).is_err());
@@ -629,9 +612,9 @@ fn a_parallel_cooperator_as_a_lane_steps_its_share_of_the_frame_budget_on_its_th
     assert_eq!(counts(&tasks), [4, 4, 4, 4]);
     let stats = app.world().get::<Cooperator>(crunch).unwrap().stats();
     assert_eq!(stats.last_tick_steps, 10);
+    // Two shares (which threads ran them is not fixed: the calling thread steps a share no
+    // pool thread has taken by then).
     assert_eq!(stats.last_tick_threads, 2.min(threads) as u32);
-    // The calling thread and at least one of the pool's (any of them, frame to frame).
-    assert!(seen.lock().unwrap().len() >= 2.min(threads));
 }
 
 /// Runs the ignored test `name` of this file in a process of its own, where nothing else uses

@@ -19,13 +19,16 @@ pub(crate) fn release_family(
 ) {
     if let Some(parent) = parent
         && let Some(mut p) = world.get_mut::<CooperativeTask>(parent)
-        && let Some(i) = p.children.iter().position(|&c| c == entity)
+        && let Some(family) = p.family.as_mut()
+        && let Some(i) = family.children.iter().position(|&c| c == entity)
     {
-        p.children.swap_remove(i);
+        family.children.swap_remove(i);
     }
     for child in children {
         if let Some(mut c) = world.get_mut::<CooperativeTask>(child) {
-            c.parent = None;
+            if let Some(family) = c.family.as_mut() {
+                family.parent = None;
+            }
             if c.is_alive() {
                 world.finish_task(child, Outcome::Stopped);
             }
@@ -60,10 +63,15 @@ pub(crate) fn spawn_child(world: &mut World, parent: Entity, work: Box<dyn Work>
         .get::<CooperativeTask>(parent)
         .is_some_and(CooperativeTask::is_alive);
     if alive && parent_alive {
-        world.get_mut::<CooperativeTask>(child).unwrap().parent = Some(parent);
+        world
+            .get_mut::<CooperativeTask>(child)
+            .unwrap()
+            .family_mut()
+            .parent = Some(parent);
         world
             .get_mut::<CooperativeTask>(parent)
             .unwrap()
+            .family_mut()
             .children
             .push(child);
     } else if alive {

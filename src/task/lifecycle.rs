@@ -187,11 +187,10 @@ fn end(
         return None;
     }
     let waits = task.waits.take();
-    let children = core::mem::take(&mut task.children);
-    let parent = task.parent;
+    let family = task.family.take().map(|f| *f).unwrap_or_default();
+    let (parent, children, waiters) = (family.parent, family.children, family.waiters);
     let slot = core::mem::replace(&mut task.slot, NIL);
     let cooperator = task.cooperator;
-    let waiters = core::mem::take(&mut task.waiters);
     let (mut work, mut steps) = left.unwrap_or((None, 0));
     if let Some(mut c) = world.get_mut::<Cooperator>(cooperator) {
         if slot != NIL && c.queue.holds(slot, entity) {

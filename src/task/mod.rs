@@ -90,14 +90,23 @@ pub struct CooperativeTask {
     slot: u32,
     /// Pauses, whether its own wait is pending, how it ended.
     state: State,
-    /// Tasks waiting for this one to finish, with their wait tickets, in registration order.
-    waiters: Vec<(Entity, Ticket)>,
     standalone: bool,
     /// Steps run, once it has finished (until then the run queue counts them; read them with
     /// [`CooperateWorldExt::task_steps`](crate::CooperateWorldExt::task_steps)).
     steps: u64,
     /// Its pending waits: its own and those its script awaits.
     waits: waits::Waits,
+    /// Who waits for it and whom it owns, on first use: most tasks never have either, and a
+    /// task without them stays small.
+    family: Option<Box<Family>>,
+}
+
+/// The tasks a task is tied to: those waiting for it to finish, the one that owns it and those
+/// it owns.
+#[derive(Default)]
+struct Family {
+    /// Tasks waiting for this one to finish, with their wait tickets, in registration order.
+    waiters: Vec<(Entity, Ticket)>,
     /// The task that started this one and owns it (see [`StepContext::cooperate`](crate::StepContext::cooperate)).
     parent: Option<Entity>,
     /// Live tasks this one started and owns: stopped when it finishes.
@@ -121,13 +130,16 @@ impl CooperativeTask {
             cooperator,
             slot: NIL,
             state: State::default(),
-            waiters: Vec::new(),
             standalone,
             steps: 0,
             waits: waits::Waits::default(),
-            parent: None,
-            children: Vec::new(),
+            family: None,
         }
+    }
+
+    /// Its family, made on first use.
+    fn family_mut(&mut self) -> &mut Family {
+        self.family.get_or_insert_with(Box::default)
     }
 
     /// The cooperator that owns it. See the example on [`CooperativeTask`].
@@ -243,13 +255,13 @@ impl CooperativeTask {
     /// assert!(app.world().get_entity(children[0]).is_err());
     /// ```
     pub fn parent(&self) -> Option<Entity> {
-        self.parent
+        self.family.as_ref().and_then(|f| f.parent)
     }
 
     /// The live tasks this one started and owns; they are stopped when it finishes. See the
     /// example on [`parent`](Self::parent).
     pub fn children(&self) -> &[Entity] {
-        &self.children
+        self.family.as_ref().map_or(&[], |f| &f.children)
     }
 
     pub(crate) fn is_alive(&self) -> bool {

@@ -150,7 +150,7 @@ fn register_task(world: &mut World, task: Entity, ticket: Ticket, other: Entity)
     match target.outcome() {
         Some(outcome) => Registered::Now(outcome.as_wait_result()),
         None => {
-            target.waiters.push((task, ticket));
+            target.family_mut().waiters.push((task, ticket));
             Registered::Pending(Registration::Task(other))
         }
     }
@@ -264,7 +264,9 @@ pub(crate) fn cancel(
         Registration::Signal(s) => signal::unregister(world, s, task),
         Registration::Task(other) | Registration::Take(other, ..) => {
             if let Some(mut target) = world.get_mut::<CooperativeTask>(other) {
-                target.waiters.retain(|&(t, _)| t != task);
+                if let Some(family) = target.family.as_mut() {
+                    family.waiters.retain(|&(t, _)| t != task);
+                }
             }
         }
         Registration::Timer(key) => timers::cancel(world, key),

@@ -263,10 +263,10 @@ pub(crate) fn cancel(
         Registration::None | Registration::Waker => {}
         Registration::Signal(s) => signal::unregister(world, s, task),
         Registration::Task(other) | Registration::Take(other, ..) => {
-            if let Some(mut target) = world.get_mut::<CooperativeTask>(other) {
-                if let Some(family) = target.family.as_mut() {
-                    family.waiters.retain(|&(t, _)| t != task);
-                }
+            if let Some(mut target) = world.get_mut::<CooperativeTask>(other)
+                && let Some(family) = target.family.as_mut()
+            {
+                family.waiters.retain(|&(t, _)| t != task);
             }
         }
         Registration::Timer(key) => timers::cancel(world, key),

@@ -289,7 +289,7 @@ impl Cooperator {
 /// to run this frame reports zero steps and `None` times.
 ///
 /// Times are read on the [`CooperatorClock`](crate::CooperatorClock) and are only known for time
-/// budgets ([`Budget::Time`](crate::Budget::Time), [`Budget::FrameFraction`](crate::Budget), or a
+/// budgets ([`Budget::Time`](crate::Budget::Time), `FrameFraction`, `FillFrame`, or a
 /// time-based [`FrameBudget`](crate::FrameBudget)): the other budgets never read the clock.
 ///
 /// ```

@@ -11,9 +11,10 @@
 //! after every step instead.
 //!
 //! How late it is depends on the operating system waking it. On a 2-core Linux VM, with the
-//! stepping thread spinning, 400 deadlines of 2 ms woke it 34 µs late at the median, 57 µs at
-//! p90, 182 µs at p99 and 1.8 ms at most; another run of the same VM measured 66–71 µs, 1.0–1.2 ms
-//! and 2.4–3.2 ms (`benches/adherence` prints it for the machine it runs on). The guarantee does
+//! stepping thread spinning, 5 runs of 400 deadlines of 2 ms woke it (medians of the runs) 54 µs
+//! late at the median, 78 µs at p90, 160 µs at p99 and 2.9 ms at most; other sittings of the same
+//! VM measured up to 71 µs, 1.2 ms and 3.2 ms (`benches/adherence` prints it for the machine it
+//! runs on). The guarantee does
 //! not lean on it: the step loop's own clock reads, after every step of a task seen heavy, end
 //! the tick in every case but a single task whose cost jumps inside one batch (see
 //! [`Budget`](crate::Budget)).

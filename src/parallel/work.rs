@@ -64,7 +64,7 @@ impl ParallelContext {
 /// from the next tick on (at the back of the run order).
 ///
 /// # Budgets
-/// - [`Budget::Time`](crate::Budget::Time) and `FrameFraction`: every thread steps until the
+/// - [`Budget::Time`](crate::Budget::Time), `FrameFraction` and `FillFrame`: every thread steps until the
 ///   same deadline, with its own deadline watcher and clock reads, so **no thread runs more than
 ///   one step past the deadline** (the guarantee of [`Budget`](crate::Budget), per thread). The
 ///   main thread then applies the results, which costs what finishing and waiting cost anywhere.

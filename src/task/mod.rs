@@ -228,7 +228,7 @@ impl CooperativeTask {
     /// assert_eq!(task.race_winner(), Some(1));
     /// ```
     pub fn race_winner(&self) -> Option<usize> {
-        self.waits.winner.map(|w| w as usize)
+        self.waits.winner().map(|w| w as usize)
     }
 
     /// The task that started this one and owns it, if any.

@@ -57,7 +57,7 @@ pub(crate) fn begin(world: &mut World, entity: Entity, wait: Wait, then: Then) -
     if winner.is_some()
         && let Some(mut task) = world.get_mut::<CooperativeTask>(entity)
     {
-        task.waits.winner = winner;
+        task.waits.set_winner(winner);
     }
     let result = match registered {
         Registered::Pending(registration) => {
@@ -184,7 +184,7 @@ fn settle(
     };
     if let Some(pending) = task.waits.remove(ticket) {
         if winner.is_some() {
-            task.waits.winner = winner;
+            task.waits.set_winner(winner);
         }
         if matches!(pending.then, Then::Resume) && result.is_ok() {
             // The task's own wait ended well: its pause goes, while the task is at hand.

@@ -19,13 +19,21 @@ use crate::{
 /// each resolution is delivered to the script and wakes it.
 ///
 /// One list, whose first place is kept inline: most tasks never await more than their own wait,
-/// and theirs then costs no allocation, and no memory of its own to reach on every wake.
+/// and theirs then costs no allocation, and no memory of its own to reach on every wake. The
+/// rest (a script's waits, a race's winner) is boxed on first use, so that a task that has none
+/// stays small.
 #[derive(Default)]
 pub(crate) struct Waits {
     own: Option<Pending>,
+    more: Option<Box<More>>,
+}
+
+/// What few tasks' waits have: the waits a script awaits, and the last race's winner.
+#[derive(Default)]
+struct More {
     awaited: Vec<Pending>,
     /// The index of the last race's winner.
-    pub(crate) winner: Option<u32>,
+    winner: Option<u32>,
 }
 
 /// Every pending wait a finished task held, its own first (see [`Waits::take`]).
@@ -58,7 +66,19 @@ impl Waits {
 
     /// The waits a script awaits, in the order they began.
     pub(crate) fn awaited(&self) -> &[Pending] {
-        &self.awaited
+        self.more.as_ref().map_or(&[], |m| &m.awaited)
+    }
+
+    /// The index of the last race's winner.
+    pub(crate) fn winner(&self) -> Option<u32> {
+        self.more.as_ref().and_then(|m| m.winner)
+    }
+
+    /// Sets the last race's winner.
+    pub(crate) fn set_winner(&mut self, winner: Option<u32>) {
+        if winner.is_some() || self.more.is_some() {
+            self.more.get_or_insert_with(Box::default).winner = winner;
+        }
     }
 
     /// The task's own wait begins; what it leaves at its source is kept once it is registered.
@@ -89,11 +109,14 @@ impl Waits {
 
     /// A script's wait, pending.
     pub(crate) fn push(&mut self, ticket: Ticket, registration: Registration, then: Then) {
-        self.awaited.push(Pending {
-            ticket,
-            registration,
-            then,
-        });
+        self.more
+            .get_or_insert_with(Box::default)
+            .awaited
+            .push(Pending {
+                ticket,
+                registration,
+                then,
+            });
     }
 
     /// Takes the pending wait `ticket` out of the list.
@@ -101,19 +124,27 @@ impl Waits {
         if self.own.as_ref().is_some_and(|own| own.ticket == ticket) {
             return self.own.take();
         }
-        let index = self.awaited.iter().position(|p| p.ticket == ticket)?;
-        Some(self.awaited.remove(index))
+        let awaited = &mut self.more.as_mut()?.awaited;
+        let index = awaited.iter().position(|p| p.ticket == ticket)?;
+        Some(awaited.remove(index))
     }
 
     /// Every pending wait, in order.
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Pending> {
-        self.own.iter_mut().chain(self.awaited.iter_mut())
+        self.own
+            .iter_mut()
+            .chain(self.more.iter_mut().flat_map(|m| m.awaited.iter_mut()))
     }
 
     /// Every pending wait, the task's own first (the task finished).
     pub(crate) fn take(&mut self) -> Taken {
         let own = self.own.take().into_iter();
-        own.chain(core::mem::take(&mut self.awaited))
+        let awaited = self
+            .more
+            .as_mut()
+            .map(|m| core::mem::take(&mut m.awaited))
+            .unwrap_or_default();
+        own.chain(awaited)
     }
 }
 

@@ -104,15 +104,30 @@ struct Node {
     /// `Entity::PLACEHOLDER` for a free node.
     entity: Entity,
     generation: u64,
-    /// Index of its entry in the run order while runnable, else [`NIL`].
+    /// While runnable, the index of its entry in the run order; while not, [`PARKED`] plus the
+    /// index of its [`Parked`] record; [`NIL`] for a free node.
     at: u32,
     timed: bool,
-    /// Its work and step count while it is not runnable (they move to its entry while it is).
+}
+
+/// Set in [`Node::at`] of a member that is not runnable.
+const PARKED: u32 = 1 << 31;
+
+/// The work and step count of a member that is not runnable (a runnable member's are in its
+/// entry): kept apart, so that a node is small.
+#[derive(Default)]
+struct Parked {
     work: Option<BoxedWork>,
     steps: StepCount,
 }
 
 impl Node {
+    /// In the run order.
+    #[inline]
+    fn runnable(&self) -> bool {
+        self.at < PARKED
+    }
+
     /// Still the node whose generation's low half is `generation` (not freed, not reused).
     fn is_current(&self, generation: u32) -> bool {
         self.generation as u32 == generation && self.entity != Entity::PLACEHOLDER
@@ -133,6 +148,10 @@ impl Node {
 pub(crate) struct RunQueue {
     nodes: Vec<Node>,
     free: Vec<u32>,
+    /// The members that are not runnable: their work and step count.
+    parked: Vec<Parked>,
+    /// Free places in `parked`.
+    free_parked: Vec<u32>,
     /// Runnable tasks in run order, with holes.
     order: Vec<Entry>,
     /// Members whose steps are timed (most cooperators have none, and then the step loop never
@@ -177,10 +196,8 @@ impl RunQueue {
         let node = Node {
             entity,
             generation: self.new_generation(),
-            at: NIL,
+            at: self.park(work, StepCount::default()),
             timed,
-            work,
-            steps: StepCount::default(),
         };
         if let Some(slot) = self.free.pop() {
             self.nodes[slot as usize] = node;
@@ -189,6 +206,26 @@ impl RunQueue {
             self.nodes.push(node);
             (self.nodes.len() - 1) as u32
         }
+    }
+
+    /// Keeps a member's work and step count while it is not runnable; returns its [`Node::at`].
+    fn park(&mut self, work: Option<BoxedWork>, steps: StepCount) -> u32 {
+        let parked = Parked { work, steps };
+        let index = if let Some(index) = self.free_parked.pop() {
+            self.parked[index as usize] = parked;
+            index
+        } else {
+            self.parked.push(parked);
+            (self.parked.len() - 1) as u32
+        };
+        PARKED | index
+    }
+
+    /// Takes the work and step count kept at `at` (a [`Node::at`] of a member not runnable).
+    fn unpark(&mut self, at: u32) -> Parked {
+        let index = at & !PARKED;
+        self.free_parked.push(index);
+        core::mem::take(&mut self.parked[index as usize])
     }
 
     fn new_generation(&mut self) -> u64 {
@@ -255,11 +292,12 @@ impl RunQueue {
             .nodes
             .get_mut(slot as usize)
             .filter(|n| n.entity == entity)?;
-        let (work, steps) = if node.at == NIL {
-            (node.work.as_mut(), node.steps)
-        } else {
+        let (work, steps) = if node.runnable() {
             let entry = &mut self.order[node.at as usize];
             (entry.work.as_mut(), entry.steps)
+        } else {
+            let parked = &mut self.parked[(node.at & !PARKED) as usize];
+            (parked.work.as_mut(), parked.steps)
         };
         Some((&mut **work?.get(), steps.count()))
     }
@@ -268,10 +306,10 @@ impl RunQueue {
     pub(crate) fn steps(&self, slot: u32, entity: Entity) -> Option<u64> {
         let node = self.node_of(slot, entity)?;
         Some(
-            if node.at == NIL {
-                node.steps
-            } else {
+            if node.runnable() {
                 self.order[node.at as usize].steps
+            } else {
+                self.parked[(node.at & !PARKED) as usize].steps
             }
             .count(),
         )
@@ -296,10 +334,10 @@ impl RunQueue {
         else {
             return;
         };
-        if node.at == NIL {
-            node.work = Some(work);
-        } else {
+        if node.runnable() {
             self.order[node.at as usize].work = Some(work);
+        } else {
+            self.parked[(node.at & !PARKED) as usize].work = Some(work);
         }
     }
 
@@ -311,7 +349,9 @@ impl RunQueue {
         self.timed -= u32::from(node.timed);
         node.entity = Entity::PLACEHOLDER;
         node.generation = u64::MAX;
-        let removed = (node.work.take(), node.steps.count());
+        let at = core::mem::replace(&mut node.at, NIL);
+        let parked = self.unpark(at);
+        let removed = (parked.work, parked.steps.count());
         self.free.push(slot);
         self.members -= 1;
         if self.members == 0 {
@@ -325,10 +365,13 @@ impl RunQueue {
     fn reclaim(&mut self) {
         if self.nodes.capacity() > 1024 {
             (self.nodes, self.free, self.order) = (Vec::new(), Vec::new(), Vec::new());
+            (self.parked, self.free_parked) = (Vec::new(), Vec::new());
         } else {
             self.nodes.clear();
             self.free.clear();
             self.order.clear();
+            self.parked.clear();
+            self.free_parked.clear();
         }
         (self.cursor, self.holes, self.timed) = (0, 0, 0);
         #[cfg(feature = "parallel")]
@@ -366,10 +409,10 @@ impl RunQueue {
         else {
             return;
         };
-        if node.at == NIL {
-            node.steps.apply(mark);
-        } else {
+        if node.runnable() {
             self.order[node.at as usize].steps.apply(mark);
+        } else {
+            self.parked[(node.at & !PARKED) as usize].steps.apply(mark);
         }
     }
 
@@ -379,7 +422,7 @@ impl RunQueue {
     /// the front (Twisted's rule; the rejoined task does not run twice in a row).
     pub(crate) fn link_back(&mut self, slot: u32) {
         let node = &self.nodes[slot as usize];
-        if node.at != NIL || node.entity == Entity::PLACEHOLDER {
+        if node.runnable() || node.entity == Entity::PLACEHOLDER {
             return;
         }
         if self.cursor == self.order.len()
@@ -390,12 +433,13 @@ impl RunQueue {
         {
             self.new_pass();
         }
+        let parked = self.unpark(self.nodes[slot as usize].at);
         let node = &mut self.nodes[slot as usize];
         node.at = self.order.len() as u32;
         self.order.push(Entry {
-            work: node.work.take(),
+            work: parked.work,
             task: node.entity,
-            steps: node.steps,
+            steps: parked.steps,
             slot,
             generation: node.generation as u32,
         });
@@ -404,15 +448,14 @@ impl RunQueue {
 
     /// Takes a member out of the run order (it stays a member); its entry becomes a hole.
     pub(crate) fn unlink(&mut self, slot: u32) {
-        let node = &mut self.nodes[slot as usize];
-        if node.at == NIL {
+        let node = &self.nodes[slot as usize];
+        if !node.runnable() {
             return;
         }
         let entry = &mut self.order[node.at as usize];
-        node.work = entry.work.take();
-        node.steps = entry.steps;
-        node.at = NIL;
+        let (work, steps) = (entry.work.take(), entry.steps);
         entry.slot = NIL;
+        self.nodes[slot as usize].at = self.park(work, steps);
         self.runnable -= 1;
         self.holes += 1;
     }
@@ -495,7 +538,7 @@ impl RunQueue {
         let mut others: Vec<u32> = (0..self.nodes.len() as u32)
             .filter(|&s| {
                 let n = &self.nodes[s as usize];
-                n.entity != Entity::PLACEHOLDER && n.at == NIL
+                n.entity != Entity::PLACEHOLDER && !n.runnable()
             })
             .collect();
         others.sort_by_key(|&s| self.nodes[s as usize].generation);
@@ -505,7 +548,9 @@ impl RunQueue {
             .map(|slot| {
                 self.unlink(slot);
                 let node = &mut self.nodes[slot as usize];
-                (node.entity, node.work.take(), node.steps.count())
+                let (entity, at) = (node.entity, core::mem::replace(&mut node.at, NIL));
+                let parked = self.unpark(at);
+                (entity, parked.work, parked.steps.count())
             })
             .collect();
         *self = RunQueue::new();

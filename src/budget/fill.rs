@@ -36,7 +36,9 @@ pub(crate) struct FrameFill {
     tick_ended: Option<Duration>,
 }
 
-/// The frame clock's systems: the frame's start first in `First`, its end last in `Last`.
+/// The frame clock's systems: the frame's start in `First` (before Bevy's time systems), its end
+/// in `Last`. Without a [`CooperatorClock`] (a game removed it) they do nothing, and a
+/// frame-filling tick counts the frame's work from its own start.
 pub(crate) fn build(app: &mut App) {
     app.init_resource::<FrameClock>()
         .add_systems(First, frame_started.before(bevy_time::TimeSystems))
@@ -44,7 +46,7 @@ pub(crate) fn build(app: &mut App) {
 }
 
 fn frame_started(clock: Option<Res<CooperatorClock>>, mut frame: ResMut<FrameClock>) {
-    frame.started = Some(clock.map_or_else(|| CooperatorClock::default().now(), |c| c.now()));
+    frame.started = clock.map(|c| c.now());
 }
 
 fn frame_ended(
@@ -52,7 +54,9 @@ fn frame_ended(
     mut frame: ResMut<FrameClock>,
     mut fills: Query<&mut FrameFill>,
 ) {
-    let now = clock.map_or_else(|| CooperatorClock::default().now(), |c| c.now());
+    let Some(now) = clock.map(|c| c.now()) else {
+        return;
+    };
     frame.last_frame = frame.started.map(|s| now.saturating_sub(s));
     for mut fill in &mut fills {
         if let Some(ended) = fill.tick_ended.take() {

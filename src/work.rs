@@ -97,7 +97,6 @@ impl<T: Into<Step>, E: Into<BevyError>> From<Result<T, E>> for Step {
 /// ```
 pub struct StepContext<'w> {
     world: &'w mut World,
-    task: Entity,
     touched: bool,
     /// The cooperator's run queue, which the step loop holds while it steps: given back before
     /// anyone else can see the queue.
@@ -110,15 +109,17 @@ pub(crate) trait Lender {
     fn give_back(&mut self, world: &mut World);
     /// The cooperator whose queue it is.
     fn cooperator(&self) -> Entity;
+    /// The task being stepped (the run order does not keep entities: looked up when asked).
+    fn task(&self) -> Entity;
 }
 
 impl<'w> StepContext<'w> {
-    /// For a step of `task`: the run queue in `lent` is given back on the first world access.
+    /// For a step of the task `lent` names: the run queue in `lent` is given back on the first
+    /// world access.
     #[inline]
-    pub(crate) fn new(world: &'w mut World, task: Entity, lent: &'w mut dyn Lender) -> Self {
+    pub(crate) fn new(world: &'w mut World, lent: &'w mut dyn Lender) -> Self {
         StepContext {
             world,
-            task,
             touched: false,
             lent,
         }
@@ -238,7 +239,7 @@ impl<'w> StepContext<'w> {
 
     /// The entity of the task being stepped. See the example on [`StepContext`].
     pub fn task(&self) -> Entity {
-        self.task
+        self.lent.task()
     }
 
     /// The entity of the cooperator stepping it.

@@ -157,16 +157,17 @@ impl Deadline {
     }
 
     /// Called after each step of `task` (`heavy`: marked heavy in the run order, so the clock is
-    /// read after each of its steps); says whether the tick goes on.
+    /// read after each of its steps); says whether the tick goes on. `task` is asked only when
+    /// the clock is read: the step loop looks the entity up then, not on every step.
     #[inline]
-    pub(crate) fn after_step(&mut self, task: Entity, heavy: bool) -> Verdict {
+    pub(crate) fn after_step(&mut self, task: impl FnOnce() -> Entity, heavy: bool) -> Verdict {
         self.countdown -= 1;
         // One branch for the three tests (`&`, not `&&`): every one is cheap and all are true
         // but once a batch.
         if (self.countdown > 0) & !heavy & !self.flag.raised() {
             return Verdict::Go;
         }
-        self.last_task = task;
+        self.last_task = task();
         self.read(heavy)
     }
 
@@ -306,12 +307,12 @@ mod tests {
         let (mut tick, manual) = batched(Duration::from_millis(2));
         let task = Entity::PLACEHOLDER;
         manual.advance(Duration::from_nanos(100));
-        assert_eq!(tick.after_step(task, false), Verdict::Go);
+        assert_eq!(tick.after_step(|| task, false), Verdict::Go);
         // 100 ns steps: the cap.
         assert_eq!(tick.countdown, 256);
         for _ in 0..256 {
             manual.advance(Duration::from_nanos(100));
-            assert_eq!(tick.after_step(task, false), Verdict::Go);
+            assert_eq!(tick.after_step(|| task, false), Verdict::Go);
         }
         assert_eq!(tick.countdown, 256);
         // 2 µs before the deadline the batches hold half of what is left.
@@ -319,7 +320,7 @@ mod tests {
         tick.countdown = 1;
         tick.batch = 1;
         tick.last_read = manual.now() - Duration::from_nanos(100);
-        assert_eq!(tick.after_step(task, false), Verdict::Go);
+        assert_eq!(tick.after_step(|| task, false), Verdict::Go);
         assert_eq!(tick.countdown, 10);
     }
 
@@ -328,14 +329,14 @@ mod tests {
         let (mut tick, manual) = batched(Duration::from_millis(4));
         let task = Entity::PLACEHOLDER;
         manual.advance(Duration::from_nanos(100));
-        assert_eq!(tick.after_step(task, false), Verdict::Go);
+        assert_eq!(tick.after_step(|| task, false), Verdict::Go);
         // One step of the batch took 1 ms.
         manual.advance(Duration::from_millis(1));
         for _ in 0..255 {
-            assert_eq!(tick.after_step(task, false), Verdict::Go);
+            assert_eq!(tick.after_step(|| task, false), Verdict::Go);
         }
         assert_eq!(
-            tick.after_step(task, false),
+            tick.after_step(|| task, false),
             Verdict::Mark {
                 end: false,
                 mark: Mark::Suspects(256)
@@ -343,7 +344,7 @@ mod tests {
         );
         for _ in 0..10 {
             manual.advance(Duration::from_nanos(100));
-            assert_eq!(tick.after_step(task, false), Verdict::Go);
+            assert_eq!(tick.after_step(|| task, false), Verdict::Go);
             assert_eq!(tick.countdown, 1, "a read after every step");
         }
     }
@@ -357,20 +358,20 @@ mod tests {
             end: false,
             mark: Mark::Heavy,
         };
-        assert_eq!(tick.after_step(task, false), heavy);
+        assert_eq!(tick.after_step(|| task, false), heavy);
         // A heavy task ends its batch: the clock is read after it, whatever the countdown.
         manual.advance(Duration::from_micros(5));
         assert!(tick.countdown > 1);
-        assert_eq!(tick.after_step(task, true), Verdict::Go);
+        assert_eq!(tick.after_step(|| task, true), Verdict::Go);
         manual.advance(Duration::from_nanos(100));
         let light = Verdict::Mark {
             end: false,
             mark: Mark::Light,
         };
-        assert_eq!(tick.after_step(task, true), light);
+        assert_eq!(tick.after_step(|| task, true), light);
         // A heavy step that crosses the deadline ends the tick right after it.
         manual.advance(Duration::from_millis(3));
-        assert_eq!(tick.after_step(task, true), Verdict::End);
+        assert_eq!(tick.after_step(|| task, true), Verdict::End);
     }
 
     #[test]

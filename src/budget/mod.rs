@@ -410,7 +410,7 @@ impl TickBudget {
             TickBudget::Steps(n) => Verdict::end_if(steps >= *n),
             TickBudget::Unlimited => Verdict::Go,
             TickBudget::Custom(p) => Verdict::end_if(p()),
-            TickBudget::Deadline(d) => d.after_step(task, heavy),
+            TickBudget::Deadline(d) => d.after_step(|| task, heavy),
         }
     }
 

@@ -167,7 +167,7 @@ pub(crate) fn run_share(
                 return report;
             }
             let mut report = run(share, cooperator, recording, |task, _, heavy| {
-                deadline.after_step(task, heavy)
+                deadline.after_step(|| task, heavy)
             });
             report.longest = longer(report.longest, deadline.longest);
             report.overshoot = Some(deadline.overshoot());
@@ -200,7 +200,7 @@ fn run(
         base,
         entries,
         start,
-        timed,
+        members,
     } = share;
     let len = entries.len();
     let mut report = ShareReport::new(base + start);
@@ -222,12 +222,12 @@ fn run(
         idle = 0;
         entry.steps.bump();
         let heavy = entry.steps.heavy();
-        let task = entry.task;
+        let task = members.entity(entry.slot);
         #[cfg(feature = "trace")]
         let _span = recording
             .traced
             .then(|| tracing::info_span!("task step", task = %task).entered());
-        let step = if timed.contains(entry.slot) {
+        let step = if members.timed(entry.slot) {
             let clock = recording.clock;
             let started = clock.now();
             let step = step_one(work, task, cooperator);

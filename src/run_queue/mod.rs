@@ -73,18 +73,18 @@ impl StepCount {
     }
 }
 
-/// A runnable task's place in the run order. Everything a step needs is here, so stepping reads
-/// this array and nothing else.
+/// A runnable task's place in the run order. Everything a trivial step needs is here, so
+/// stepping reads this array and nothing else; the task's entity is in its node, looked up only
+/// by a step that asks for it (32 bytes an entry, where the bare loop streams 16).
 pub(crate) struct Entry {
     /// The task's work; `None` while the step loop holds it, or for a hole.
     pub(crate) work: Option<BoxedWork>,
-    pub(crate) task: Entity,
     /// Steps run so far.
     pub(crate) steps: StepCount,
     /// The task's member slot; [`NIL`] for a hole (the task left the run order).
     pub(crate) slot: u32,
     /// The low half of the node's generation: enough to tell whether the node was reused during
-    /// one step, and it keeps the entry at 40 bytes. Generations are handed out once each (in
+    /// one step, and it keeps the entry at 32 bytes. Generations are handed out once each (in
     /// blocks of 2^16 per queue), so a clash needs about 2^16 queues drained or replaced within
     /// one step.
     pub(crate) generation: u32,
@@ -93,8 +93,9 @@ pub(crate) struct Entry {
 /// The task [`RunQueue::next`] hands out.
 pub(crate) struct Next {
     pub(crate) work: BoxedWork,
-    pub(crate) task: Entity,
     pub(crate) slot: u32,
+    /// The low half of its node's generation (see [`Entry::generation`]).
+    pub(crate) generation: u32,
     /// Its steps are heavy: the clock is read after each.
     pub(crate) heavy: bool,
 }
@@ -109,6 +110,9 @@ struct Node {
     at: u32,
     timed: bool,
 }
+
+/// [`RunQueue::left_last`] when no entry of the run order is a hole.
+const NOBODY_LEFT: (usize, Option<Entity>) = (usize::MAX, None);
 
 /// Set in [`Node::at`] of a member that is not runnable.
 const PARKED: u32 = 1 << 31;
@@ -160,6 +164,10 @@ pub(crate) struct RunQueue {
     /// The next index of `order` to step.
     cursor: usize,
     holes: usize,
+    /// The index in the run order and the entity of the member that left it last (the order
+    /// keeps no entities; [`link_back`](Self::link_back) asks whether the last entry is the
+    /// hole of the task that rejoins).
+    left_last: (usize, Option<Entity>),
     runnable: u32,
     members: u32,
     /// The next generation to hand out, and how many are left in the reserved block.
@@ -252,6 +260,14 @@ impl RunQueue {
         self.nodes
             .get(slot as usize)
             .is_some_and(|n| n.is_current(generation))
+    }
+
+    /// The entity of the member at `slot` (`Entity::PLACEHOLDER` for a free node).
+    #[inline]
+    pub(crate) fn entity(&self, slot: u32) -> Entity {
+        self.nodes
+            .get(slot as usize)
+            .map_or(Entity::PLACEHOLDER, |n| n.entity)
     }
 
     fn node_of(&self, slot: u32, entity: Entity) -> Option<&Node> {
@@ -374,6 +390,7 @@ impl RunQueue {
             self.free_parked.clear();
         }
         (self.cursor, self.holes, self.timed) = (0, 0, 0);
+        self.left_last = NOBODY_LEFT;
         #[cfg(feature = "parallel")]
         {
             self.share_cursors.clear();
@@ -381,11 +398,11 @@ impl RunQueue {
         }
     }
 
-    /// Remembers what the budget learned of the steps just run: marks the member `task` at
-    /// `slot` (the task just stepped, wherever it is now) heavy or light, or the last `n` tasks
-    /// stepped ([`Mark::Suspects`]) heavy, until each is timed on its own.
+    /// Remembers what the budget learned of the steps just run: marks the member at `slot` with
+    /// `generation` (the task just stepped, wherever it is now) heavy or light, or the last `n`
+    /// tasks stepped ([`Mark::Suspects`]) heavy, until each is timed on its own.
     #[cold]
-    pub(crate) fn mark(&mut self, slot: u32, task: Entity, mark: Mark) {
+    pub(crate) fn mark(&mut self, slot: u32, generation: u32, mark: Mark) {
         if let Mark::Suspects(n) = mark {
             // The entries behind the cursor; when a pass began inside the batch, also the last
             // ones of the order (where the previous pass ended, give or take what rejoined).
@@ -405,7 +422,7 @@ impl RunQueue {
         let Some(node) = self
             .nodes
             .get_mut(slot as usize)
-            .filter(|n| n.entity == task)
+            .filter(|n| n.is_current(generation))
         else {
             return;
         };
@@ -426,10 +443,7 @@ impl RunQueue {
             return;
         }
         if self.cursor == self.order.len()
-            && self
-                .order
-                .last()
-                .is_some_and(|e| e.slot == NIL && e.task == node.entity)
+            && self.left_last == (self.order.len().wrapping_sub(1), Some(node.entity))
         {
             self.new_pass();
         }
@@ -438,7 +452,6 @@ impl RunQueue {
         node.at = self.order.len() as u32;
         self.order.push(Entry {
             work: parked.work,
-            task: node.entity,
             steps: parked.steps,
             slot,
             generation: node.generation as u32,
@@ -452,6 +465,7 @@ impl RunQueue {
         if !node.runnable() {
             return;
         }
+        self.left_last = (node.at as usize, Some(node.entity));
         let entry = &mut self.order[node.at as usize];
         let (work, steps) = (entry.work.take(), entry.steps);
         entry.slot = NIL;
@@ -484,8 +498,8 @@ impl RunQueue {
                 entry.steps.bump();
                 return Some(Next {
                     work,
-                    task: entry.task,
                     slot: entry.slot,
+                    generation: entry.generation,
                     heavy: entry.steps.heavy(),
                 });
             }
@@ -500,6 +514,7 @@ impl RunQueue {
             return;
         }
         self.order.retain(|e| e.slot != NIL);
+        self.left_last = NOBODY_LEFT;
         for (at, entry) in self.order.iter().enumerate() {
             self.nodes[entry.slot as usize].at = at as u32;
         }
@@ -511,6 +526,12 @@ impl RunQueue {
     pub(crate) fn last(&mut self) -> Option<&mut Entry> {
         let at = self.cursor.checked_sub(1)?;
         self.order.get_mut(at)
+    }
+
+    /// [`last`](Self::last), to read.
+    #[inline]
+    pub(crate) fn last_ref(&self) -> Option<&Entry> {
+        self.order.get(self.cursor.checked_sub(1)?)
     }
 
     pub(crate) fn runnable(&self) -> u32 {

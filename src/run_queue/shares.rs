@@ -2,6 +2,7 @@
 //! starting where its thread stopped in the last tick.
 
 use alloc::vec::Vec;
+use bevy_ecs::entity::Entity;
 
 use super::{Entry, NIL, Node, RunQueue};
 
@@ -13,19 +14,32 @@ pub(crate) struct Share<'q> {
     pub(crate) entries: &'q mut [Entry],
     /// The offset its thread starts at: where it stopped in the last tick.
     pub(crate) start: usize,
-    /// Which of its tasks have timed steps.
-    pub(crate) timed: TimedSlots<'q>,
+    /// Its tasks' entities, and which have timed steps.
+    pub(crate) members: Members<'q>,
 }
 
-/// Which members of a queue have timed steps, for a parallel tick's threads.
+/// A queue's members as a parallel tick's threads see them: each task's entity (the run order
+/// does not keep it), and whether its steps are timed.
 #[derive(Clone, Copy)]
-pub(crate) struct TimedSlots<'q>(Option<&'q [Node]>);
+pub(crate) struct Members<'q> {
+    nodes: &'q [Node],
+    /// Whether any member's steps are timed (most cooperators have none).
+    any_timed: bool,
+}
 
-impl TimedSlots<'_> {
+impl Members<'_> {
+    /// The entity of the member at `slot`.
+    #[inline]
+    pub(crate) fn entity(self, slot: u32) -> Entity {
+        self.nodes
+            .get(slot as usize)
+            .map_or(Entity::PLACEHOLDER, |n| n.entity)
+    }
+
     /// Whether the steps of the member at `slot` are timed.
     #[inline]
-    pub(crate) fn contains(self, slot: u32) -> bool {
-        self.0.is_some_and(|nodes| nodes[slot as usize].timed)
+    pub(crate) fn timed(self, slot: u32) -> bool {
+        self.any_timed && self.nodes[slot as usize].timed
     }
 }
 
@@ -71,7 +85,10 @@ impl RunQueue {
                 .extend((0..count).map(|j| j * len / count));
         }
         let mut shares = Vec::with_capacity(count);
-        let timed = TimedSlots((self.timed > 0).then_some(&self.nodes[..]));
+        let members = Members {
+            nodes: &self.nodes,
+            any_timed: self.timed > 0,
+        };
         let mut rest = &mut self.order[..];
         let mut base = 0;
         for j in 0..count {
@@ -86,7 +103,7 @@ impl RunQueue {
                 base,
                 entries,
                 start,
-                timed,
+                members,
             });
             rest = tail;
             base = end;

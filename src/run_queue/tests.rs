@@ -10,7 +10,7 @@ fn e(i: u32) -> Entity {
 fn advance(q: &mut RunQueue) -> Option<Entity> {
     let next = q.next()?;
     q.last().unwrap().work = Some(next.work);
-    Some(next.task)
+    Some(q.entity(next.slot))
 }
 
 fn work() -> Option<BoxedWork> {
@@ -149,4 +149,11 @@ fn drain_gives_runnable_tasks_in_run_order_then_the_paused_in_join_order() {
     q.unlink(s[0]);
     let drained: Vec<Entity> = q.drain().into_iter().map(|(e, ..)| e).collect();
     assert_eq!(drained, vec![e(2), e(3), e(1), e(4)]);
+}
+
+#[test]
+fn an_entry_is_32_bytes_and_a_node_24() {
+    // The step loop streams the entries: their size is the loop's memory traffic per step.
+    assert_eq!(size_of::<Entry>(), 32);
+    assert_eq!(size_of::<Node>(), 24);
 }

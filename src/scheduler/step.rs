@@ -41,9 +41,9 @@ struct Lent<'q> {
     queue: RunQueue,
     /// The queue is here, not in the component.
     held: bool,
-    /// The slot and generation of the entry being stepped (the queue's last), when the queue
-    /// was given back during its step.
-    given_back: (u32, u32),
+    /// The slot, generation and entity of the entry being stepped (the queue's last), when the
+    /// queue was given back during its step.
+    given_back: (u32, u32, Entity),
 }
 
 impl<'q> Lent<'q> {
@@ -59,18 +59,34 @@ impl<'q> Lent<'q> {
             longest: None,
             queue: RunQueue::default(),
             held: false,
-            given_back: (NIL, u32::MAX),
+            given_back: (NIL, u32::MAX, Entity::PLACEHOLDER),
         }
     }
 
-    /// The slot and generation of the entry being stepped, as they were before the step.
-    fn stepped(&mut self) -> (u32, u32) {
+    /// The slot, generation and entity of the entry being stepped, as they were before the step.
+    fn stepped(&self) -> (u32, u32, Entity) {
         if self.held {
             self.queue
-                .last()
-                .map_or((NIL, u32::MAX), |e| (e.slot, e.generation))
+                .last_ref()
+                .map_or((NIL, u32::MAX, Entity::PLACEHOLDER), |e| {
+                    (e.slot, e.generation, self.queue.entity(e.slot))
+                })
         } else {
             self.given_back
+        }
+    }
+
+    /// The entity of the task stepped last, at `slot` with `generation`, after its step: as
+    /// recorded when the step gave the queue back (its node may be gone since), or else from its
+    /// node, which a step that kept the queue away from the world cannot have changed. (A
+    /// record of an earlier step with the same slot and generation names the same task.)
+    #[cold]
+    fn task_of(&self, slot: u32, generation: u32) -> Entity {
+        let (s, g, entity) = self.given_back;
+        if (s, g) == (slot, generation) {
+            entity
+        } else {
+            self.queue.entity(slot)
         }
     }
 
@@ -104,6 +120,10 @@ impl Lender for Lent<'_> {
 
     fn cooperator(&self) -> Entity {
         self.coop
+    }
+
+    fn task(&self) -> Entity {
+        self.stepped().2
     }
 }
 
@@ -249,13 +269,14 @@ impl Ticker<'_> {
 }
 
 /// The hot loop: takes the next runnable task, runs one work unit of it, puts its work back,
-/// and asks the budget (`after_step(task, steps, heavy)`) after every step.
+/// and asks the budget (`after_step(task, steps, heavy)`) after every step; `task` looks the
+/// stepped task's entity up, for a budget that needs it.
 // Its own function per kind of budget: only what the loop needs is live in it.
 #[inline(never)]
 fn run<const TRACED: bool>(
     world: &mut World,
     lent: &mut Lent<'_>,
-    mut after_step: impl FnMut(Entity, u32, bool) -> Verdict,
+    mut after_step: impl FnMut(&dyn Fn() -> Entity, u32, bool) -> Verdict,
 ) -> u32 {
     let mut steps: u32 = 0;
     if !lent.take(world) {
@@ -266,23 +287,17 @@ fn run<const TRACED: bool>(
     let mut any_timed = lent.queue.any_timed();
     while let Some(Next {
         work,
-        task,
         slot,
+        generation,
         heavy,
     }) = lent.queue.next()
     {
         let clean = if TRACED {
-            step_traced(
-                world,
-                lent,
-                task,
-                work,
-                any_timed && lent.queue.is_timed(slot),
-            )
+            step_traced(world, lent, work, any_timed && lent.queue.is_timed(slot))
         } else if any_timed && lent.queue.is_timed(slot) {
-            step_timed(world, lent, task, work)
+            step_timed(world, lent, work)
         } else {
-            step(world, lent, task, work)
+            step(world, lent, work)
         };
         steps = steps.saturating_add(1);
         // A step that used the world or did not just continue gave the queue back.
@@ -292,11 +307,11 @@ fn run<const TRACED: bool>(
             }
             any_timed = lent.queue.any_timed();
         }
-        match after_step(task, steps, heavy) {
+        match after_step(&|| lent.task_of(slot, generation), steps, heavy) {
             Verdict::Go => {}
             Verdict::End => break,
             Verdict::Mark { end, mark } => {
-                lent.queue.mark(slot, task, mark);
+                lent.queue.mark(slot, generation, mark);
                 if end {
                     break;
                 }
@@ -306,12 +321,12 @@ fn run<const TRACED: bool>(
     steps
 }
 
-/// Runs one work unit of `task`, whose work the loop took out of its entry, and puts the work
-/// back. Returns `true` for a clean step: it did not use the world and continues, so the
-/// loop still holds the queue.
+/// Runs one work unit of the task stepped last, whose work the loop took out of its entry, and
+/// puts the work back. Returns `true` for a clean step: it did not use the world and continues,
+/// so the loop still holds the queue.
 #[inline(always)]
-fn step(world: &mut World, lent: &mut Lent<'_>, task: Entity, mut work: BoxedWork) -> bool {
-    let mut cx = StepContext::new(world, task, lent);
+fn step(world: &mut World, lent: &mut Lent<'_>, mut work: BoxedWork) -> bool {
+    let mut cx = StepContext::new(world, lent);
     // Only a result other than `Continue` is moved out of the step's return slot: looking at
     // its discriminant there is much cheaper than copying the whole `Step` each time.
     let mut other = None;
@@ -334,17 +349,18 @@ fn step(world: &mut World, lent: &mut Lent<'_>, task: Entity, mut work: BoxedWor
         return true;
     }
     let result = result.map(|()| other.unwrap_or(Step::Continue));
-    apply(world, lent, task, work, result, touched);
+    apply(world, lent, work, result, touched);
     false
 }
 
 /// [`step`] for a task with [`TaskStats`]: timed.
 #[cold]
 #[inline(never)]
-fn step_timed(world: &mut World, lent: &mut Lent<'_>, task: Entity, work: BoxedWork) -> bool {
+fn step_timed(world: &mut World, lent: &mut Lent<'_>, work: BoxedWork) -> bool {
     let clock = lent.clock;
+    let task = lent.stepped().2;
     let start = clock.now();
-    let clean = step(world, lent, task, work);
+    let clean = step(world, lent, work);
     let took = clock.now().saturating_sub(start);
     if let Some(mut stats) = world.get_mut::<TaskStats>(task) {
         stats.record(took);
@@ -356,24 +372,21 @@ fn step_timed(world: &mut World, lent: &mut Lent<'_>, task: Entity, work: BoxedW
 /// [`step`] (or [`step_timed`]) inside a profiler span named after the task.
 #[cold]
 #[inline(never)]
-fn step_traced(
-    world: &mut World,
-    lent: &mut Lent<'_>,
-    task: Entity,
-    work: BoxedWork,
-    timed: bool,
-) -> bool {
+fn step_traced(world: &mut World, lent: &mut Lent<'_>, work: BoxedWork, timed: bool) -> bool {
     #[cfg(feature = "trace")]
-    let _span = tracing::info_span!(
-        "task step",
-        task = %task,
-        name = world.get::<Name>(task).map(Name::as_str),
-    )
-    .entered();
+    let _span = {
+        let task = lent.stepped().2;
+        tracing::info_span!(
+            "task step",
+            task = %task,
+            name = world.get::<Name>(task).map(Name::as_str),
+        )
+        .entered()
+    };
     if timed {
-        step_timed(world, lent, task, work)
+        step_timed(world, lent, work)
     } else {
-        step(world, lent, task, work)
+        step(world, lent, work)
     }
 }
 
@@ -383,12 +396,11 @@ fn step_traced(
 fn apply(
     world: &mut World,
     lent: &mut Lent<'_>,
-    task: Entity,
     work: BoxedWork,
     result: Result<Step, Box<dyn core::any::Any + Send>>,
     touched: bool,
 ) {
-    let (slot, generation) = lent.stepped();
+    let (slot, generation, task) = lent.stepped();
     if touched {
         // The step gave the queue back; what it queued takes effect now.
         world.flush();

@@ -19,14 +19,14 @@ pub(crate) fn release_family(
 ) {
     if let Some(parent) = parent
         && let Some(mut p) = world.get_mut::<CooperativeTask>(parent)
-        && let Some(family) = p.family.as_mut()
+        && let Some(family) = p.family_if_any()
         && let Some(i) = family.children.iter().position(|&c| c == entity)
     {
         family.children.swap_remove(i);
     }
     for child in children {
         if let Some(mut c) = world.get_mut::<CooperativeTask>(child) {
-            if let Some(family) = c.family.as_mut() {
+            if let Some(family) = c.family_if_any() {
                 family.parent = None;
             }
             if c.is_alive() {

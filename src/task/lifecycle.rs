@@ -90,7 +90,7 @@ pub(crate) fn pause(world: &mut World, entity: Entity) -> Result<(), TaskError> 
     let mut task = world
         .get_mut::<CooperativeTask>(entity)
         .ok_or(TaskError::NoSuchTask(entity))?;
-    let queue = task.state.add_pause()?;
+    let queue = task.add_pause()?;
     let place = task.place();
     follow(&mut world.into(), entity, place, queue);
     sync_paused(world, entity);
@@ -183,11 +183,14 @@ fn end(
     left: Option<(Option<BoxedWork>, u64)>,
 ) -> Option<Ending> {
     let mut task = world.get_mut::<CooperativeTask>(entity)?;
-    if task.state.finish(outcome.clone()) != Queue::Leave {
+    if task.finish(outcome.clone()) != Queue::Leave {
         return None;
     }
     let waits = task.waits.take();
-    let family = task.family.take().map(|f| *f).unwrap_or_default();
+    let family = task
+        .family_if_any()
+        .map(core::mem::take)
+        .unwrap_or_default();
     let (parent, children, waiters) = (family.parent, family.children, family.waiters);
     let slot = core::mem::replace(&mut task.slot, NIL);
     let cooperator = task.cooperator;
@@ -201,7 +204,7 @@ fn end(
         c.stats.finished += 1;
     }
     if let Some(mut task) = world.get_mut::<CooperativeTask>(entity) {
-        task.steps = steps;
+        task.rest_mut().steps = steps;
     }
     Some(Ending {
         cooperator,
@@ -252,7 +255,7 @@ pub(crate) fn on_paused_insert(mut world: DeferredWorld, ctx: HookContext) {
     if task.pause_count() > 0 {
         return;
     }
-    let Ok(queue) = task.state.add_pause() else {
+    let Ok(queue) = task.add_pause() else {
         // A finished task cannot be paused: the marker would claim a pause that does not exist.
         world.commands().entity(entity).try_remove::<Paused>();
         return;

@@ -17,7 +17,10 @@ use alloc::{boxed::Box, vec::Vec};
 use bevy_app::App;
 use bevy_ecs::{component::Component, entity::Entity};
 
-use crate::{outcome::Outcome, run_queue::NIL, task::state::State, wait::seam::Ticket, work::Work};
+use crate::{
+    error::TaskError, outcome::Outcome, run_queue::NIL, task::state::State, wait::seam::Ticket,
+    work::Work,
+};
 
 /// The lifecycle's verbs that the parts of `task/` below it use: a failed wait fails its task, a
 /// race's losing tasks stop, a parent starts its children and they stop with it. `lifecycle.rs`
@@ -88,17 +91,25 @@ pub(crate) fn build(app: &mut App) {
 pub struct CooperativeTask {
     cooperator: Entity,
     slot: u32,
-    /// Pauses, whether its own wait is pending, how it ended.
+    /// Pauses, whether its own wait is pending, whether it ended.
     state: State,
     standalone: bool,
+    /// Its pending waits: its own and those its script awaits.
+    waits: waits::Waits,
+    /// What few tasks have, or have only once they ended, in a box made on first use, so that
+    /// a runnable task is small (40 bytes): who waits for it, whom it owns, how it ended.
+    rest: Option<Box<Rest>>,
+}
+
+/// What a task has in its box (see [`CooperativeTask`]).
+#[derive(Default)]
+struct Rest {
+    family: Family,
+    /// How it ended.
+    outcome: Option<Outcome>,
     /// Steps run, once it has finished (until then the run queue counts them; read them with
     /// [`CooperateWorldExt::task_steps`](crate::CooperateWorldExt::task_steps)).
     steps: u64,
-    /// Its pending waits: its own and those its script awaits.
-    waits: waits::Waits,
-    /// Who waits for it and whom it owns, on first use: most tasks never have either, and a
-    /// task without them stays small.
-    family: Option<Box<Family>>,
 }
 
 /// The tasks a task is tied to: those waiting for it to finish, the one that owns it and those
@@ -119,7 +130,7 @@ impl core::fmt::Debug for CooperativeTask {
             .field("cooperator", &self.cooperator)
             .field("pause_count", &self.state.pause_count())
             .field("waiting", &self.state.is_waiting())
-            .field("outcome", &self.state.outcome())
+            .field("outcome", &self.outcome())
             .finish_non_exhaustive()
     }
 }
@@ -131,15 +142,46 @@ impl CooperativeTask {
             slot: NIL,
             state: State::default(),
             standalone,
-            steps: 0,
             waits: waits::Waits::default(),
-            family: None,
+            rest: None,
         }
+    }
+
+    /// Its box, made on first use.
+    fn rest_mut(&mut self) -> &mut Rest {
+        self.rest.get_or_insert_with(Box::default)
     }
 
     /// Its family, made on first use.
     fn family_mut(&mut self) -> &mut Family {
-        self.family.get_or_insert_with(Box::default)
+        &mut self.rest_mut().family
+    }
+
+    /// Its family, if it has one.
+    fn family(&self) -> Option<&Family> {
+        self.rest.as_ref().map(|r| &r.family)
+    }
+
+    /// Its family to change, if it has one.
+    fn family_if_any(&mut self) -> Option<&mut Family> {
+        self.rest.as_mut().map(|r| &mut r.family)
+    }
+
+    /// A user pause; a finished task cannot be paused.
+    fn add_pause(&mut self) -> Result<state::Queue, TaskError> {
+        self.state
+            .add_pause()
+            .map_err(|state::Finished| self.outcome().map_or(TaskError::NotPaused, Outcome::error))
+    }
+
+    /// The task ends with `outcome` (nothing, for one that has already ended: its first outcome
+    /// stands).
+    fn finish(&mut self, outcome: Outcome) -> state::Queue {
+        let queue = self.state.finish();
+        if queue == state::Queue::Leave {
+            self.rest_mut().outcome = Some(outcome);
+        }
+        queue
     }
 
     /// The cooperator that owns it. See the example on [`CooperativeTask`].
@@ -149,7 +191,7 @@ impl CooperativeTask {
 
     /// How it ended, once it has. See the example on [`CooperativeTask`].
     pub fn outcome(&self) -> Option<&Outcome> {
-        self.state.outcome()
+        self.rest.as_ref()?.outcome.as_ref()
     }
 
     /// Whether it has ended. See the example on [`CooperativeTask`].
@@ -255,13 +297,13 @@ impl CooperativeTask {
     /// assert!(app.world().get_entity(children[0]).is_err());
     /// ```
     pub fn parent(&self) -> Option<Entity> {
-        self.family.as_ref().and_then(|f| f.parent)
+        self.family().and_then(|f| f.parent)
     }
 
     /// The live tasks this one started and owns; they are stopped when it finishes. See the
     /// example on [`parent`](Self::parent).
     pub fn children(&self) -> &[Entity] {
-        self.family.as_ref().map_or(&[], |f| &f.children)
+        self.family().map_or(&[], |f| &f.children)
     }
 
     pub(crate) fn is_alive(&self) -> bool {
@@ -275,7 +317,7 @@ impl CooperativeTask {
 
     /// The steps it ran, once it has finished (until then the run queue counts them).
     pub(crate) fn finished_steps(&self) -> u64 {
-        self.steps
+        self.rest.as_ref().map_or(0, |r| r.steps)
     }
 
     /// Its cooperator and its node there.
@@ -342,3 +384,15 @@ pub struct Paused;
 /// ```
 #[derive(Component, Debug, Default, Clone, Copy)]
 pub struct RetainFinished;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_is_40_bytes() {
+        // What a runnable task carries in its table row: its waits and what few tasks have are
+        // boxed, made on first use.
+        assert_eq!(size_of::<CooperativeTask>(), 40);
+    }
+}

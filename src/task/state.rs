@@ -1,9 +1,9 @@
-//! A task's state as pure transitions: pauses, its own pending wait, its outcome. Each transition
+//! A task's state as pure transitions: pauses, its own pending wait, whether it ended. Each transition
 //! changes the state alone and returns what the run queue must do about it ([`Queue`]); the
 //! lifecycle applies that. The rule "the first pause takes the task off the queue, the last puts
 //! a live task back" is written here once, and tested without a world.
 
-use crate::{error::TaskError, outcome::Outcome};
+use crate::error::TaskError;
 
 /// What the run queue must do after a transition of a task's state.
 #[must_use = "the run queue must follow the task's state"]
@@ -20,13 +20,18 @@ pub(crate) enum Queue {
 }
 
 /// Pauses (the user's, plus one while the task's own wait is pending), whether that wait is
-/// pending, and how the task ended.
+/// pending, and whether the task ended (how it ended is kept beside, in the task: few tasks
+/// carry an outcome for long, and a live one need not carry room for it).
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pause_count: u32,
     waiting: bool,
-    outcome: Option<Outcome>,
+    finished: bool,
 }
+
+/// A finished task cannot be paused (see [`State::add_pause`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Finished;
 
 impl State {
     /// User pauses plus one while waiting.
@@ -39,12 +44,8 @@ impl State {
         self.waiting
     }
 
-    pub(super) fn outcome(&self) -> Option<&Outcome> {
-        self.outcome.as_ref()
-    }
-
     pub(super) fn is_alive(&self) -> bool {
-        self.outcome.is_none()
+        !self.finished
     }
 
     /// One pause more: the first takes the task off the queue.
@@ -72,9 +73,9 @@ impl State {
     }
 
     /// A user pause; a finished task cannot be paused.
-    pub(super) fn add_pause(&mut self) -> Result<Queue, TaskError> {
-        if let Some(outcome) = &self.outcome {
-            return Err(outcome.error());
+    pub(super) fn add_pause(&mut self) -> Result<Queue, Finished> {
+        if self.finished {
+            return Err(Finished);
         }
         Ok(self.pause())
     }
@@ -114,13 +115,13 @@ impl State {
         self.unpause()
     }
 
-    /// The task ends with `outcome`: a pending wait's pause goes, and the task leaves its queue.
-    /// Nothing, for a task that has already finished.
-    pub(super) fn finish(&mut self, outcome: Outcome) -> Queue {
-        if !self.is_alive() {
+    /// The task ends: a pending wait's pause goes, and the task leaves its queue. Nothing, for a
+    /// task that has already finished (its first outcome stands).
+    pub(super) fn finish(&mut self) -> Queue {
+        if self.finished {
             return Queue::Stay;
         }
-        self.outcome = Some(outcome);
+        self.finished = true;
         if core::mem::take(&mut self.waiting) {
             self.pause_count -= 1;
         }
@@ -184,11 +185,11 @@ mod tests {
         let mut s = State::default();
         let _ = s.add_pause();
         let _ = s.begin_wait();
-        assert_eq!(s.finish(Outcome::Stopped), Queue::Leave);
+        assert_eq!(s.finish(), Queue::Leave);
         assert_eq!(s.pause_count(), 1, "the user's pause stays");
         assert!(!s.is_waiting());
-        assert_eq!(s.finish(Outcome::Done), Queue::Stay);
-        assert_eq!(s.outcome(), Some(&Outcome::Stopped));
+        assert_eq!(s.finish(), Queue::Stay);
+        assert!(!s.is_alive());
         assert_eq!(s.end_wait(), Queue::Stay);
     }
 
@@ -196,7 +197,7 @@ mod tests {
     fn a_finished_task_takes_no_pause_and_is_never_put_back() {
         let mut s = State::default();
         let _ = s.add_pause();
-        let _ = s.finish(Outcome::Done);
+        let _ = s.finish();
         assert!(s.add_pause().is_err());
         assert_eq!(s.remove_pause(), Ok(Queue::Stay));
         assert_eq!(s.clear_pauses(), Queue::Stay);

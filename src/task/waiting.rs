@@ -264,7 +264,7 @@ pub(crate) fn cancel(
         Registration::Signal(s) => signal::unregister(world, s, task),
         Registration::Task(other) | Registration::Take(other, ..) => {
             if let Some(mut target) = world.get_mut::<CooperativeTask>(other)
-                && let Some(family) = target.family.as_mut()
+                && let Some(family) = target.family_if_any()
             {
                 family.waiters.retain(|&(t, _)| t != task);
             }

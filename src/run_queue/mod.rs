@@ -104,11 +104,20 @@ pub(crate) struct Next {
 struct Node {
     /// `Entity::PLACEHOLDER` for a free node.
     entity: Entity,
-    generation: u64,
+    /// The low half of its generation (see [`Entry::generation`]): the queue hands them out in
+    /// the order members join, which [`drain`](RunQueue::drain) follows.
+    generation: u32,
     /// While runnable, the index of its entry in the run order; while not, [`PARKED`] plus the
     /// index of its [`Parked`] record; [`NIL`] for a free node.
     at: u32,
-    timed: bool,
+}
+
+/// Whether `slot` is marked in a bitset of timed slots.
+#[inline]
+fn timed_in(timed_slots: &[u64], slot: u32) -> bool {
+    timed_slots
+        .get(slot as usize / 64)
+        .is_some_and(|w| w & (1 << (slot % 64)) != 0)
 }
 
 /// [`RunQueue::left_last`] when no entry of the run order is a hole.
@@ -134,7 +143,7 @@ impl Node {
 
     /// Still the node whose generation's low half is `generation` (not freed, not reused).
     fn is_current(&self, generation: u32) -> bool {
-        self.generation as u32 == generation && self.entity != Entity::PLACEHOLDER
+        self.generation == generation && self.entity != Entity::PLACEHOLDER
     }
 }
 
@@ -161,6 +170,9 @@ pub(crate) struct RunQueue {
     /// Members whose steps are timed (most cooperators have none, and then the step loop never
     /// looks at a node).
     timed: u32,
+    /// Which slots' steps are timed, a bit each: made when the first member is timed, so that a
+    /// node stays at 16 bytes.
+    timed_slots: Vec<u64>,
     /// The next index of `order` to step.
     cursor: usize,
     holes: usize,
@@ -200,19 +212,41 @@ impl RunQueue {
     /// Adds a member (not yet runnable) running `work` and returns its slot.
     pub(crate) fn insert(&mut self, entity: Entity, work: Option<BoxedWork>, timed: bool) -> u32 {
         self.members += 1;
-        self.timed += u32::from(timed);
         let node = Node {
             entity,
             generation: self.new_generation(),
             at: self.park(work, StepCount::default()),
-            timed,
         };
-        if let Some(slot) = self.free.pop() {
+        let slot = if let Some(slot) = self.free.pop() {
             self.nodes[slot as usize] = node;
             slot
         } else {
             self.nodes.push(node);
             (self.nodes.len() - 1) as u32
+        };
+        if timed {
+            self.set_timed_bit(slot, true);
+        }
+        slot
+    }
+
+    /// Marks the steps of `slot` timed or not, keeping the count.
+    fn set_timed_bit(&mut self, slot: u32, timed: bool) {
+        let (word, bit) = (slot as usize / 64, 1u64 << (slot % 64));
+        if self.timed_slots.len() <= word {
+            if !timed {
+                return;
+            }
+            self.timed_slots.resize(word + 1, 0);
+        }
+        let was = self.timed_slots[word] & bit != 0;
+        if was != timed {
+            self.timed_slots[word] ^= bit;
+            if timed {
+                self.timed += 1;
+            } else {
+                self.timed -= 1;
+            }
         }
     }
 
@@ -236,14 +270,14 @@ impl RunQueue {
         core::mem::take(&mut self.parked[index as usize])
     }
 
-    fn new_generation(&mut self) -> u64 {
+    fn new_generation(&mut self) -> u32 {
         if self.generations_left == 0 {
             self.next_generation = NEXT_GENERATIONS.fetch_add(GENERATION_BLOCK, Ordering::Relaxed);
             self.generations_left = GENERATION_BLOCK;
         }
         self.generations_left -= 1;
         self.next_generation += 1;
-        self.next_generation - 1
+        (self.next_generation - 1) as u32
     }
 
     /// Whether `slot` holds `entity` (guards against stale slots).
@@ -276,16 +310,8 @@ impl RunQueue {
 
     /// Sets whether the steps of the member `entity` at `slot` are timed.
     pub(crate) fn set_timed(&mut self, slot: u32, entity: Entity, timed: bool) {
-        if let Some(n) = self.nodes.get_mut(slot as usize)
-            && n.entity == entity
-            && n.timed != timed
-        {
-            n.timed = timed;
-            if timed {
-                self.timed += 1;
-            } else {
-                self.timed -= 1;
-            }
+        if self.holds(slot, entity) {
+            self.set_timed_bit(slot, timed);
         }
     }
 
@@ -298,7 +324,7 @@ impl RunQueue {
     /// Whether the steps of the member at `slot` are timed.
     #[inline]
     pub(crate) fn is_timed(&self, slot: u32) -> bool {
-        self.nodes[slot as usize].timed
+        timed_in(&self.timed_slots, slot)
     }
 
     /// The work of the member `entity` at `slot` and the steps it has run, unless the step loop
@@ -362,12 +388,12 @@ impl RunQueue {
     pub(crate) fn remove(&mut self, slot: u32) -> (Option<BoxedWork>, u64) {
         self.unlink(slot);
         let node = &mut self.nodes[slot as usize];
-        self.timed -= u32::from(node.timed);
         node.entity = Entity::PLACEHOLDER;
-        node.generation = u64::MAX;
+        node.generation = u32::MAX;
         let at = core::mem::replace(&mut node.at, NIL);
         let parked = self.unpark(at);
         let removed = (parked.work, parked.steps.count());
+        self.set_timed_bit(slot, false);
         self.free.push(slot);
         self.members -= 1;
         if self.members == 0 {
@@ -390,6 +416,7 @@ impl RunQueue {
             self.free_parked.clear();
         }
         (self.cursor, self.holes, self.timed) = (0, 0, 0);
+        self.timed_slots.clear();
         self.left_last = NOBODY_LEFT;
         #[cfg(feature = "parallel")]
         {
@@ -454,7 +481,7 @@ impl RunQueue {
             work: parked.work,
             steps: parked.steps,
             slot,
-            generation: node.generation as u32,
+            generation: node.generation,
         });
         self.runnable += 1;
     }
@@ -562,7 +589,13 @@ impl RunQueue {
                 n.entity != Entity::PLACEHOLDER && !n.runnable()
             })
             .collect();
-        others.sort_by_key(|&s| self.nodes[s as usize].generation);
+        // Oldest first: generations are handed out in joining order, and a member's age (how
+        // many were handed out since) stays exact through the low half's wrap-around while
+        // fewer than 2^32 joined after it.
+        let newest = self.next_generation as u32;
+        others.sort_by_key(|&s| {
+            core::cmp::Reverse(newest.wrapping_sub(self.nodes[s as usize].generation))
+        });
         slots.extend(others);
         let out = slots
             .into_iter()

@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 use bevy_ecs::entity::Entity;
 
-use super::{Entry, NIL, Node, RunQueue};
+use super::{Entry, NIL, Node, RunQueue, timed_in};
 
 /// A contiguous part of the run order that a parallel tick gives one thread.
 pub(crate) struct Share<'q> {
@@ -23,8 +23,8 @@ pub(crate) struct Share<'q> {
 #[derive(Clone, Copy)]
 pub(crate) struct Members<'q> {
     nodes: &'q [Node],
-    /// Whether any member's steps are timed (most cooperators have none).
-    any_timed: bool,
+    /// Which slots' steps are timed (empty when none are, as for most cooperators).
+    timed: &'q [u64],
 }
 
 impl Members<'_> {
@@ -39,7 +39,7 @@ impl Members<'_> {
     /// Whether the steps of the member at `slot` are timed.
     #[inline]
     pub(crate) fn timed(self, slot: u32) -> bool {
-        self.any_timed && self.nodes[slot as usize].timed
+        timed_in(self.timed, slot)
     }
 }
 
@@ -87,7 +87,7 @@ impl RunQueue {
         let mut shares = Vec::with_capacity(count);
         let members = Members {
             nodes: &self.nodes,
-            any_timed: self.timed > 0,
+            timed: &self.timed_slots,
         };
         let mut rest = &mut self.order[..];
         let mut base = 0;

@@ -152,8 +152,40 @@ fn drain_gives_runnable_tasks_in_run_order_then_the_paused_in_join_order() {
 }
 
 #[test]
-fn an_entry_is_32_bytes_and_a_node_24() {
+fn an_entry_is_32_bytes_and_a_node_16() {
     // The step loop streams the entries: their size is the loop's memory traffic per step.
     assert_eq!(size_of::<Entry>(), 32);
-    assert_eq!(size_of::<Node>(), 24);
+    assert_eq!(size_of::<Node>(), 16);
+}
+
+#[test]
+fn drain_keeps_the_joining_order_across_the_wrap_of_generations() {
+    let mut q = RunQueue::new();
+    // The low halves of the generations wrap round between the first two members.
+    (q.next_generation, q.generations_left) = (u64::from(u32::MAX), 16);
+    let first = q.insert(e(0), work(), false);
+    q.insert(e(1), work(), false);
+    q.insert(e(2), work(), false);
+    let _ = q.remove(first);
+    // Takes the first member's slot: slot order is no longer joining order.
+    q.insert(e(3), work(), false);
+    let drained: Vec<Entity> = q.drain().into_iter().map(|(entity, ..)| entity).collect();
+    assert_eq!(drained, [e(1), e(2), e(3)]);
+}
+
+#[test]
+fn a_reused_slot_is_not_timed_unless_asked() {
+    let mut q = RunQueue::new();
+    let timed = q.insert(e(0), work(), true);
+    q.insert(e(1), work(), false);
+    assert!(q.any_timed() && q.is_timed(timed));
+    let _ = q.remove(timed);
+    assert!(!q.any_timed());
+    let reused = q.insert(e(2), work(), false);
+    assert_eq!(reused, timed);
+    assert!(!q.is_timed(reused));
+    q.set_timed(reused, e(2), true);
+    assert!(q.any_timed() && q.is_timed(reused));
+    q.set_timed(reused, e(9), false); // not its entity: nothing changes
+    assert!(q.is_timed(reused));
 }

@@ -18,25 +18,22 @@ use crate::{
 /// the task: while nothing it awaits is ready, the script waits on its waker (its own wait), and
 /// each resolution is delivered to the script and wakes it.
 ///
-/// All of it is in a box made when a wait begins and given back when the last one ends: a task
-/// that is not waiting (a runnable one) carries one empty pointer. The index of the last race's
-/// winner keeps the box until the next wait that is no race.
+/// One list, whose first place is kept inline: most tasks never await more than their own wait,
+/// and theirs then costs no allocation, and no memory of its own to reach on every wake. The
+/// rest (a script's waits, a race's winner) is boxed on first use, so that a task that has none
+/// stays small.
 #[derive(Default)]
-pub(crate) struct Waits(Option<Box<Inner>>);
-
-/// What [`Waits`] holds while any wait is pending (or a race's winner is to be read).
-#[derive(Default)]
-struct Inner {
+pub(crate) struct Waits {
     own: Option<Pending>,
+    more: Option<Box<More>>,
+}
+
+/// What few tasks' waits have: the waits a script awaits, and the last race's winner.
+#[derive(Default)]
+struct More {
     awaited: Vec<Pending>,
     /// The index of the last race's winner.
     winner: Option<u32>,
-}
-
-impl Inner {
-    fn is_empty(&self) -> bool {
-        self.own.is_none() && self.awaited.is_empty() && self.winner.is_none()
-    }
 }
 
 /// Every pending wait a finished task held, its own first (see [`Waits::take`]).
@@ -62,45 +59,32 @@ pub(crate) type Deliver =
     Box<dyn FnOnce(&mut World, Result<(), Failure>, Option<u32>) + Send + Sync>;
 
 impl Waits {
-    fn inner_mut(&mut self) -> &mut Inner {
-        self.0.get_or_insert_with(Box::default)
-    }
-
-    /// Gives the box back once nothing is in it.
-    fn tidy(&mut self) {
-        if self.0.as_ref().is_some_and(|i| i.is_empty()) {
-            self.0 = None;
-        }
-    }
-
     /// The task's own wait, pending.
     pub(crate) fn own(&self) -> Option<&Pending> {
-        self.0.as_ref()?.own.as_ref()
+        self.own.as_ref()
     }
 
     /// The waits a script awaits, in the order they began.
     pub(crate) fn awaited(&self) -> &[Pending] {
-        self.0.as_ref().map_or(&[], |i| &i.awaited)
+        self.more.as_ref().map_or(&[], |m| &m.awaited)
     }
 
     /// The index of the last race's winner.
     pub(crate) fn winner(&self) -> Option<u32> {
-        self.0.as_ref().and_then(|i| i.winner)
+        self.more.as_ref().and_then(|m| m.winner)
     }
 
     /// Sets the last race's winner.
     pub(crate) fn set_winner(&mut self, winner: Option<u32>) {
-        if winner.is_some() || self.0.is_some() {
-            self.inner_mut().winner = winner;
-            self.tidy();
+        if winner.is_some() || self.more.is_some() {
+            self.more.get_or_insert_with(Box::default).winner = winner;
         }
     }
 
     /// The task's own wait begins; what it leaves at its source is kept once it is registered.
     pub(crate) fn begin_own(&mut self, ticket: Ticket) {
-        let inner = self.inner_mut();
-        debug_assert!(inner.own.is_none());
-        inner.own = Some(Pending {
+        debug_assert!(self.own.is_none());
+        self.own = Some(Pending {
             ticket,
             registration: Registration::None,
             then: Then::Resume,
@@ -114,7 +98,7 @@ impl Waits {
         ticket: Ticket,
         registration: Registration,
     ) -> Option<Registration> {
-        match self.0.as_mut().and_then(|i| i.own.as_mut()) {
+        match &mut self.own {
             Some(own) if own.ticket == ticket => {
                 own.registration = registration;
                 None
@@ -125,42 +109,41 @@ impl Waits {
 
     /// A script's wait, pending.
     pub(crate) fn push(&mut self, ticket: Ticket, registration: Registration, then: Then) {
-        self.inner_mut().awaited.push(Pending {
-            ticket,
-            registration,
-            then,
-        });
+        self.more
+            .get_or_insert_with(Box::default)
+            .awaited
+            .push(Pending {
+                ticket,
+                registration,
+                then,
+            });
     }
 
     /// Takes the pending wait `ticket` out of the list.
     pub(crate) fn remove(&mut self, ticket: Ticket) -> Option<Pending> {
-        let inner = self.0.as_mut()?;
-        let removed = if inner.own.as_ref().is_some_and(|own| own.ticket == ticket) {
-            inner.own.take()
-        } else {
-            let index = inner.awaited.iter().position(|p| p.ticket == ticket)?;
-            Some(inner.awaited.remove(index))
-        };
-        self.tidy();
-        removed
+        if self.own.as_ref().is_some_and(|own| own.ticket == ticket) {
+            return self.own.take();
+        }
+        let awaited = &mut self.more.as_mut()?.awaited;
+        let index = awaited.iter().position(|p| p.ticket == ticket)?;
+        Some(awaited.remove(index))
     }
 
     /// Every pending wait, in order.
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Pending> {
-        self.0
+        self.own
             .iter_mut()
-            .flat_map(|i| i.own.iter_mut().chain(i.awaited.iter_mut()))
+            .chain(self.more.iter_mut().flat_map(|m| m.awaited.iter_mut()))
     }
 
-    /// Every pending wait, the task's own first (the task finished; a race's winner stays
-    /// readable).
+    /// Every pending wait, the task's own first (the task finished).
     pub(crate) fn take(&mut self) -> Taken {
-        let Some(inner) = self.0.as_mut() else {
-            return None.into_iter().chain(Vec::new());
-        };
-        let own = inner.own.take().into_iter();
-        let awaited = core::mem::take(&mut inner.awaited);
-        self.tidy();
+        let own = self.own.take().into_iter();
+        let awaited = self
+            .more
+            .as_mut()
+            .map(|m| core::mem::take(&mut m.awaited))
+            .unwrap_or_default();
         own.chain(awaited)
     }
 }

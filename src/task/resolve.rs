@@ -198,14 +198,14 @@ fn settle(
     let mut result = Some(result);
     let mut ended = Vec::new();
     let mut settled = None;
-    for pending in task.waits.iter_mut() {
-        let Registration::Join(join) = &mut pending.registration else {
+    for (pending, registration) in task.waits.iter_mut() {
+        let Registration::Join(join) = registration else {
             continue;
         };
         match join.offer(ticket, &mut result, &mut ended) {
             Offer::NotMine => continue,
             Offer::Absorbed => {}
-            Offer::Settled(result, winner) => settled = Some((pending.ticket, result, winner)),
+            Offer::Settled(result, winner) => settled = Some((pending, result, winner)),
         }
         break;
     }

@@ -119,3 +119,30 @@ fn a_task_s_steps_are_counted_and_kept_once_it_finishes() {
         Err(TaskError::NoSuchTask(nobody))
     );
 }
+
+#[test]
+fn the_longest_step_names_its_task_when_that_step_ends_it() {
+    // The run order keeps no entities: a step timed alone that finished its task must still be
+    // named after it (its node is gone by the time the clock is read).
+    let mut app = app_with(Budget::Time(Duration::from_micros(100)));
+    let manual = manual_clock(&mut app);
+    let coop = global(&app);
+    let m = manual.clone();
+    app.world_mut().cooperate(std::iter::repeat_with(move || {
+        m.advance(Duration::from_micros(10));
+    }));
+    let m = manual.clone();
+    let last = app
+        .world_mut()
+        .cooperate(from_fn(move |_: &mut StepContext| {
+            m.advance(Duration::from_micros(250));
+            Step::Done
+        }));
+    app.update();
+    let stats = app.world().get::<Cooperator>(coop).unwrap().stats().clone();
+    assert_eq!(stats.longest_step, Some((last, Duration::from_micros(250))));
+    assert!(
+        app.world().get_entity(last).is_err(),
+        "it finished and was cleaned up"
+    );
+}

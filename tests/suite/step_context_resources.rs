@@ -49,3 +49,36 @@ fn a_missing_resource_is_none_and_the_task_goes_on() {
     app.update();
     assert_eq!(app.world().task_steps(task), Ok(3));
 }
+
+/// Which task each step says it is, before and after it used the world.
+#[derive(Resource, Default)]
+struct Names(Vec<(Entity, Entity)>);
+
+#[test]
+fn a_step_knows_its_task_before_and_after_it_uses_the_world() {
+    // The run order keeps no entities: the step's task is looked up in the queue while the loop
+    // holds it, and recorded when the first world access gives the queue back.
+    let mut app = App::new();
+    app.add_plugins(CooperatorPlugin::default().with_budget(Budget::Steps(4)))
+        .init_resource::<Names>();
+    app.finish();
+    app.cleanup();
+    let tasks: Vec<Entity> = (0..2)
+        .map(|_| {
+            app.world_mut().cooperate(from_fn(|cx: &mut StepContext| {
+                let before = cx.task();
+                cx.world()
+                    .resource_mut::<Names>()
+                    .0
+                    .push((before, Entity::PLACEHOLDER));
+                let after = cx.task();
+                cx.world().resource_mut::<Names>().0.last_mut().unwrap().1 = after;
+            }))
+        })
+        .collect();
+    app.update();
+    let names = &app.world().resource::<Names>().0;
+    let expected: Vec<(Entity, Entity)> =
+        [0, 1, 0, 1].iter().map(|&i| (tasks[i], tasks[i])).collect();
+    assert_eq!(*names, expected);
+}

@@ -14,10 +14,9 @@
 //! stepping thread spinning, 5 runs of 400 deadlines of 2 ms woke it (medians of the runs) 54 µs
 //! late at the median, 78 µs at p90, 160 µs at p99 and 2.9 ms at most; other sittings of the same
 //! VM measured up to 71 µs, 1.2 ms and 3.2 ms (`benches/adherence` prints it for the machine it
-//! runs on). The guarantee does
-//! not lean on it: the step loop's own clock reads, after every step of a task seen heavy, end
-//! the tick in every case but a single task whose cost jumps inside one batch (see
-//! [`Budget`](crate::Budget)).
+//! runs on). The guarantee does not lean on it: the step loop's own clock reads, after every step
+//! of a task seen heavy, end the tick in every case but a single task whose cost jumps inside one
+//! batch (see [`Budget`](crate::Budget)).
 
 use alloc::sync::Arc;
 use bevy_platform::time::Instant;

@@ -20,23 +20,23 @@ use crate::clock::CooperatorClock;
 /// (Twisted's rule): a zero budget makes slow progress, never none.
 ///
 /// # The guarantee
-/// With [`Budget::Time`], [`Budget::FrameFraction`] and [`Budget::FillFrame`], a tick ends at
-/// most **one step** past its deadline for every mix of tasks whose own step costs are steady
-/// or change gradually: a crowd of cheap tasks with heavy ones among them, a ramp, tasks turning
-/// heavy one after another. It does not depend on a thread waking on time. The step loop reads the clock after a batch of
-/// steps whose predicted cost stays within 1/32 of the budget and half of the time left. A task
-/// whose step was seen taking a microsecond or more is marked heavy, and the clock is read
-/// after each of its steps (a few percent of such a step). A batch that took more than twice
-/// its allowance marks its tasks, which are then timed alone, and the rest of that tick reads
-/// the clock after every step.
+/// With [`Budget::Time`], [`Budget::FrameFraction`] and [`Budget::FillFrame`], a tick ends at most
+/// **one step** past its deadline for every mix of tasks whose own step costs are steady or change
+/// gradually: a crowd of cheap tasks with heavy ones among them, a ramp, tasks turning heavy one
+/// after another. It does not depend on a thread waking on time. The step loop reads the clock
+/// after a batch of steps whose predicted cost stays within 1/32 of the budget and half of the time
+/// left. A task whose step was seen taking a microsecond or more is marked heavy, and the clock is
+/// read after each of its steps (a few percent of such a step). A batch that took more than twice
+/// its allowance marks its tasks, which are then timed alone, and the rest of that tick reads the
+/// clock after every step.
 ///
 /// The one exception: a **single task whose step cost jumps inside one batch** (50 ns steps that
-/// turn into 1 ms steps) may run on for the rest of that batch. A deadline watcher thread ends
-/// it: it raises a flag the loop reads after every step (one atomic load). The bound is then one
-/// step plus the watcher's lateness. On a 2-core Linux VM that lateness was 54 µs at the
-/// median, 160 µs at p99 and 2.9 ms at most (`benches/adherence`, medians of 5 runs). When a task's step cost jumps
-/// in a crowd, the bound is one step plus the rest of one batch of cheap steps, at most 1/32 of
-/// the budget.
+/// turn into 1 ms steps) may run on for the rest of that batch. A deadline watcher thread ends it:
+/// it raises a flag the loop reads after every step (one atomic load). The bound is then one step
+/// plus the watcher's lateness. On a 2-core Linux VM that lateness was 54 µs at the median, 160 µs
+/// at p99 and 2.9 ms at most (`benches/adherence`, medians of 5 runs). When a task's step cost
+/// jumps in a crowd, the bound is one step plus the rest of one batch of cheap steps, at most 1/32
+/// of the budget.
 ///
 /// Where no watcher thread can run, or the clock is a [`CooperatorClock::manual`] one, the clock
 /// is read after every step instead. [`Watcher`](crate::Watcher) injects a late or absent watcher, to test

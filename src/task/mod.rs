@@ -171,6 +171,7 @@ impl CooperativeTask {
     fn add_pause(&mut self) -> Result<state::Queue, TaskError> {
         self.state
             .add_pause()
+            // A finished task always has its outcome (see `finish`).
             .map_err(|state::Finished| self.outcome().map_or(TaskError::NotPaused, Outcome::error))
     }
 

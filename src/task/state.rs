@@ -1,7 +1,7 @@
-//! A task's state as pure transitions: pauses, its own pending wait, whether it ended. Each transition
-//! changes the state alone and returns what the run queue must do about it ([`Queue`]); the
-//! lifecycle applies that. The rule "the first pause takes the task off the queue, the last puts
-//! a live task back" is written here once, and tested without a world.
+//! A task's state as pure transitions: pauses, its own pending wait, whether it ended. Each
+//! transition changes the state alone and returns what the run queue must do about it ([`Queue`]);
+//! the lifecycle applies that. The rule "the first pause takes the task off the queue, the last
+//! puts a live task back" is written here once, and tested without a world.
 
 use crate::error::TaskError;
 

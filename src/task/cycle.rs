@@ -24,10 +24,10 @@ impl Needs {
     /// What `task`'s pending waits need.
     fn of_task(task: &CooperativeTask) -> Self {
         let mut needs = Needs::default();
-        if let Some(own) = task.waits.own() {
+        if let Some(own) = task.own_wait() {
             needs.add(&own.registration);
         }
-        match task.waits.awaited() {
+        match task.awaited() {
             [] => {}
             [only] => needs.add(&only.registration),
             several => needs.any.push(
@@ -48,7 +48,8 @@ impl Needs {
 
     fn add(&mut self, registration: &Registration) {
         match registration {
-            Registration::Task(other) | Registration::Take(other, _) => self.all.push(*other),
+            Registration::Task(other) => self.all.push(*other),
+            Registration::Take(take) => self.all.push(take.from),
             Registration::Join(join) if join.mode == JoinMode::Race => {
                 let branches = join.subs.iter().filter(|sub| !sub.done);
                 self.any
@@ -178,7 +179,7 @@ impl<'w> Walk<'w> {
 /// The cycle a script sleeping on its waker is caught in, if every wait it has in flight needs a
 /// task that waits, through other tasks, on it: then nothing it awaits can ever wake it.
 pub(crate) fn script_cycle(world: &World, task: Entity) -> Option<WaitCycle> {
-    let awaited = world.get::<CooperativeTask>(task)?.waits.awaited();
+    let awaited = world.get::<CooperativeTask>(task)?.awaited();
     let group: Vec<Needs> = awaited
         .iter()
         .map(|awaited| Needs::of(&awaited.registration))

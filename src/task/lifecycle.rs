@@ -186,7 +186,7 @@ fn end(
     if task.finish(outcome.clone()) != Queue::Leave {
         return None;
     }
-    let waits = task.waits.take();
+    let waits = task.take_waits();
     let family = task
         .family_if_any()
         .map(core::mem::take)
@@ -223,7 +223,7 @@ fn end(
 fn settle_ending(world: &mut World, entity: Entity, ending: Ending) {
     drop(ending.work);
     for pending in ending.waits {
-        waiting::cancel(world, entity, pending.registration, false);
+        waiting::cancel(world, entity, pending.ticket, pending.registration, false);
     }
     release_family(world, entity, ending.parent, ending.children);
     announce(

@@ -91,13 +91,13 @@ pub(crate) fn build(app: &mut App) {
 pub struct CooperativeTask {
     cooperator: Entity,
     slot: u32,
-    /// Pauses, whether its own wait is pending, whether it ended.
+    /// Pauses, whether its own wait is pending, whether it ended, whether its entity is its own.
     state: State,
-    standalone: bool,
-    /// Its pending waits: its own and those its script awaits.
-    waits: waits::Waits,
-    /// What few tasks have, or have only once they ended, in a box made on first use, so that
-    /// a live task is smaller (80 bytes, was 120): who waits for it, whom it owns, how it ended.
+    /// Its own wait, pending (see [`waits`]).
+    own: Option<waits::Own>,
+    /// What few tasks have, or have only once they ended, in a box made on first use, so that a
+    /// live task is small (48 bytes): who waits for it, whom it owns, how it ended, the waits its
+    /// script awaits.
     rest: Option<Box<Rest>>,
 }
 
@@ -110,6 +110,8 @@ struct Rest {
     /// Steps run, once it has finished (until then the run queue counts them; read them with
     /// [`CooperateWorldExt::task_steps`](crate::CooperateWorldExt::task_steps)).
     steps: u64,
+    /// The waits its script awaits, and the last race's winner.
+    more: waits::More,
 }
 
 /// The tasks a task is tied to: those waiting for it to finish, the one that owns it and those
@@ -140,9 +142,8 @@ impl CooperativeTask {
         CooperativeTask {
             cooperator,
             slot: NIL,
-            state: State::default(),
-            standalone,
-            waits: waits::Waits::default(),
+            state: State::new(standalone),
+            own: None,
             rest: None,
         }
     }
@@ -247,7 +248,7 @@ impl CooperativeTask {
     /// assert!(app.world().get::<CooperativeTask>(npc).is_none());
     /// ```
     pub fn is_standalone(&self) -> bool {
-        self.standalone
+        self.state.is_standalone()
     }
 
     /// The index (in the list given to [`Wait::race`](crate::Wait::race)) of the wait that won the
@@ -271,7 +272,7 @@ impl CooperativeTask {
     /// assert_eq!(task.race_winner(), Some(1));
     /// ```
     pub fn race_winner(&self) -> Option<usize> {
-        self.waits.winner().map(|w| w as usize)
+        self.winner().map(|w| w as usize)
     }
 
     /// The task that started this one and owns it, if any.
@@ -391,9 +392,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_task_is_80_bytes() {
+    fn a_task_is_48_bytes() {
         // What a live task carries in its table row: its own wait is inline (a box made at each
         // wait cost a frame-wait wake 40-50 % more here); what few tasks have is boxed.
-        assert_eq!(size_of::<CooperativeTask>(), 80);
+        assert_eq!(size_of::<CooperativeTask>(), 48);
+        assert_eq!(size_of::<crate::wait::registration::Registration>(), 16);
+        assert_eq!(size_of::<waits::Own>(), 24);
+        assert_eq!(size_of::<Option<waits::Own>>(), 24);
+        assert_eq!(size_of::<State>(), 4);
     }
 }

@@ -43,7 +43,7 @@ pub(crate) fn begin(world: &mut World, entity: Entity, wait: Wait, then: Then) -
     let deliver = match then {
         Then::Resume => {
             // Pending from now on: whatever finishes the task while it registers cancels it.
-            task.waits.begin_own(ticket);
+            task.begin_own(ticket);
             let queue = task.state.begin_wait();
             let place = task.place();
             follow(&mut world.into(), entity, place, queue);
@@ -57,7 +57,7 @@ pub(crate) fn begin(world: &mut World, entity: Entity, wait: Wait, then: Then) -
     if winner.is_some()
         && let Some(mut task) = world.get_mut::<CooperativeTask>(entity)
     {
-        task.waits.set_winner(winner);
+        task.set_winner(winner);
     }
     let result = match registered {
         Registered::Pending(registration) => {
@@ -88,10 +88,9 @@ fn keep(
     let own = deliver.is_none();
     let left = match world.get_mut::<CooperativeTask>(entity) {
         Some(mut task) => match deliver {
-            None => task.waits.register_own(ticket, registration),
+            None => task.register_own(ticket, registration),
             Some(deliver) if task.is_alive() => {
-                task.waits
-                    .push(ticket, registration, Then::Deliver(deliver));
+                task.push_awaited(ticket, registration, Then::Deliver(deliver));
                 None
             }
             Some(_) => Some(registration),
@@ -100,7 +99,7 @@ fn keep(
     };
     let kept = left.is_none();
     if let Some(registration) = left {
-        waiting::cancel(world, entity, registration, false);
+        waiting::cancel(world, entity, ticket, registration, false);
     }
     if own {
         sync_paused(world, entity);
@@ -120,7 +119,7 @@ fn fail_script_cycle(world: &mut World, entity: Entity) {
     };
     let first = world
         .get::<CooperativeTask>(entity)
-        .and_then(|task| task.waits.awaited().first())
+        .and_then(|task| task.awaited().first())
         .map(|awaited| awaited.ticket);
     if let Some(ticket) = first {
         resolve(world, entity, ticket, Err(Failure::new(cycle)));
@@ -182,9 +181,9 @@ fn settle(
     let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
         return;
     };
-    if let Some(pending) = task.waits.remove(ticket) {
+    if let Some(pending) = task.remove_wait(ticket) {
         if winner.is_some() {
-            task.waits.set_winner(winner);
+            task.set_winner(winner);
         }
         if matches!(pending.then, Then::Resume) && result.is_ok() {
             // The task's own wait ended well: its pause goes, while the task is at hand.
@@ -198,7 +197,7 @@ fn settle(
     let mut result = Some(result);
     let mut ended = Vec::new();
     let mut settled = None;
-    for (pending, registration) in task.waits.iter_mut() {
+    for (pending, registration) in task.waits_mut() {
         let Registration::Join(join) = registration else {
             continue;
         };
@@ -209,8 +208,8 @@ fn settle(
         }
         break;
     }
-    for (registration, stop_losers) in ended {
-        waiting::cancel(world, entity, registration, stop_losers);
+    for (ticket, registration, stop_losers) in ended {
+        waiting::cancel(world, entity, ticket, registration, stop_losers);
     }
     if let Some((ticket, result, winner)) = settled {
         settle(world, entity, ticket, result, winner);
@@ -230,8 +229,8 @@ fn apply(
     winner: Option<u32>,
 ) {
     let left = match pending.registration {
-        Registration::Take(from, take) if result.is_ok() => {
-            take(world, from, entity);
+        Registration::Take(take) if result.is_ok() => {
+            (take.take)(world, take.from, entity);
             None
         }
         registration => Some(registration),
@@ -239,7 +238,7 @@ fn apply(
     let release = |world: &mut World, left: Option<Registration>| {
         if let Some(registration) = left {
             let race = registration.is_race();
-            waiting::cancel(world, entity, registration, race);
+            waiting::cancel(world, entity, pending.ticket, registration, race);
         }
     };
     match (pending.then, result) {
@@ -257,7 +256,7 @@ fn apply(
             // A script sleeping on its waker has an answer to look at.
             let waker = world
                 .get::<CooperativeTask>(entity)
-                .and_then(|task| task.waits.own())
+                .and_then(|task| task.own_wait())
                 .filter(|own| matches!(own.registration, Registration::Waker))
                 .map(|own| own.ticket);
             if let Some(waker) = waker {
@@ -273,7 +272,7 @@ pub(crate) fn cancel_awaited(world: &mut World, entity: Entity, ticket: Ticket) 
     let Some(mut task) = world.get_mut::<CooperativeTask>(entity) else {
         return;
     };
-    if let Some(pending) = task.waits.remove(ticket) {
-        waiting::cancel(world, entity, pending.registration, false);
+    if let Some(pending) = task.remove_wait(ticket) {
+        waiting::cancel(world, entity, ticket, pending.registration, false);
     }
 }

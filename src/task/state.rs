@@ -20,38 +20,63 @@ pub(crate) enum Queue {
 }
 
 /// Pauses (the user's, plus one while the task's own wait is pending), whether that wait is
-/// pending, and whether the task ended (how it ended is kept beside, in the task: few tasks
-/// carry an outcome for long, and a live one need not carry room for it).
+/// pending, whether the task ended (how it ended is kept beside, in the task: few tasks carry an
+/// outcome for long, and a live one need not carry room for it), and whether the task's entity
+/// is its own: in 4 bytes, so that a task is 48.
 #[derive(Debug, Default)]
-pub(crate) struct State {
-    pause_count: u32,
-    waiting: bool,
-    finished: bool,
-}
+pub(crate) struct State(u32);
 
 /// A finished task cannot be paused (see [`State::add_pause`]).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Finished;
 
+/// The pause count's bits; more pauses at once than this many count as this many.
+const PAUSES: u32 = (1 << 29) - 1;
+const WAITING: u32 = 1 << 29;
+const FINISHED: u32 = 1 << 30;
+const STANDALONE: u32 = 1 << 31;
+
 impl State {
+    /// A live task's state: not paused; `standalone` if its entity was spawned for it.
+    pub(super) fn new(standalone: bool) -> Self {
+        State(if standalone { STANDALONE } else { 0 })
+    }
+
     /// User pauses plus one while waiting.
     pub(super) fn pause_count(&self) -> u32 {
-        self.pause_count
+        self.0 & PAUSES
+    }
+
+    fn set_pause_count(&mut self, count: u32) {
+        self.0 = (self.0 & !PAUSES) | count.min(PAUSES);
     }
 
     /// Whether the task's own wait is pending.
     pub(super) fn is_waiting(&self) -> bool {
-        self.waiting
+        self.0 & WAITING != 0
+    }
+
+    /// Ends the pending wait, if any: whether there was one.
+    fn take_waiting(&mut self) -> bool {
+        let waiting = self.is_waiting();
+        self.0 &= !WAITING;
+        waiting
     }
 
     pub(super) fn is_alive(&self) -> bool {
-        !self.finished
+        self.0 & FINISHED == 0
+    }
+
+    /// Whether the task's entity was spawned for it (despawned when it ends).
+    pub(super) fn is_standalone(&self) -> bool {
+        self.0 & STANDALONE != 0
     }
 
     /// One pause more: the first takes the task off the queue.
     fn pause(&mut self) -> Queue {
-        self.pause_count += 1;
-        if self.pause_count == 1 {
+        let count = self.pause_count();
+        self.set_pause_count(count.saturating_add(1));
+        if count == 0 {
             Queue::TakeOff
         } else {
             Queue::Stay
@@ -60,12 +85,12 @@ impl State {
 
     /// One pause less: the last puts a live task back.
     fn unpause(&mut self) -> Queue {
-        self.pause_count -= 1;
+        self.set_pause_count(self.pause_count().saturating_sub(1));
         self.back_if_free()
     }
 
     fn back_if_free(&self) -> Queue {
-        if self.pause_count == 0 && self.is_alive() {
+        if self.pause_count() == 0 && self.is_alive() {
             Queue::PutBack
         } else {
             Queue::Stay
@@ -74,7 +99,7 @@ impl State {
 
     /// A user pause; a finished task cannot be paused.
     pub(super) fn add_pause(&mut self) -> Result<Queue, Finished> {
-        if self.finished {
+        if !self.is_alive() {
             return Err(Finished);
         }
         Ok(self.pause())
@@ -82,7 +107,7 @@ impl State {
 
     /// A user resume; a pending wait's pause is not the user's to resume.
     pub(super) fn remove_pause(&mut self) -> Result<Queue, TaskError> {
-        if self.pause_count == u32::from(self.waiting) {
+        if self.pause_count() == u32::from(self.is_waiting()) {
             return Err(TaskError::NotPaused);
         }
         Ok(self.unpause())
@@ -91,25 +116,25 @@ impl State {
     /// Every user pause goes (the [`Paused`](crate::Paused) marker was removed by hand); a
     /// pending wait's pause stays.
     pub(super) fn clear_pauses(&mut self) -> Queue {
-        if self.pause_count == 0 {
+        if self.pause_count() == 0 {
             return Queue::Stay;
         }
-        self.pause_count = u32::from(self.waiting);
+        self.set_pause_count(u32::from(self.is_waiting()));
         self.back_if_free()
     }
 
     /// The task's own wait begins: one pause until it ends. Only a live task that is not waiting
     /// begins a wait.
     pub(super) fn begin_wait(&mut self) -> Queue {
-        debug_assert!(self.is_alive() && !self.waiting);
-        self.waiting = true;
+        debug_assert!(self.is_alive() && !self.is_waiting());
+        self.0 |= WAITING;
         self.pause()
     }
 
     /// The task's own wait ended: its pause goes. Nothing, if it is not waiting (it finished
     /// meanwhile).
     pub(super) fn end_wait(&mut self) -> Queue {
-        if !core::mem::take(&mut self.waiting) {
+        if !self.take_waiting() {
             return Queue::Stay;
         }
         self.unpause()
@@ -118,12 +143,12 @@ impl State {
     /// The task ends: a pending wait's pause goes, and the task leaves its queue. Nothing, for a
     /// task that has already finished (its first outcome stands).
     pub(super) fn finish(&mut self) -> Queue {
-        if self.finished {
+        if !self.is_alive() {
             return Queue::Stay;
         }
-        self.finished = true;
-        if core::mem::take(&mut self.waiting) {
-            self.pause_count -= 1;
+        self.0 |= FINISHED;
+        if self.take_waiting() {
+            self.set_pause_count(self.pause_count() - 1);
         }
         Queue::Leave
     }
@@ -191,6 +216,22 @@ mod tests {
         assert_eq!(s.finish(), Queue::Stay);
         assert!(!s.is_alive());
         assert_eq!(s.end_wait(), Queue::Stay);
+    }
+
+    #[test]
+    fn the_flags_keep_out_of_the_pause_count_and_it_saturates() {
+        let mut s = State::new(true);
+        assert!(s.is_standalone() && s.is_alive() && !s.is_waiting());
+        s.set_pause_count(u32::MAX);
+        assert_eq!(s.pause_count(), PAUSES);
+        assert_eq!(s.add_pause(), Ok(Queue::Stay));
+        assert_eq!(s.pause_count(), PAUSES);
+        assert!(s.is_standalone() && s.is_alive() && !s.is_waiting());
+        assert_eq!(s.begin_wait(), Queue::Stay);
+        assert_eq!(s.finish(), Queue::Leave);
+        assert_eq!(s.pause_count(), PAUSES - 1);
+        assert!(s.is_standalone() && !s.is_alive() && !s.is_waiting());
+        assert!(!State::new(false).is_standalone());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::{
     wait::{
         Wait, WaitKind, future,
         join::{Join, JoinMode, Offer, Sub, WaitTimedOut},
-        registration::{Registered, Registration},
+        registration::{Registered, Registration, Take},
         seam::{Ticket, new_ticket},
         signal, timers,
     },
@@ -112,7 +112,9 @@ pub(crate) fn register(
                 take(world, other, task);
                 Registered::Now(Ok(()))
             }
-            Registered::Pending(_) => Registered::Pending(Registration::Take(other, take)),
+            Registered::Pending(_) => {
+                Registered::Pending(Registration::Take(Box::new(Take { from: other, take })))
+            }
             now => now,
         },
         WaitKind::Frames(0) => Registered::Now(Ok(())),
@@ -122,10 +124,20 @@ pub(crate) fn register(
         }
         WaitKind::Custom(_, register) => register(world, task, ticket),
         WaitKind::Waker(waker) => future::register_waker(&waker, ticket),
-        WaitKind::Join(mode, waits) => register_join_with(world, task, mode, waits, None, winner),
+        WaitKind::Join(mode, waits) => {
+            register_join_with(world, task, ticket, mode, waits, None, winner)
+        }
         WaitKind::Timeout(wait, clock, duration) => {
             let timer = Wait::new(WaitKind::Time(clock, duration));
-            register_join_with(world, task, JoinMode::Race, [*wait, timer], Some(1), winner)
+            register_join_with(
+                world,
+                task,
+                ticket,
+                JoinMode::Race,
+                [*wait, timer],
+                Some(1),
+                winner,
+            )
         }
     }
 }
@@ -160,6 +172,7 @@ fn register_task(world: &mut World, task: Entity, ticket: Ticket, other: Entity)
 fn register_join_with(
     world: &mut World,
     task: Entity,
+    ticket: Ticket,
     mode: JoinMode,
     waits: impl IntoIterator<Item = Wait>,
     timer: Option<usize>,
@@ -185,10 +198,10 @@ fn register_join_with(
     // branch is refused (any other may still win it).
     let (mut refused, mut refusal) = (0, None);
     for (index, wait) in waits.into_iter().enumerate() {
-        let ticket = new_ticket();
-        let registered = register(wait, world, task, ticket, noted);
+        let sub_ticket = new_ticket();
+        let registered = register(wait, world, task, sub_ticket, noted);
         join.subs.push(Sub {
-            ticket,
+            ticket: sub_ticket,
             registration: Registration::None,
             done: false,
             target: targets[index],
@@ -222,7 +235,7 @@ fn register_join_with(
     if settled.is_none()
         && let Some(failure) = refusal.filter(|_| mode != JoinMode::Race || refused == count)
     {
-        cancel(world, task, Registration::Join(join), false);
+        cancel(world, task, ticket, Registration::Join(join), false);
         return Registered::Refused(failure);
     }
     let Some((result, winner, last)) = settled else {
@@ -244,7 +257,7 @@ fn register_join_with(
     } else {
         Vec::new()
     };
-    cancel(world, task, Registration::Join(join), race);
+    cancel(world, task, ticket, Registration::Join(join), race);
     for loser in losers {
         stop_loser(world, loser);
     }
@@ -256,21 +269,17 @@ fn register_join_with(
 pub(crate) fn cancel(
     world: &mut World,
     task: Entity,
+    ticket: Ticket,
     registration: Registration,
     stop_losers: bool,
 ) {
     match registration {
         Registration::None | Registration::Waker => {}
         Registration::Signal(s) => signal::unregister(world, s, task),
-        Registration::Task(other) | Registration::Take(other, ..) => {
-            if let Some(mut target) = world.get_mut::<CooperativeTask>(other)
-                && let Some(family) = target.family_if_any()
-            {
-                family.waiters.retain(|&(t, _)| t != task);
-            }
-        }
-        Registration::Timer(key) => timers::cancel(world, key),
-        Registration::Remove(remove, ticket) => remove(world, task, ticket),
+        Registration::Task(other) => leave_waiters(world, other, task),
+        Registration::Take(take) => leave_waiters(world, take.from, task),
+        Registration::Timer(key) => timers::cancel(world, key, ticket),
+        Registration::Remove(remove) => remove(world, task, ticket),
         Registration::Observer(observer) => {
             if let Ok(e) = world.get_entity_mut(observer) {
                 e.despawn();
@@ -286,12 +295,21 @@ pub(crate) fn cancel(
                 if stop && let Some(t) = sub.target {
                     losers.push(t);
                 }
-                cancel(world, task, sub.registration, false);
+                cancel(world, task, sub.ticket, sub.registration, false);
             }
             for loser in losers {
                 stop_loser(world, loser);
             }
         }
+    }
+}
+
+/// `task` no longer waits for `other` to finish.
+fn leave_waiters(world: &mut World, other: Entity, task: Entity) {
+    if let Some(mut target) = world.get_mut::<CooperativeTask>(other)
+        && let Some(family) = target.family_if_any()
+    {
+        family.waiters.retain(|&(t, _)| t != task);
     }
 }
 

@@ -212,7 +212,7 @@ pub(crate) fn register(world: &mut World, task: Entity, ticket: Ticket, home: &H
             world
                 .get_resource_or_init::<ConditionWaits>()
                 .merge(Group::new(home.clone(), task, ticket));
-            Registered::Pending(Registration::Remove(remove, ticket))
+            Registered::Pending(Registration::Remove(remove))
         }
         Ok(true) => Registered::Now(Ok(())),
         Err(f) => Registered::Now(Err(f)),

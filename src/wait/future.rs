@@ -258,7 +258,7 @@ fn register_pending(
         return Registered::Now(result);
     }
     waits.pending.insert(ticket, (task, SyncCell::new(pending)));
-    Registered::Pending(Registration::Remove(remove, ticket))
+    Registered::Pending(Registration::Remove(remove))
 }
 
 /// Cancels a future wait: the future is dropped.

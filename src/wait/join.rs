@@ -100,12 +100,12 @@ pub(crate) enum Offer {
 
 impl<R: Inner> Join<R> {
     /// Offers the resolution of sub-ticket `ticket`. Registrations that ended (the resolved
-    /// sub-wait, a settled inner join) go to `ended` with whether their losers must stop.
+    /// sub-wait, a settled inner join) go to `ended` with their tickets and whether their losers must stop.
     pub(crate) fn offer(
         &mut self,
         ticket: Ticket,
         result: &mut Option<Result<(), Failure>>,
-        ended: &mut Vec<(R, bool)>,
+        ended: &mut Vec<(Ticket, R, bool)>,
     ) -> Offer {
         for (index, sub) in self.subs.iter_mut().enumerate() {
             if sub.done {
@@ -128,7 +128,7 @@ impl<R: Inner> Join<R> {
             sub.done = true;
             let registration = core::mem::take(&mut sub.registration);
             let lost = registration.is_race();
-            ended.push((registration, lost));
+            ended.push((sub.ticket, registration, lost));
             let sub_result = match (sub.timeout, sub_result) {
                 (Some(d), Ok(())) => Err(Failure::new(WaitTimedOut(d))),
                 (_, r) => r,
@@ -267,7 +267,7 @@ mod tests {
         ));
         // The inner race's sub-wait and then the inner race itself ended.
         assert_eq!(ended.len(), 2);
-        assert!(ended[1].1, "a lost race's losers stop");
+        assert!(ended[1].2, "a lost race's losers stop");
         assert!(matches!(
             offer(&mut outer, 0, Ok(())),
             Offer::Settled(Ok(()), None)

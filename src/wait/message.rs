@@ -179,7 +179,7 @@ pub(crate) fn register_into<M: Message>(
     if activate {
         active.wakes.push(wake::<M>);
     }
-    Registered::Pending(Registration::Remove(remove::<M>, ticket))
+    Registered::Pending(Registration::Remove(remove::<M>))
 }
 
 fn remove<M: Message>(world: &mut World, task: Entity, ticket: Ticket) {

@@ -3,7 +3,6 @@
 
 use alloc::{boxed::Box, sync::Arc};
 use bevy_ecs::{entity::Entity, world::World};
-use core::time::Duration;
 
 use crate::{
     outcome::Failure,
@@ -30,7 +29,8 @@ pub(crate) enum Registered {
 }
 
 /// What a pending wait left behind at its source, to be cancelled when the wait ends any other
-/// way (the task finished, a race was lost, a timeout fired).
+/// way (the task finished, a race was lost, a timeout fired). The wait's ticket, kept beside it,
+/// completes it: 16 bytes, as every task keeps one inline for its own wait.
 #[derive(Default)]
 pub(crate) enum Registration {
     /// Nothing to cancel.
@@ -40,12 +40,13 @@ pub(crate) enum Registration {
     Signal(Signal),
     /// A waiter entry in another task.
     Task(Entity),
-    /// A task wait whose typed result moves to the waiter on success.
-    Take(Entity, fn(&mut World, Entity, Entity)),
+    /// A task wait whose typed result moves to the waiter on success (in a box: few waits are,
+    /// and inline it would make every registration 24 bytes).
+    Take(Box<Take>),
     /// A frame or time timer.
     Timer(TimerKey),
     /// Removes `(task, ticket)` from a waiter list (messages, conditions).
-    Remove(fn(&mut World, Entity, Ticket), Ticket),
+    Remove(fn(&mut World, Entity, Ticket)),
     /// An observer entity to despawn.
     Observer(Entity),
     /// A script's foreign waker.
@@ -54,12 +55,19 @@ pub(crate) enum Registration {
     Join(Box<Join<Registration>>),
 }
 
-/// Where a timer sits, to cancel it.
-#[derive(Clone, Copy, Debug)]
+/// The task whose typed result a [`Registration::Take`] moves, and what moves it.
+pub(crate) struct Take {
+    pub(crate) from: Entity,
+    pub(crate) take: fn(&mut World, Entity, Entity),
+}
+
+/// Where a timer sits, to cancel it: its deadline (a frame, or nanoseconds on its clock); the
+/// wait's ticket completes the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TimerKey {
-    Frame(u64, u64),
-    Virtual(Duration, u64),
-    Real(Duration, u64),
+    Frame(u64),
+    Virtual(u64),
+    Real(u64),
 }
 
 impl Inner for Registration {

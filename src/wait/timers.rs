@@ -166,21 +166,22 @@ pub(crate) enum Clock {
     Real,
 }
 
-type Entry = (Entity, Ticket);
+/// Deadlines in registration order: a deadline (a frame, or nanoseconds on its clock), then the
+/// wait's ticket (tickets are handed out in the order waits register), to the task waiting.
+type Deadlines = BTreeMap<(u64, Ticket), Entity>;
 
 /// Pending frame and time waits, each ordered by deadline (then by registration order).
 #[derive(Resource, Default)]
 pub(crate) struct WaitTimers {
     /// Frames counted by the wake system.
     pub(crate) frame: u64,
-    seq: u64,
-    frames: BTreeMap<(u64, u64), Entry>,
-    virtual_time: BTreeMap<(Duration, u64), Entry>,
-    real_time: BTreeMap<(Duration, u64), Entry>,
-    /// Deadlines up to these were popped by the last wake: cancelling one is a no-op, so a
-    /// resolved timer's cancellation skips the map search.
-    popped_virtual: Duration,
-    popped_real: Duration,
+    frames: Deadlines,
+    virtual_time: Deadlines,
+    real_time: Deadlines,
+    /// Deadlines up to these (nanoseconds) were popped by the last wake: cancelling one is a
+    /// no-op, so a resolved timer's cancellation skips the map search.
+    popped_virtual: u64,
+    popped_real: u64,
 }
 
 impl WaitTimers {
@@ -190,6 +191,15 @@ impl WaitTimers {
     }
 }
 
+/// A deadline 584 years of its clock away or more ([`Duration::MAX`], +∞ seconds): it never
+/// comes, even once the clock has run that far.
+const NEVER: u64 = u64::MAX;
+
+/// Nanoseconds on a clock, at most [`NEVER`].
+fn nanos(time: Duration) -> u64 {
+    u64::try_from(time.as_nanos()).unwrap_or(u64::MAX)
+}
+
 pub(crate) fn register_frames(
     world: &mut World,
     task: Entity,
@@ -197,10 +207,9 @@ pub(crate) fn register_frames(
     n: u32,
 ) -> Registered {
     let mut timers = world.get_resource_or_init::<WaitTimers>();
-    timers.seq += 1;
-    let key = (timers.frame + u64::from(n), timers.seq);
-    timers.frames.insert(key, (task, ticket));
-    Registered::Pending(Registration::Timer(TimerKey::Frame(key.0, key.1)))
+    let due = timers.frame + u64::from(n);
+    timers.frames.insert((due, ticket), task);
+    Registered::Pending(Registration::Timer(TimerKey::Frame(due)))
 }
 
 pub(crate) fn register_time(
@@ -222,43 +231,45 @@ pub(crate) fn register_time(
     if duration.is_zero() {
         return Registered::Now(Ok(()));
     }
-    let due = now.saturating_add(duration);
+    let due = nanos(now.saturating_add(duration));
     let mut timers = world.get_resource_or_init::<WaitTimers>();
-    timers.seq += 1;
-    let seq = timers.seq;
     let key = match clock {
         Clock::Virtual => {
-            timers.virtual_time.insert((due, seq), (task, ticket));
-            TimerKey::Virtual(due, seq)
+            timers.virtual_time.insert((due, ticket), task);
+            TimerKey::Virtual(due)
         }
         Clock::Real => {
-            timers.real_time.insert((due, seq), (task, ticket));
-            TimerKey::Real(due, seq)
+            timers.real_time.insert((due, ticket), task);
+            TimerKey::Real(due)
         }
     };
     Registered::Pending(Registration::Timer(key))
 }
 
-pub(crate) fn cancel(world: &mut World, key: TimerKey) {
+/// Cancels the timer of the wait `ticket`.
+pub(crate) fn cancel(world: &mut World, key: TimerKey, ticket: Ticket) {
     let Some(mut timers) = world.get_resource_mut::<WaitTimers>() else {
         return;
     };
     // Every deadline is later than the last wake's clock when registered, so one at or before
     // it was popped already.
     match key {
-        TimerKey::Frame(a, b) if a > timers.frame => timers.frames.remove(&(a, b)),
-        TimerKey::Virtual(a, b) if a > timers.popped_virtual => timers.virtual_time.remove(&(a, b)),
-        TimerKey::Real(a, b) if a > timers.popped_real => timers.real_time.remove(&(a, b)),
+        TimerKey::Frame(due) if due > timers.frame => timers.frames.remove(&(due, ticket)),
+        TimerKey::Virtual(due) if due > timers.popped_virtual => {
+            timers.virtual_time.remove(&(due, ticket))
+        }
+        TimerKey::Real(due) if due > timers.popped_real => timers.real_time.remove(&(due, ticket)),
         _ => None,
     };
 }
 
-fn pop_due<K: Ord + Copy>(map: &mut BTreeMap<(K, u64), Entry>, now: K, due: &mut Vec<Entry>) {
+fn pop_due(map: &mut Deadlines, now: u64, due: &mut Vec<(Entity, Ticket)>) {
     while let Some(entry) = map.first_entry() {
-        if entry.key().0 > now {
+        if entry.key().0 > now || entry.key().0 == NEVER {
             break;
         }
-        due.push(entry.remove());
+        let ticket = entry.key().1;
+        due.push((entry.remove(), ticket));
     }
 }
 
@@ -275,11 +286,11 @@ pub(crate) fn wake_timers(world: &mut World) -> Vec<Resolution> {
     let now = timers.frame;
     let mut due = Vec::new();
     pop_due(&mut timers.frames, now, &mut due);
-    if let Some(now) = virtual_now {
+    if let Some(now) = virtual_now.map(nanos) {
         pop_due(&mut timers.virtual_time, now, &mut due);
         timers.popped_virtual = now;
     }
-    if let Some(now) = real_now {
+    if let Some(now) = real_now.map(nanos) {
         pop_due(&mut timers.real_time, now, &mut due);
         timers.popped_real = now;
     }
@@ -317,7 +328,7 @@ mod tests {
         register_frames(&mut world, e(1), 10, 2);
         let cancelled = key(register_frames(&mut world, e(2), 20, 1));
         register_frames(&mut world, e(3), 30, 1);
-        cancel(&mut world, cancelled);
+        cancel(&mut world, cancelled, 20);
         assert_eq!(world.resource::<WaitTimers>().len(), 2);
         assert_eq!(reported(&mut world), [(e(3), 30)], "frame 1");
         assert_eq!(reported(&mut world), [(e(1), 10)], "frame 2");
@@ -349,5 +360,16 @@ mod tests {
         assert_eq!(reported(&mut world), [(e(2), 2), (e(1), 1)]);
         world.resource_mut::<Time>().advance_by(ms(1_000_000));
         assert_eq!(reported(&mut world), [], "Duration::MAX is never due");
+    }
+
+    #[test]
+    fn a_deadline_that_never_comes_stays_even_when_the_clock_is_as_far() {
+        let mut map = Deadlines::new();
+        map.insert((5, 1), e(1));
+        map.insert((NEVER, 2), e(2));
+        let mut due = Vec::new();
+        pop_due(&mut map, nanos(Duration::MAX), &mut due);
+        assert_eq!(due, [(e(1), 1)]);
+        assert_eq!(map.len(), 1);
     }
 }

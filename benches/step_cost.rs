@@ -3,7 +3,9 @@
 //! steps) and the same loop with the per-step check the crate's time budget makes (one atomic
 //! load of a deadline flag).
 //!
-//! `cargo bench --bench step_cost`; the ratios are printed at the end.
+//! `cargo bench --bench step_cost`; the ratios are printed at the end, from criterion's samples
+//! and from a frame-by-frame comparison (each floor and the cooperator in turn, five frames
+//! each): the second is what a drifting machine disturbs least.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -20,6 +22,9 @@ use support::*;
 
 /// Runnable task counts.
 const TASKS: [usize; 4] = [1, 1_000, 100_000, 1_000_000];
+
+/// Rounds of the frame-by-frame comparison.
+const PAIRED_ROUNDS: usize = 60;
 
 fn main() {
     let mut c = criterion();
@@ -52,6 +57,27 @@ fn main() {
                 },
             );
         }
+        // Frame by frame: each floor and the cooperator in turn, five frames each.
+        paired(
+            &mut [
+                (&mut floor, floor_steps, format!("paired/floor/{tasks}")),
+                (&mut ours, coop_steps, format!("paired/cooperator/{tasks}")),
+            ],
+            PAIRED_ROUNDS,
+            5,
+        );
+        paired(
+            &mut [
+                (&mut flagged, floor_steps, format!("paired/flag/{tasks}")),
+                (
+                    &mut ours,
+                    coop_steps,
+                    format!("paired/cooperator-flag/{tasks}"),
+                ),
+            ],
+            PAIRED_ROUNDS,
+            5,
+        );
         drop(black_box((floor, flagged, ours)));
     }
     // A step that uses the world (reads a resource), 1,000 tasks: the batching must not cost it.
@@ -104,6 +130,21 @@ fn main() {
             "ns",
         );
     }
+    println!(
+        "\nthe same, frame by frame: the cooperator and a floor in turn, 5 frames each (median of \
+         the rounds' ratios):"
+    );
+    for tasks in TASKS {
+        print_paired(
+            &format!("{tasks} task(s), against the bare loop"),
+            &format!("paired/cooperator/{tasks}"),
+        );
+        print_paired(
+            &format!("{tasks} task(s), against the bare loop + per-step flag"),
+            &format!("paired/cooperator-flag/{tasks}"),
+        );
+    }
+    println!();
     print_ratio(
         "1000 tasks, each step using the world",
         "world_step/1000",

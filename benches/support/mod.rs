@@ -163,6 +163,37 @@ pub fn time_steps(app: &mut App, steps_of: fn(&App) -> u64, iters: u64, name: &s
     Duration::from_secs_f64(per_step * iters as f64)
 }
 
+/// One side of a paired run: the app, how to read its step count, the figure's name.
+pub type Side<'a> = (&'a mut App, fn(&App) -> u64, String);
+
+/// Steps `apps` in turn, `frames` frames each, for `rounds` rounds (the order rotating each
+/// round), and records each app's time per step in every round under its name and, for every app
+/// after the first, its ratio to the first of the same round under `name/ratio`: a change in the
+/// machine's speed lasting longer than a round touches both sides of a ratio alike.
+pub fn paired(apps: &mut [Side<'_>], rounds: usize, frames: usize) {
+    let n = apps.len();
+    for round in 0..rounds {
+        let mut per_step = vec![0.0; n];
+        for k in 0..n {
+            let i = (round + k) % n;
+            let (app, steps_of, _) = &mut apps[i];
+            let before = steps_of(app);
+            let start = Instant::now();
+            for _ in 0..frames {
+                app.update();
+            }
+            let steps = (steps_of(app) - before).max(1);
+            per_step[i] = start.elapsed().as_secs_f64() * 1e9 / steps as f64;
+        }
+        for (i, (_, _, name)) in apps.iter().enumerate() {
+            record(name, per_step[i]);
+            if i > 0 {
+                record(&format!("{name}/ratio"), per_step[i] / per_step[0]);
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Figures of this run.
 
@@ -204,6 +235,19 @@ pub fn quantile(name: &str, q: f64) -> f64 {
     samples.sort_by(f64::total_cmp);
     let rank = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len());
     samples[rank - 1]
+}
+
+/// Prints a ratio [`paired`] recorded: its median and quartiles over the rounds.
+pub fn print_paired(label: &str, name: &str) {
+    let ratio = format!("{name}/ratio");
+    println!(
+        "{label:<58} {:>10.2} ns   ratio {:>5.2}x (quartiles {:.2}-{:.2}, {} rounds)",
+        median(name),
+        median(&ratio),
+        quantile(&ratio, 0.25),
+        quantile(&ratio, 0.75),
+        count(&ratio)
+    );
 }
 
 /// Prints a figure and its ratio to another one.

@@ -47,7 +47,10 @@
 //!   task pool runs a load to its end when it starts, and the parse would land in the first frame.
 //! - A script task scoped to `Loading` (`cooperate_in_state`) waits with `Wait::asset`, spawns the
 //!   level's entities a chunk per work unit, reports progress, and sets `NextState(InGame)`. An
-//!   ordinary system draws the bar from `Query<&TaskProgress>`.
+//!   ordinary system draws the bar from `Query<&TaskProgress>`. A chunk that would grow the
+//!   world's entity index (Bevy doubles it in one spawn: 3–8 ms past 2^18 entities, more than a
+//!   budget's margin) waits for a frame whose remaining time holds it (`LevelSpawner`): a budget
+//!   bounds the steps it starts, and a step it cannot cut must be started where it fits.
 //! - The global cooperator's budget follows the state (`StateBudget`, kept by
 //!   `CooperatorStatesPlugin`): while loading, `Budget::fill_frame` up to the loop's period (each
 //!   tick gets what the frame leaves, less 1 ms of margin; `--compare-budgets` measures why), 1 ms
@@ -95,7 +98,7 @@ use bevy_ecs::schedule::ScheduleLabel;
 use bevy_reflect::TypePath;
 use bevy_state::app::StatesPlugin;
 use bevy_state::prelude::*;
-use bevy_time::TimePlugin;
+use bevy_time::{Real, Time, TimePlugin};
 use frames::{FrameTimes, ms};
 use indicatif::{ProgressBar, ProgressStyle};
 use level::{Header, LevelReader, Record};
@@ -295,9 +298,68 @@ struct Loaded {
 #[derive(Component)]
 struct LoadingTask;
 
-/// The loading task: waits for the asset, spawns its entities a chunk per work unit, enters the
-/// game.
-fn load_level(handle: Handle<Level>) -> impl IntoWork<WorkMarker> {
+/// The loading task's spawning state, handed to each chunk's work unit and back.
+///
+/// Bevy keeps a slot per entity index and, on a spawn past the last slot, doubles them and writes
+/// every new one, all in that spawn: fresh pages, about 5 ms at 2^19 entities. A budget cannot cut
+/// that step short, so the chunk that would grow the index waits for a later frame while what is
+/// left of this one cannot hold it, as timed from the last growth (the next one writes twice the
+/// slots), for at most [`MAX_DEFERRALS`] frames in a row.
+#[derive(Default)]
+struct LevelSpawner {
+    /// The latest entity at each nesting level (see `spawn_record`).
+    parents: Vec<Entity>,
+    /// How long the chunk that last grew the entity index took.
+    growth: Duration,
+    /// Frames in a row the current chunk has waited.
+    deferred: u32,
+}
+
+/// What the frame keeps free after a growth of the entity index: `Budget::fill_frame`'s margin.
+const GROWTH_MARGIN: Duration = Duration::from_millis(1);
+/// Frames in a row a chunk that grows the entity index waits for one that holds it.
+const MAX_DEFERRALS: u32 = 8;
+
+impl LevelSpawner {
+    /// Spawns `records` unless they would grow the entity index past what is left of this frame
+    /// of `target`; returns whether it spawned them.
+    fn spawn_chunk(&mut self, world: &mut World, records: &[Record], target: Duration) -> bool {
+        let slots = world.entities().len();
+        if self.deferred < MAX_DEFERRALS && self.growth_overruns(world, records.len(), target) {
+            self.deferred += 1;
+            return false;
+        }
+        self.deferred = 0;
+        let started = Instant::now();
+        for record in records {
+            spawn_record(world, record, &mut self.parents);
+        }
+        if world.entities().len() != slots {
+            self.growth = started.elapsed();
+        }
+        true
+    }
+
+    /// Whether spawning `count` entities grows the entity index, and the growth would not end
+    /// [`GROWTH_MARGIN`] before this frame's `target`.
+    fn growth_overruns(&self, world: &World, count: usize, target: Duration) -> bool {
+        let Some(&last) = self.parents.last() else {
+            return false;
+        };
+        if last.index_u32() + (count as u32) < world.entities().len() {
+            return false;
+        }
+        let into_frame = world
+            .get_resource::<Time<Real>>()
+            .and_then(|time| time.last_update())
+            .map_or(Duration::ZERO, |began| began.elapsed());
+        into_frame + 2 * self.growth + GROWTH_MARGIN > target
+    }
+}
+
+/// The loading task: waits for the asset, spawns its entities a chunk per work unit (in frames
+/// of `target`), enters the game.
+fn load_level(handle: Handle<Level>, target: Duration) -> impl IntoWork<WorkMarker> {
     script(move |cx| async move {
         // A missing or malformed file fails the wait, and so the task, with the load error.
         cx.wait(Wait::asset(&handle)).await?;
@@ -311,19 +373,22 @@ fn load_level(handle: Handle<Level>) -> impl IntoWork<WorkMarker> {
             .ok_or_else(|| Failure::msg("the level is loaded but not in Assets<Level>"))?;
         let total = header.entities as u64;
         cx.report_progress(0, Some(total)).await;
-        let mut parents = Vec::new();
+        let mut spawner = LevelSpawner::default();
         let mut spawned = 0;
         while spawned < records.len() {
             let end = (spawned + SPAWN_CHUNK).min(records.len());
             let chunk = records.clone();
-            parents = cx
+            let spawned_chunk;
+            (spawner, spawned_chunk) = cx
                 .with_world(move |world| {
-                    for record in &chunk[spawned..end] {
-                        spawn_record(world, record, &mut parents);
-                    }
-                    parents
+                    let spawned_chunk = spawner.spawn_chunk(world, &chunk[spawned..end], target);
+                    (spawner, spawned_chunk)
                 })
                 .await;
+            if !spawned_chunk {
+                cx.frames(1).await?;
+                continue;
+            }
             spawned = end;
             cx.report_progress(spawned as u64, Some(total)).await;
             cx.yield_now().await;
@@ -346,7 +411,7 @@ fn load_level(handle: Handle<Level>) -> impl IntoWork<WorkMarker> {
 fn start_loading(mut commands: Commands, server: Res<AssetServer>, settings: Res<Settings>) {
     let handle: Handle<Level> = server.load(settings.level.clone());
     commands
-        .cooperate_in_state(GameState::Loading, load_level(handle))
+        .cooperate_in_state(GameState::Loading, load_level(handle, settings.target))
         .insert(LoadingTask)
         .observe(loading_finished);
 }
@@ -712,6 +777,8 @@ fn summary(times: &FrameTimes, wall: Duration) -> String {
 struct Settings {
     /// The level's asset path.
     level: String,
+    /// The target frame time: the loop's period (1/60 s when uncapped).
+    target: Duration,
     max_frames: usize,
 }
 
@@ -892,6 +959,7 @@ fn build_app(o: &Options, level: &LevelSource, run: Run) -> Result<(App, FrameLo
     .init_asset_loader::<LevelLoader>()
     .insert_resource(Settings {
         level: level.path.clone(),
+        target: target(o.hz)?,
         max_frames: o.max_frames,
     })
     .insert_resource(run.display)
